@@ -1,0 +1,46 @@
+# Two commands a new machine needs: `make run` and `make test`. Both set everything up first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.stamp-run
+STAMP_DEV := $(VENV)/.stamp-dev
+STAMP_SYS := $(VENV)/.stamp-system
+
+.PHONY: run test setup setup-dev system check bench-engine clean
+
+run: $(STAMP_RUN)
+	$(BIN)/uqo demo
+
+test: $(STAMP_DEV) $(STAMP_SYS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: $(STAMP_DEV)
+	$(BIN)/ruff check src engine kernels control security bench tests
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+setup: $(STAMP_RUN)
+setup-dev: $(STAMP_DEV)
+system: $(STAMP_SYS)
+
+$(VENV)/bin/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP_RUN): pyproject.toml setup.py | $(VENV)/bin/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml setup.py | $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+# System packages (SoftHSM2 for the PKCS#11 tests); see scripts/setup-system.sh.
+$(STAMP_SYS): scripts/setup-system.sh | $(VENV)/bin/python
+	bash scripts/setup-system.sh
+	touch $@
+
+bench-engine: $(STAMP_RUN)
+	$(BIN)/uqo bench engine --agents 1000000 --ticks 20
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Subcommands of the ``uqo`` command line, one module per area (see ``uqo.cli``)."""
