@@ -1,0 +1,480 @@
+"""The agent register: one belief state per agent, held as a structure of arrays on a backend.
+
+Use cases::
+
+    reg = AgentRegister(capacity=1_000_000)          # best backend, complex64
+    ids = reg.add_pairs(400_000)                     # agents 2i, 2i+1 share a failure domain
+    solo = reg.add_singles(200_000)
+    reg.heartbeat(ids[:10])                          # seen alive: readiness rises
+    reg.record_outcome(ids[:5], [1, 1, -1, 0.5, 1])  # applied at the next tick
+    report = reg.tick(1.0)                           # one batched step, diagnostics included
+    report.global_coherence, reg.readiness()[ids]
+
+Storage (physical meaning lives in ``tick.py``; this module only keeps books): pair cells
+``(P + 1, 4, 4)`` and single cells ``(S + 1, 2, 2)`` on the backend (the last row of each is a
+scratch cell used as padding), per-cell entropies on the backend, and host numpy arrays for the
+agent <-> cell maps, staleness clocks and the per-agent diagnostics of the last tick. Slots are
+stable: an agent id is an index in ``[0, capacity)`` until it is removed.
+
+Observations (heartbeats, failures) are queued and applied in arrival order before the next
+tick or the next read of a diagnostic, in one batched scatter per round (round k applies the
+k-th event of every cell), so a burst of heartbeats costs one device update, not one each.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import pairmath as pm
+from .backend import get_backend, to_numpy
+from .store import bucket, make_store
+from .tick import TickParams, kron_site
+
+_KIND_FREE, _KIND_SINGLE, _KIND_PAIR = 0, 1, 2
+_DTYPES = {"complex64": np.complex64, "complex128": np.complex128}
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """Fleet aggregates of one tick (plain floats)."""
+
+    global_coherence: float
+    mean_entropy: float
+    mean_readiness: float
+    mean_pair_mi: float
+    mean_concurrence: float
+    leakage: float
+    n_agents: int
+    n_pairs: int
+    duration_s: float
+    time: float
+
+
+class AgentRegister:
+    """N agents' belief states with the batched tick and the between-tick observations."""
+
+    def __init__(self, capacity: int, backend=None, dtype: str = "complex64",
+                 params: TickParams | None = None, seed: int = 0):
+        if not isinstance(capacity, (int, np.integer)) or capacity < 1:
+            raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        self.params = params or TickParams()
+        self.params.validate()
+        self.backend = backend if hasattr(backend, "xp") else get_backend(backend)
+        self.xp, self._store = self.backend.xp, make_store(self.backend)
+        self.capacity, self.dtype = int(capacity), _DTYPES[dtype]
+        self._real = np.float32 if self.dtype == np.complex64 else np.float64
+        self.now, self.report = 0.0, None
+        self._rng = np.random.default_rng(seed)
+        self._init_books()
+        self._init_device()
+
+    # ---- construction -------------------------------------------------------------------
+    def _init_books(self) -> None:
+        n, npair = self.capacity, self.capacity // 2
+        self.kind = np.zeros(n, np.int8)
+        self.cell = np.full(n, -1, np.int64)
+        self.site = np.zeros(n, np.int8)
+        self.last_seen = np.zeros(n, np.float64)
+        self.pair_agents = np.full((npair, 2), -1, np.int64)
+        self.single_agent = np.full(n, -1, np.int64)
+        self.pair_rate = np.full(npair, self.params.corr_rate, np.float64)
+        self._rewards = np.zeros(n, np.float64)
+        self._events: list[tuple[int, int]] = []   # (agent, 0 heartbeat | 1 failure)
+        self._free_slots = list(range(n - 1, -1, -1))
+        self._free_pairs = list(range(npair - 1, -1, -1))
+        self._free_singles = list(range(n - 1, -1, -1))
+        self._pair_hw = self._single_hw = 0
+        self._ready = np.zeros(n, np.float32)
+        self._entropy = np.zeros(n, np.float32)
+        self._mi = np.zeros(n, np.float32)
+        self._conc = np.zeros(npair, np.float32)
+
+    def _init_device(self) -> None:
+        xp, npair = self.xp, self.capacity // 2
+        mixed4 = np.broadcast_to(np.eye(4, dtype=self.dtype) / 4, (npair + 1, 4, 4))
+        mixed2 = np.broadcast_to(np.eye(2, dtype=self.dtype) / 2, (self.capacity + 1, 2, 2))
+        self.rho_pairs = xp.asarray(np.ascontiguousarray(mixed4))
+        self.rho_singles = xp.asarray(np.ascontiguousarray(mixed2))
+        self.s_pairs = xp.asarray(np.full(npair + 1, math.log(4.0)))
+        self.s_singles = xp.asarray(np.full(self.capacity + 1, math.log(2.0)))
+
+    # ---- membership ---------------------------------------------------------------------
+    @property
+    def active(self) -> np.ndarray:
+        return self.kind != _KIND_FREE
+
+    @property
+    def partner(self) -> np.ndarray:
+        out = np.full(self.capacity, -1, np.int64)
+        paired = np.flatnonzero(self.kind == _KIND_PAIR)
+        agents = self.pair_agents[self.cell[paired]]
+        out[paired] = np.where(agents[:, 0] == paired, agents[:, 1], agents[:, 0])
+        return out
+
+    @property
+    def n_active(self) -> int:
+        return self.capacity - len(self._free_slots)
+
+    def _take_slots(self, n: int, pool: list, what: str) -> np.ndarray:
+        if n > len(pool):
+            raise ValueError(f"cannot add {n} {what}: only {len(pool)} free (capacity "
+                             f"{self.capacity})")
+        out = np.array([pool.pop() for _ in range(n)], dtype=np.int64)
+        return out
+
+    def add_pairs(self, n_pairs: int) -> np.ndarray:
+        """Add ``n_pairs`` failure-domain pairs; returns ids ``(2 n,)``: ``ids[2i], ids[2i+1]``."""
+        n_pairs = _count(n_pairs, "n_pairs")
+        if 2 * n_pairs > len(self._free_slots):
+            raise ValueError(f"cannot add {2 * n_pairs} agents: {len(self._free_slots)} free")
+        cells = self._take_slots(n_pairs, self._free_pairs, "pairs")
+        ids = self._take_slots(2 * n_pairs, self._free_slots, "agents")
+        self.kind[ids], self.cell[ids] = _KIND_PAIR, np.repeat(cells, 2)
+        self.site[ids] = np.tile([0, 1], n_pairs)
+        self.pair_agents[cells] = ids.reshape(-1, 2)
+        self.pair_rate[cells] = self.params.corr_rate
+        self._reset_agents(ids)
+        self._reset_cells(cells, pairs=True)
+        self._pair_hw = max(self._pair_hw, int(cells.max(initial=-1)) + 1)
+        return ids
+
+    def add_singles(self, n: int) -> np.ndarray:
+        """Add ``n`` agents held alone; returns their ids ``(n,)``."""
+        n = _count(n, "n")
+        ids = self._take_slots(n, self._free_slots, "agents")
+        cells = self._take_slots(n, self._free_singles, "single cells")
+        self.kind[ids], self.cell[ids], self.site[ids] = _KIND_SINGLE, cells, 0
+        self.single_agent[cells] = ids
+        self._reset_agents(ids)
+        self._reset_cells(cells, pairs=False)
+        self._single_hw = max(self._single_hw, int(cells.max(initial=-1)) + 1)
+        return ids
+
+    def remove(self, ids) -> None:
+        """Free agents' slots. A removed agent's partner stays in its pair cell, alone in effect
+        (its reduced state is unchanged; the freed site is no longer read)."""
+        ids = self._check_ids(ids)
+        self._flush()
+        for a in ids.tolist():
+            kind, cell = self.kind[a], self.cell[a]
+            if kind == _KIND_PAIR:
+                self.pair_agents[cell, self.site[a]] = -1
+                if (self.pair_agents[cell] < 0).all():
+                    self._free_pairs.append(int(cell))
+            else:
+                self.single_agent[cell] = -1
+                self._free_singles.append(int(cell))
+            self.kind[a], self.cell[a] = _KIND_FREE, -1
+            self._free_slots.append(a)
+        self._ready[ids] = self._entropy[ids] = self._mi[ids] = 0.0
+        self._rewards[ids] = 0.0
+
+    def _reset_agents(self, ids: np.ndarray) -> None:
+        self.last_seen[ids] = self.now
+        self._rewards[ids] = 0.0
+        self._ready[ids], self._entropy[ids], self._mi[ids] = 0.5, math.log(2.0), 0.0
+
+    def _reset_cells(self, cells: np.ndarray, pairs: bool) -> None:
+        if len(cells) == 0:
+            return
+        d = 4 if pairs else 2
+        mixed = np.broadcast_to(np.eye(d, dtype=self.dtype) / d, (len(cells), d, d))
+        ent = np.full(len(cells), math.log(d))
+        if pairs:
+            self.rho_pairs = self._store.put(self.rho_pairs, cells, mixed)
+            self.s_pairs = self._store.put(self.s_pairs, cells, ent)
+            self._conc[cells] = 0.0
+        else:
+            self.rho_singles = self._store.put(self.rho_singles, cells, mixed)
+            self.s_singles = self._store.put(self.s_singles, cells, ent)
+
+    def _check_ids(self, ids) -> np.ndarray:
+        arr = np.atleast_1d(np.asarray(ids))
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise ValueError(f"ids must be a 1-D array of ints, got shape {arr.shape} "
+                             f"dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        bad = arr[(arr < 0) | (arr >= self.capacity)]
+        if bad.size == 0:
+            bad = arr[self.kind[arr] == _KIND_FREE]
+        if bad.size:
+            raise ValueError(f"ids contains {bad.size} unknown agent id(s), e.g. {int(bad[0])}")
+        return arr
+
+    # ---- observations and outcomes ---------------------------------------------------------
+    def record_outcome(self, ids, rewards) -> None:
+        """Queue task outcomes: ``rewards`` in [-1, 1] (success > 0, failure or timeout < 0).
+        Several outcomes of one agent before a tick add up (clipped to [-1, 1])."""
+        ids = self._check_ids(ids)
+        r = np.broadcast_to(np.asarray(rewards, dtype=np.float64), ids.shape)
+        if not np.all(np.isfinite(r)) or np.any(np.abs(r) > 1):
+            raise ValueError(f"rewards must be finite and in [-1, 1], got shape {r.shape} "
+                             f"with values outside")
+        np.add.at(self._rewards, ids, r)
+
+    def heartbeat(self, ids, now: float | None = None) -> None:
+        """Agents seen alive: a weak measurement (Lueders update) and their staleness reset."""
+        ids = self._check_ids(ids)
+        self.last_seen[ids] = self.now if now is None else float(now)
+        self._events.extend((int(a), 0) for a in ids)
+
+    def observe_failure(self, ids) -> None:
+        """Agents observed failed: projective ``|0><0|`` on their site; a pair partner is
+        updated through the joint state (its readiness drops if they were correlated)."""
+        ids = self._check_ids(ids)
+        self._events.extend((int(a), 1) for a in ids)
+
+    def _flush(self) -> None:
+        if not self._events:
+            return
+        events, self._events = self._events, []
+        agents = np.array([a for a, _ in events], np.int64)
+        kinds = np.array([k for _, k in events], np.int8)
+        keep = self.kind[agents] != _KIND_FREE
+        agents, kinds = agents[keep], kinds[keep]
+        e = self.params.heartbeat_error
+        m0 = np.where(kinds == 0, math.sqrt(e), 1.0)
+        m1 = np.where(kinds == 0, math.sqrt(1 - e), 0.0)
+        for pairs in (True, False):
+            sel = (self.kind[agents] == (_KIND_PAIR if pairs else _KIND_SINGLE))
+            if sel.any():
+                self._apply_rounds(agents[sel], m0[sel], m1[sel], pairs)
+
+    def _apply_rounds(self, agents, m0, m1, pairs: bool) -> None:
+        cells = self.cell[agents]
+        order = np.argsort(cells, kind="stable")
+        agents, m0, m1, cells = agents[order], m0[order], m1[order], cells[order]
+        start = np.r_[0, np.flatnonzero(np.diff(cells)) + 1]
+        rank = np.arange(len(cells)) - np.repeat(start, np.diff(np.r_[start, len(cells)]))
+        for r in range(int(rank.max()) + 1):
+            sel = rank == r
+            self._measure_cells(agents[sel], cells[sel], m0[sel], m1[sel], pairs)
+
+    def _measure_cells(self, agents, cells, m0, m1, pairs: bool) -> None:
+        xp = self.xp
+        rho = self._store.take(self.rho_pairs if pairs else self.rho_singles, cells)
+        sites = self.site[agents]
+        new = _lueders_diag(rho, xp, sites, m0, m1) if pairs else \
+            _lueders_qubit(rho, xp, m0, m1)
+        host = to_numpy(new)
+        if pairs:
+            self.rho_pairs = self._store.put(self.rho_pairs, cells, new)
+            self.s_pairs = self._store.put(self.s_pairs, cells, to_numpy(pm.pair_entropy(host)))
+            self._refresh_pair_diagnostics(cells, host)
+        else:
+            self.rho_singles = self._store.put(self.rho_singles, cells, new)
+            self.s_singles = self._store.put(self.s_singles, cells, pm.qubit_entropy(host))
+            self._ready[agents] = host[:, 1, 1].real
+            self._entropy[agents] = pm.qubit_entropy(host)
+
+    def _refresh_pair_diagnostics(self, cells, host) -> None:
+        ra, rb = pm.reduced_pair(host)
+        sa, sb, sab = pm.qubit_entropy(ra), pm.qubit_entropy(rb), pm.pair_entropy(host)
+        mi = np.clip(sa + sb - sab, 0, None)
+        for site, red, s in ((0, ra, sa), (1, rb, sb)):
+            who = self.pair_agents[cells, site]
+            ok = who >= 0
+            self._ready[who[ok]] = red[ok, 1, 1].real
+            self._entropy[who[ok]] = s[ok]
+            self._mi[who[ok]] = mi[ok]
+        self._conc[cells] = pm.pair_concurrence(host)
+
+    # ---- the tick ---------------------------------------------------------------------------
+    def _site_rates(self, agents: np.ndarray, dt: float):
+        """Channel strengths ``(p, q, g)`` for agents (``-1`` = empty site: all zero)."""
+        prm, ok = self.params, agents >= 0
+        tau = np.where(ok, self.now - self.last_seen[np.maximum(agents, 0)], 0.0)
+        p = np.where(ok, -np.expm1(-(prm.lambda0 + prm.lambda1 * tau) * dt), 0.0)
+        q = np.where(ok, -np.expm1(-prm.kappa * dt) / 2, 0.0)
+        g = np.where(ok & (tau > prm.deadline), -np.expm1(-prm.mu * dt), 0.0)
+        r = np.where(ok, np.clip(self._rewards[np.maximum(agents, 0)], -1, 1), 0.0)
+        return p, q, g, r
+
+    def tick(self, dt: float) -> TickReport:
+        """Advance every cell by ``dt`` seconds of model time; returns the fleet aggregates."""
+        if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive finite number, got {dt!r}")
+        t0 = time.perf_counter()
+        self._flush()
+        self.now += float(dt)
+        pair_out = self._tick_pairs(dt)
+        single_out = self._tick_singles(dt)
+        self._rewards[:] = 0.0
+        self.backend.synchronize()
+        self.report = self._aggregate(pair_out, single_out, time.perf_counter() - t0)
+        return self.report
+
+    def _tick_pairs(self, dt):
+        n = bucket(self._pair_hw, self.capacity // 2)
+        if n == 0:
+            return None
+        ag = self.pair_agents[:n]
+        pa, qa, ga, ra = self._site_rates(ag[:, 0], dt)
+        pb, qb, gb, rb = self._site_rates(ag[:, 1], dt)
+        live = (ag >= 0).any(axis=1)
+        c = np.where(live, -np.expm1(-self.pair_rate[:n] * dt), 0.0)
+        args = [a.astype(self._real) for a in (pa, pb, qa, qb, ga, gb, c, ra, rb)]
+        self.rho_pairs, self.s_pairs, diag = self._store.run_pairs(
+            self.rho_pairs, self.s_pairs, n, args, self.params.coupling * dt, self.params.theta0)
+        diag = {k: to_numpy(v) for k, v in diag.items()}
+        for site, sfx in ((0, "a"), (1, "b")):
+            who = ag[:, site]
+            ok = who >= 0
+            self._ready[who[ok]] = diag[f"ready_{sfx}"][ok]
+            self._entropy[who[ok]] = diag[f"s_{sfx}"][ok]
+            self._mi[who[ok]] = diag["mi"][ok]
+        self._conc[:n] = diag["concurrence"]
+        return live, diag
+
+    def _tick_singles(self, dt):
+        n = bucket(self._single_hw, self.capacity)
+        if n == 0:
+            return None
+        ag = self.single_agent[:n]
+        p, q, g, r = self._site_rates(ag, dt)
+        self.rho_singles, self.s_singles, diag = self._store.run_singles(
+            self.rho_singles, self.s_singles, n, [a.astype(self._real) for a in (p, q, g, r)],
+            self.params.theta0)
+        diag = {k: to_numpy(v) for k, v in diag.items()}
+        ok = ag >= 0
+        self._ready[ag[ok]] = diag["ready"][ok]
+        self._entropy[ag[ok]] = diag["s_cell"][ok]
+        return ok, diag
+
+    def _aggregate(self, pair_out, single_out, duration: float) -> TickReport:
+        npur, leak, mi, conc = [], 0.0, [], []
+        for out in (pair_out, single_out):
+            if out is not None:
+                live, diag = out
+                npur.append(diag["npurity"][live])
+                leak += float(diag["leak"][live].sum(dtype=np.float64))
+        if pair_out is not None:
+            live, diag = pair_out
+            full = live & (self.pair_agents[:len(live)] >= 0).all(axis=1)
+            mi, conc = diag["mi"][full], diag["concurrence"][full]
+        act = self.active
+        cells = np.concatenate(npur) if npur else np.zeros(0)
+        return TickReport(
+            global_coherence=_mean(cells), mean_entropy=_mean(self._entropy[act]),
+            mean_readiness=_mean(self._ready[act]), mean_pair_mi=_mean(mi),
+            mean_concurrence=_mean(conc), leakage=leak, n_agents=int(act.sum()),
+            n_pairs=int(len(mi)), duration_s=duration, time=self.now)
+
+    # ---- diagnostics ------------------------------------------------------------------------
+    def readiness(self) -> np.ndarray:
+        """``p_a = <1|rho_a|1>`` per slot, float32 ``(capacity,)``; 0 for free slots."""
+        self._flush()
+        return self._ready.copy()
+
+    def entropy(self) -> np.ndarray:
+        """Reduced von Neumann entropy (nats) per slot, float32 ``(capacity,)``."""
+        self._flush()
+        return self._entropy.copy()
+
+    def pair_mutual_information(self) -> np.ndarray:
+        """Mutual information (nats) of each agent's pair, float32 ``(capacity,)``; 0 alone."""
+        self._flush()
+        return self._mi.copy()
+
+    def pair_concurrence(self) -> np.ndarray:
+        """Concurrence of each agent's pair cell, float32 ``(capacity,)``; 0 alone."""
+        self._flush()
+        out = np.zeros(self.capacity, np.float32)
+        paired = np.flatnonzero(self.kind == _KIND_PAIR)
+        out[paired] = self._conc[self.cell[paired]]
+        return out
+
+    def cell_state(self, agent: int) -> np.ndarray:
+        """The joint state (host copy) of the cell that holds ``agent``: 4x4 or 2x2."""
+        a = int(self._check_ids([agent])[0])
+        self._flush()
+        arr = self.rho_pairs if self.kind[a] == _KIND_PAIR else self.rho_singles
+        return to_numpy(self._store.take(arr, [self.cell[a]]))[0]
+
+    def set_cell_state(self, agent: int, rho) -> None:
+        """Overwrite the joint state of ``agent``'s cell (tests, restores). Validated."""
+        a = int(self._check_ids([agent])[0])
+        self._flush()
+        pairs = self.kind[a] == _KIND_PAIR
+        d = 4 if pairs else 2
+        rho = np.asarray(rho, dtype=self.dtype)
+        if rho.shape != (d, d):
+            raise ValueError(f"rho must have shape ({d}, {d}), got {rho.shape}")
+        if not np.allclose(rho, rho.conj().T, atol=1e-6) or abs(np.trace(rho) - 1) > 1e-5:
+            raise ValueError("rho must be Hermitian with unit trace")
+        cell = np.array([self.cell[a]])
+        if pairs:
+            self.rho_pairs = self._store.put(self.rho_pairs, cell, rho[None])
+            self.s_pairs = self._store.put(self.s_pairs, cell, pm.pair_entropy(rho[None]))
+            self._refresh_pair_diagnostics(cell, rho[None])
+        else:
+            self.rho_singles = self._store.put(self.rho_singles, cell, rho[None])
+            self.s_singles = self._store.put(self.s_singles, cell, pm.qubit_entropy(rho[None]))
+            self._ready[a], self._entropy[a] = rho[1, 1].real, pm.qubit_entropy(rho[None])[0]
+
+
+def _count(n, name: str) -> int:
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
+    return int(n)
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x, dtype=np.float64)) if len(x) else 0.0
+
+
+def _lueders_diag(rho, xp, sites, m0, m1):
+    """Lueders update by the diagonal site operator ``diag(m0, m1)`` on pair cells. If the
+    outcome had probability ~0 (the model was certain otherwise) the site is reset to the
+    outcome's state and the partner keeps its reduced state."""
+    out = []
+    for site in (0, 1):
+        sel = np.flatnonzero(sites == site)
+        if sel.size == 0:
+            continue
+        sub = xp.take(rho, xp.asarray(sel), axis=0)
+        m = np.zeros((sel.size, 2, 2), dtype=np.complex128)
+        m[:, 0, 0], m[:, 1, 1] = m0[sel], m1[sel]
+        k = kron_site(xp.asarray(m.astype(sub.dtype)), xp.eye(2, dtype=sub.dtype), site)
+        new = k @ sub @ xp.conj(xp.matrix_transpose(k))
+        tr = xp.real(xp.sum(xp.diagonal(new, axis1=-2, axis2=-1), axis=-1))
+        outcome_state = np.zeros((sel.size, 2, 2), sub.dtype)
+        outcome_state[:, 0, 0] = m0[sel] ** 2 >= m1[sel] ** 2
+        outcome_state[:, 1, 1] = m0[sel] ** 2 < m1[sel] ** 2
+        other = _other_reduced(sub, site, xp)
+        fallback = kron_site(xp.asarray(outcome_state), other, site)
+        good = (tr > 1e-12)[:, None, None]
+        new = xp.where(good, new / xp.where(good[:, 0, 0], tr, 1.0)[:, None, None], fallback)
+        out.append((sel, new))
+    result = xp.zeros_like(rho)
+    for sel, new in out:
+        result = _scatter_rows(result, sel, new, xp)
+    return result
+
+
+def _other_reduced(rho, site, xp):
+    r = xp.reshape(rho, (rho.shape[0], 2, 2, 2, 2))
+    return r[:, 0, :, 0, :] + r[:, 1, :, 1, :] if site == 0 else r[:, :, 0, :, 0] + r[:, :, 1, :, 1]
+
+
+def _scatter_rows(result, sel, new, xp):
+    if hasattr(result, "at"):
+        return result.at[xp.asarray(sel)].set(new)
+    result[xp.asarray(sel)] = new
+    return result
+
+
+def _lueders_qubit(rho, xp, m0, m1):
+    m = xp.asarray(np.stack([m0, m1], axis=-1).astype(np.float64))
+    new = rho * (m[:, :, None] * m[:, None, :]).astype(rho.dtype)
+    tr = xp.real(new[:, 0, 0] + new[:, 1, 1])
+    state = np.zeros(rho.shape, rho.dtype)
+    state[:, 0, 0], state[:, 1, 1] = m0 ** 2 >= m1 ** 2, m0 ** 2 < m1 ** 2
+    good = (tr > 1e-12)[:, None, None]
+    return xp.where(good, new / xp.where(good[:, 0, 0], tr, 1.0)[:, None, None], xp.asarray(state))
