@@ -31,7 +31,7 @@ import numpy as np
 BACKENDS = ("numpy", "jax", "cupy")
 CHOICES = ("auto",) + BACKENDS
 # Faster CPU backend first, by `uqo bench engine` on the 2-core CI machine (docs/engine.md).
-CPU_PREFERENCE = ("jax", "numpy")
+CPU_PREFERENCE = ("numpy", "jax")
 
 
 class BackendUnavailable(RuntimeError):

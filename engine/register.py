@@ -257,18 +257,17 @@ class AgentRegister:
             self._measure_cells(agents[sel], cells[sel], m0[sel], m1[sel], pairs)
 
     def _measure_cells(self, agents, cells, m0, m1, pairs: bool) -> None:
-        xp = self.xp
-        rho = self._store.take(self.rho_pairs if pairs else self.rho_singles, cells)
+        # The touched cells are few: gather them to the host, update with numpy, scatter back.
+        rho = to_numpy(self._store.take(self.rho_pairs if pairs else self.rho_singles, cells))
         sites = self.site[agents]
-        new = _lueders_diag(rho, xp, sites, m0, m1) if pairs else \
-            _lueders_qubit(rho, xp, m0, m1)
-        host = to_numpy(new)
+        host = _lueders_diag(rho, np, sites, m0, m1) if pairs else \
+            _lueders_qubit(rho, np, m0, m1)
         if pairs:
-            self.rho_pairs = self._store.put(self.rho_pairs, cells, new)
-            self.s_pairs = self._store.put(self.s_pairs, cells, to_numpy(pm.pair_entropy(host)))
+            self.rho_pairs = self._store.put(self.rho_pairs, cells, host)
+            self.s_pairs = self._store.put(self.s_pairs, cells, pm.pair_entropy(host))
             self._refresh_pair_diagnostics(cells, host)
         else:
-            self.rho_singles = self._store.put(self.rho_singles, cells, new)
+            self.rho_singles = self._store.put(self.rho_singles, cells, host)
             self.s_singles = self._store.put(self.s_singles, cells, pm.qubit_entropy(host))
             self._ready[agents] = host[:, 1, 1].real
             self._entropy[agents] = pm.qubit_entropy(host)
@@ -452,22 +451,15 @@ def _lueders_diag(rho, xp, sites, m0, m1):
         good = (tr > 1e-12)[:, None, None]
         new = xp.where(good, new / xp.where(good[:, 0, 0], tr, 1.0)[:, None, None], fallback)
         out.append((sel, new))
-    result = xp.zeros_like(rho)
+    result = np.zeros_like(rho)
     for sel, new in out:
-        result = _scatter_rows(result, sel, new, xp)
+        result[sel] = new
     return result
 
 
 def _other_reduced(rho, site, xp):
     r = xp.reshape(rho, (rho.shape[0], 2, 2, 2, 2))
     return r[:, 0, :, 0, :] + r[:, 1, :, 1, :] if site == 0 else r[:, :, 0, :, 0] + r[:, :, 1, :, 1]
-
-
-def _scatter_rows(result, sel, new, xp):
-    if hasattr(result, "at"):
-        return result.at[xp.asarray(sel)].set(new)
-    result[xp.asarray(sel)] = new
-    return result
 
 
 def _lueders_qubit(rho, xp, m0, m1):

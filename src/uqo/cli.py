@@ -16,6 +16,7 @@ from ._version import __version__
 
 COMMAND_MODULES = (
     "uqo.commands.base",
+    "uqo.commands.engine",
 )
 
 

@@ -1,0 +1,56 @@
+"""``uqo demo`` (the main job for now) and ``uqo bench engine``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {text!r}")
+    return value
+
+
+def add_commands(sub, bench) -> None:
+    p = sub.add_parser("demo", help="build an agent register, run ticks, print fleet diagnostics")
+    p.add_argument("--agents", type=_positive_int, default=1_000_000, help="number of agents")
+    p.add_argument("--ticks", type=_positive_int, default=10, help="number of ticks")
+    p.add_argument("--backend", default=None, help="auto|numpy|jax|cupy (default: UQO_BACKEND "
+                   "or auto)")
+    p.set_defaults(func=_demo)
+    b = bench.add_parser("engine", help="agent ticks per second against the memory floor")
+    b.add_argument("--agents", type=_positive_int, nargs="+", default=[100_000, 1_000_000])
+    b.add_argument("--ticks", type=_positive_int, default=10)
+    b.add_argument("--backend", nargs="+", default=["numpy", "jax"],
+                   help="backends to measure (numpy jax cupy)")
+    b.add_argument("--out", type=Path, default=Path("bench/results"))
+    b.set_defaults(func=_bench)
+
+
+def _backend_or_exit(name):
+    from uqo.engine.backend import BackendUnavailable, resolve_name
+
+    try:
+        return resolve_name(name)
+    except (BackendUnavailable, ValueError) as exc:
+        print(f"uqo: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _demo(args) -> int:
+    from uqo.demo import run_demo
+
+    return run_demo(args.agents, args.ticks, _backend_or_exit(args.backend))
+
+
+def _bench(args) -> int:
+    from uqo.bench.engine import main
+
+    backends = [_backend_or_exit(b) for b in args.backend]
+    return main(args.agents, args.ticks, backends, args.out)
