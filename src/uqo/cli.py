@@ -17,6 +17,7 @@ from ._version import __version__
 COMMAND_MODULES = (
     "uqo.commands.base",
     "uqo.commands.engine",
+    "uqo.commands.engine_ops",
 )
 
 
