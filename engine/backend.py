@@ -59,7 +59,7 @@ class Backend:
 
     def synchronize(self) -> None:
         if self.name == "cupy":
-            self.xp.cuda.get_current_stream().synchronize()
+            importlib.import_module("cupy").cuda.get_current_stream().synchronize()
 
 
 def to_numpy(x) -> np.ndarray:

@@ -305,7 +305,8 @@ class AgentRegister:
         pair_out = self._tick_pairs(dt)
         single_out = self._tick_singles(dt)
         self._rewards[:] = 0.0
-        self.backend.synchronize()
+        if not getattr(self._store, "failed", False):  # after a GPU failover the state is on host
+            self.backend.synchronize()
         self.report = self._aggregate(pair_out, single_out, time.perf_counter() - t0)
         return self.report
 
@@ -364,6 +365,12 @@ class AgentRegister:
             mean_readiness=_mean(self._ready[act]), mean_pair_mi=_mean(mi),
             mean_concurrence=_mean(conc), leakage=leak, n_agents=int(act.sum()),
             n_pairs=int(len(mi)), duration_s=duration, time=self.now)
+
+    @property
+    def events(self) -> list:
+        """Backend events recorded by the store (e.g. a GPU failure that moved the register to
+        the CPU); empty when nothing happened."""
+        return list(getattr(self._store, "events", []))
 
     # ---- diagnostics ------------------------------------------------------------------------
     def readiness(self) -> np.ndarray:

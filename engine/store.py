@@ -9,6 +9,8 @@ update it in place. Every method takes and returns the storage array, so callers
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .backend import Backend
@@ -57,19 +59,19 @@ def _jax_put(arr, idx, values):
     return arr.at[idx].set(values)
 
 
-def _jax_run_pairs(n, rho, s_cell, args, coupling_dt, theta0):
+def _jax_run_pairs(tick, n, rho, s_cell, args, coupling_dt, theta0):
     import jax
 
-    new, diag = tick_pairs(rho[:n], s_cell[:n], *args, coupling_dt, theta0)
+    new, diag = tick(rho[:n], s_cell[:n], *args, coupling_dt, theta0)
     rho = jax.lax.dynamic_update_slice_in_dim(rho, new, 0, axis=0)
     s_cell = jax.lax.dynamic_update_slice_in_dim(s_cell, diag["s_cell"], 0, axis=0)
     return rho, s_cell, {k: v.astype("float32") for k, v in diag.items()}
 
 
-def _jax_run_singles(n, rho, s_cell, args, theta0):
+def _jax_run_singles(tick, n, rho, s_cell, args, theta0):
     import jax
 
-    new, diag = tick_singles(rho[:n], s_cell[:n], *args, theta0)
+    new, diag = tick(rho[:n], s_cell[:n], *args, theta0)
     rho = jax.lax.dynamic_update_slice_in_dim(rho, new, 0, axis=0)
     s_cell = jax.lax.dynamic_update_slice_in_dim(s_cell, diag["s_cell"], 0, axis=0)
     return rho, s_cell, {k: v.astype("float32") for k, v in diag.items()}
@@ -77,16 +79,20 @@ def _jax_run_singles(n, rho, s_cell, args, theta0):
 
 class JaxStore:
     """JAX: jitted functions with donated buffers; scatter sizes padded to powers of two (the
-    padding points at the scratch cell, the last row of every cell array)."""
+    padding points at the scratch cell, the last row of every cell array). ``pairs_fn`` and
+    ``singles_fn`` are the tick functions to compile (default: the generic reference; the fused
+    versions of ``uqo.kernels.jax_tick`` have the same signature)."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, pairs_fn=tick_pairs, singles_fn=tick_singles):
         import jax
 
         self.backend = backend
         self.xp = backend.xp
         self._put = jax.jit(_jax_put, donate_argnums=(0,))
-        self._pairs = jax.jit(_jax_run_pairs, static_argnums=(0,), donate_argnums=(1, 2))
-        self._singles = jax.jit(_jax_run_singles, static_argnums=(0,), donate_argnums=(1, 2))
+        self._pairs = jax.jit(partial(_jax_run_pairs, pairs_fn), static_argnums=(0,),
+                              donate_argnums=(1, 2))
+        self._singles = jax.jit(partial(_jax_run_singles, singles_fn), static_argnums=(0,),
+                                donate_argnums=(1, 2))
 
     def _pad(self, arr, idx, values):
         idx = np.asarray(idx, dtype=np.int32)
@@ -115,8 +121,23 @@ class JaxStore:
         return self._singles(n, rho, s_cell, tuple(self.xp.asarray(a) for a in args), theta0)
 
 
-def make_store(backend: Backend):
-    return JaxStore(backend) if backend.name == "jax" else ArrayStore(backend)
+def make_store(backend: Backend, fused: bool = True):
+    """The store for ``backend``. With ``fused`` (the default) the tick runs the hand-fused
+    kernels of ``uqo.kernels`` where the backend has one: numba on numpy, the elementwise
+    ``jax.jit`` tick on JAX, the CUDA kernel on CuPy; a store on a GPU is wrapped so that a device
+    failure moves the register to the CPU and keeps ticking (``uqo.kernels.stores``)."""
+    if not fused:
+        return JaxStore(backend) if backend.name == "jax" else ArrayStore(backend)
+    from uqo.kernels import stores
+
+    return stores.fused_store(backend, generic=partial(make_store, fused=False),
+                              jax_store=JaxStore, cpu_generic=_generic_numpy_store)
+
+
+def _generic_numpy_store():
+    from .backend import get_backend
+
+    return ArrayStore(get_backend("numpy"))
 
 
 __all__ = ["ArrayStore", "JaxStore", "bucket", "make_store"]

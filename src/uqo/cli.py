@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "uqo.commands.base",
     "uqo.commands.engine",
     "uqo.commands.engine_ops",
+    "uqo.commands.gpu",
 )
 
 

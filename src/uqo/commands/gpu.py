@@ -1,0 +1,50 @@
+"""``uqo bench gpu``: fused-kernel correctness checks and the GPU/CPU tick benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+_BACKENDS = ("cupy", "jax", "numba", "numpy")
+
+
+def _agents(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--agents: not a number: {text!r}") from None
+    if value < 2 or value % 2:
+        raise argparse.ArgumentTypeError(f"--agents must be an even number >= 2, got {text!r}")
+    return value
+
+
+def _ticks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ticks: not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--ticks must be >= 1, got {text!r}")
+    return value
+
+
+def add_commands(sub, bench) -> None:
+    b = bench.add_parser("gpu", help="fused tick kernels: checks against numpy, then speed")
+    b.add_argument("--agents", type=_agents, nargs="+", default=[1_000_000, 10_000_000])
+    b.add_argument("--ticks", type=_ticks, default=10)
+    b.add_argument("--backend", nargs="+", default=list(_BACKENDS),
+                   help="kernels to measure: " + " ".join(_BACKENDS))
+    b.add_argument("--check-only", action="store_true", help="run the correctness checks only")
+    b.add_argument("--out", type=Path, default=Path("bench/results"))
+    b.set_defaults(func=_bench_gpu)
+
+
+def _bench_gpu(args) -> int:
+    bad = [b for b in args.backend if b not in _BACKENDS]
+    if bad:
+        print(f"uqo: --backend {bad[0]!r} is not one of {', '.join(_BACKENDS)}", file=sys.stderr)
+        return 2
+    from uqo.bench.gpu import main
+
+    return main(args.agents, args.ticks, args.backend, args.out, check_only=args.check_only)

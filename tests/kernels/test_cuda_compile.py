@@ -1,0 +1,37 @@
+"""tick.cu compiles with nvcc for the GPUs we target (syntax errors cannot land without a GPU)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from ._cells import KERNELS
+
+NVCC = shutil.which("nvcc") or (shutil.which("/usr/local/cuda/bin/nvcc"))
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc (CUDA toolkit) is not installed on this machine")
+@pytest.mark.parametrize("arch", ["sm_90"])
+def test_tick_cu_compiles_without_spills(arch, tmp_path):
+    out = subprocess.run([NVCC, f"-arch={arch}", "-std=c++17", "--resource-usage", "-c",
+                          str(KERNELS / "tick.cu"), "-o", str(tmp_path / "tick.o")],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    log = out.stdout + out.stderr
+    for kernel in ("uqo_tick_pairs", "uqo_tick_singles"):
+        assert kernel in log
+    assert "bytes spill stores" in log
+    assert all(line.split()[4] == "0" for line in log.splitlines() if "spill stores" in line), log
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc (CUDA toolkit) is not installed on this machine")
+def test_tick_cu_reports_a_broken_source(tmp_path):
+    """The compile check can fail: a copy of the source with a syntax error is rejected."""
+    bad = tmp_path / "tick.cu"
+    bad.write_text((KERNELS / "tick.cu").read_text().replace("int i =", "int i = = ", 1))
+    out = subprocess.run([NVCC, "-arch=sm_90", "-std=c++17", f"-I{KERNELS}", "-c", str(bad),
+                          "-o", str(tmp_path / "bad.o")], capture_output=True, text=True, check=False)
+    assert out.returncode != 0
+    assert "error" in out.stderr
