@@ -1,0 +1,165 @@
+"""Scheduler slots <-> engine register cells, with failure-domain members paired two by two.
+
+The register holds one belief state per agent: a single cell (2x2) or a failure-domain pair
+cell (4x4, site A = the first of the pair). This module decides who shares a cell:
+
+* agents of one failure domain are paired in arrival order; an odd one out waits alone in a
+  single cell until the next member of its domain arrives;
+* pairing a waiting agent moves it into a new pair cell as the product ``rho_waiting (x) I/2``
+  (what we knew about it is kept; the newcomer starts maximally mixed);
+* when an agent leaves, its partner moves to a single cell with its reduced state and waits.
+
+It also turns scheduler events into engine calls (heartbeat, failure, outcome) and takes one
+per-decision snapshot of readiness and pair mutual information (host copies of the register's
+diagnostics, indexed by engine id; ``readiness(slots)`` maps slots through ``eng``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MIXED = np.eye(2, dtype=np.complex128) / 2
+
+
+def reduced(rho: np.ndarray, site: int) -> np.ndarray:
+    """Reduced 2x2 state of ``site`` (0 = A) of a 4x4 pair state (basis ``|ab>``)."""
+    r = np.asarray(rho, dtype=np.complex128).reshape(2, 2, 2, 2)
+    return np.einsum("ajbj->ab", r) if site == 0 else np.einsum("iaib->ab", r)
+
+
+class BeliefLink:
+    """Owns the slot -> engine id map of one ``AgentRegister`` (see module docstring)."""
+
+    def __init__(self, register, capacity: int):
+        self.reg = register
+        self.eng = np.full(capacity, -1, np.int64)
+        self.partner = np.full(capacity, -1, np.int64)
+        self.site = np.zeros(capacity, np.int8)
+        self.slot_of_eng = np.full(register.capacity, -1, np.int64)
+        self._waiting: dict[int, int] = {}
+        self.ready_eng = np.zeros(register.capacity, np.float32)
+        self.mi_eng = np.zeros(register.capacity, np.float32)
+        self.stale = True
+        self.generation = 0
+
+    # ---- membership -------------------------------------------------------------------------
+    def add(self, slots: np.ndarray, domains: np.ndarray) -> None:
+        """Give new ``slots`` engine cells; ``domains`` ``(n,)`` int64, -1 for none."""
+        slots, domains = np.asarray(slots, np.int64), np.asarray(domains, np.int64)
+        has = domains >= 0
+        old = [(self._waiting.pop(d), d) for d in np.unique(domains[has]).tolist()
+               if d in self._waiting]
+        members = np.concatenate([np.array([s for s, _ in old], np.int64), slots[has]])
+        doms = np.concatenate([np.array([d for _, d in old], np.int64), domains[has]])
+        fresh = np.concatenate([np.zeros(len(old), bool), np.ones(has.sum(), bool)])
+        order = np.lexsort((fresh, doms))
+        members, doms, fresh = members[order], doms[order], fresh[order]
+        first = np.r_[True, doms[1:] != doms[:-1]]
+        start = np.maximum.accumulate(np.where(first, np.arange(len(doms)), 0))
+        rank = np.arange(len(doms)) - start
+        size = np.bincount(np.cumsum(first) - 1)[np.cumsum(first) - 1] if len(doms) else rank
+        head = (rank % 2 == 0) & (rank + 1 < size)
+        a, b = members[head], members[np.flatnonzero(head) + 1]
+        keep = {int(s): self._reduced_of(int(s)) for s in members[~fresh] if s in set(a) | set(b)}
+        if keep:
+            self._drop(np.array(list(keep), np.int64))
+        self._pair(a, b, keep)
+        lone = (rank % 2 == 0) & (rank + 1 == size)
+        for s, d, new in zip(members[lone].tolist(), doms[lone].tolist(), fresh[lone].tolist()):
+            self._waiting[d] = s
+            if new:
+                self._single(np.array([s]))
+        self._single(slots[~has])
+
+    def remove(self, slot: int, domain: int) -> None:
+        """Free ``slot``'s engine site; its partner (if any) goes back to waiting."""
+        partner = int(self.partner[slot])
+        if self._waiting.get(domain) == slot:
+            del self._waiting[domain]
+        self._drop(np.array([slot]))
+        self.partner[slot] = -1
+        if partner < 0:
+            return
+        rho = reduced(self.reg.cell_state(int(self.eng[partner])), int(self.site[partner]))
+        self._drop(np.array([partner]))
+        self.partner[partner] = -1
+        waiting = self._waiting.pop(domain, None)
+        if waiting is None:
+            self._single(np.array([partner]), {partner: rho})
+            self._waiting[domain] = partner
+            return
+        keep = {waiting: self._reduced_of(waiting), partner: rho}
+        self._drop(np.array([waiting]))
+        self._pair(np.array([waiting]), np.array([partner]), keep)
+
+    def _drop(self, slots: np.ndarray) -> None:
+        self.stale = True
+        self.reg.remove(self.eng[slots])
+        self.slot_of_eng[self.eng[slots]] = -1
+        self.eng[slots] = -1
+
+    def _reduced_of(self, slot: int) -> np.ndarray:
+        rho = self.reg.cell_state(int(self.eng[slot]))
+        return rho if rho.shape == (2, 2) else reduced(rho, int(self.site[slot]))
+
+    def _pair(self, a: np.ndarray, b: np.ndarray, keep: dict) -> None:
+        if len(a) == 0:
+            return
+        self.stale = True
+        ids = self.reg.add_pairs(len(a))
+        self.eng[a], self.eng[b] = ids[0::2], ids[1::2]
+        self.slot_of_eng[ids[0::2]], self.slot_of_eng[ids[1::2]] = a, b
+        self.site[a], self.site[b] = 0, 1
+        self.partner[a], self.partner[b] = b, a
+        for x, y in zip(a.tolist(), b.tolist()):
+            if x in keep or y in keep:
+                state = np.kron(keep.get(x, _MIXED), keep.get(y, _MIXED))
+                self.reg.set_cell_state(int(self.eng[x]), state)
+
+    def _single(self, slots: np.ndarray, keep: dict | None = None) -> None:
+        if len(slots) == 0:
+            return
+        self.stale = True
+        self.eng[slots] = self.reg.add_singles(len(slots))
+        self.slot_of_eng[self.eng[slots]] = slots
+        self.partner[slots], self.site[slots] = -1, 0
+        for s, rho in (keep or {}).items():
+            self.reg.set_cell_state(int(self.eng[s]), rho)
+
+    # ---- events -----------------------------------------------------------------------------
+    def heartbeat(self, slot: int) -> None:
+        self.reg.heartbeat([self.eng[slot]])
+        self.stale = True
+
+    def failed(self, slot: int) -> None:
+        self.reg.observe_failure([self.eng[slot]])
+        self.stale = True
+
+    def outcome(self, slot: int, reward: float) -> None:
+        self.reg.record_outcome([self.eng[slot]], [reward])
+
+    def tick(self, dt: float):
+        self.stale = True
+        return self.reg.tick(dt)
+
+    # ---- per-decision view ------------------------------------------------------------------
+    def snapshot(self, force: bool = False) -> None:
+        """Refresh the host copies of readiness and pair MI (applies queued observations).
+        Skipped when nothing went through this link since the last snapshot: the scheduler
+        feeds the register, so changes made to it directly are seen after the next ``tick``
+        or a forced snapshot."""
+        if self.stale or force:
+            self.ready_eng = self.reg.readiness()
+            self.mi_eng = self.reg.pair_mutual_information()
+            self.stale = False
+            self.generation += 1
+
+    def readiness(self, slots: np.ndarray) -> np.ndarray:
+        return self.ready_eng[self.eng[slots]]
+
+    def correlated_key(self, slots: np.ndarray, threshold: float) -> np.ndarray:
+        """Anti-affinity key per slot: both members of a pair whose mutual information exceeds
+        ``threshold`` share the key ``min(a, partner)``; every other agent keys as itself."""
+        partner = self.partner[slots]
+        linked = (partner >= 0) & (self.mi_eng[self.eng[slots]] > threshold)
+        return np.where(linked, np.minimum(slots, partner), slots)

@@ -1,0 +1,206 @@
+"""Placing tasks by a per-agent cost shared by every task of a signature (quantum exact,
+least-connections).
+
+Tasks with the same eligibility (a *signature*) are interchangeable to such a cost, so each
+signature lists candidate units (``claim_units``): its ``D + slack`` cheapest (``D`` = sum of its
+tasks' ``k``; found by the threshold scan of ``ranking``) and, so that a full assignment always
+exists among the lists, its ``D`` cheapest units that no earlier signature has listed. When no
+agent is among the first ``D`` units of two signatures, each signature simply takes its own
+cheapest units: that is optimal. Otherwise the signatures that share agents are solved together
+as a transportation problem by min-cost flow:
+
+    (signature, priority level) --(cap min(free, #tasks))--> agent --(unit arcs)--> sink
+    (signature, priority level) --(penalty by level)--> sink
+
+where agent ``a`` has one unit arc per extra task, the j-th costing ``cost(a, load + j)``
+(increasing, so the flow fills units in order). A signature's units are then *dealt* to its
+tasks in priority order, all ``k`` or none, never the same agent twice in one task and never both
+members of a correlated pair. Unit costs in the flow are recomputed from the loads at the time
+of solving (``cost_of``), not taken from the lists, which were priced before other signatures
+committed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .flow import Network
+from .ranking import Units, unit_costs
+
+COST_SCALE = 1_000
+
+
+class Claims:
+    """Units listed so far in this decision: ``count[slot]`` = how many of the agent's units
+    (``j < count``) some signature has listed. Cleared after each round."""
+
+    def __init__(self, capacity: int):
+        self.count = np.zeros(capacity, np.int32)
+        self._touched: list[np.ndarray] = []
+
+    def clear(self) -> None:
+        for t in self._touched:
+            self.count[t] = 0
+        self._touched = []
+
+    def claim(self, units: Units) -> None:
+        if len(units.slots):
+            np.maximum.at(self.count, units.slots, (units.j + 1).astype(np.int32))
+            self._touched.append(units.slots)
+
+
+def claim_units(scan, d: int, slack: int, claims: Claims) -> Units:
+    """``scan(m) -> Units`` (the m cheapest). Returns the signature's list: the ``d + slack``
+    cheapest units and the ``d`` cheapest not yet claimed by an earlier signature."""
+    m = 2 * d + slack
+    while True:
+        units = scan(m)
+        fresh = np.flatnonzero(units.j >= claims.count[units.slots])
+        if len(fresh) >= d or units.exhausted:
+            break
+        m *= 4
+    keep = np.zeros(len(units.slots), bool)
+    keep[:d + slack] = True
+    keep[fresh[:d]] = True
+    out = Units(units.slots[keep], units.j[keep], units.cost[keep], units.exhausted, units.end)
+    claims.claim(out)
+    return out
+
+
+def place_ranked(view, ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of,
+                 stats: dict) -> np.ndarray:
+    """``groups``: ``[(task_rows ascending, Units), ...]`` one per signature; ``cost_of(slots,
+    j)``: the cost of each agent's ``j``-th extra task at the current load. Returns the task
+    rows that had candidates but were not placed (worth another round)."""
+    picks = [u.slots[:int(k[rows].sum())] for rows, u in groups]
+    shared = _shared(picks)
+    tangled = [i for i, p in enumerate(picks) if np.isin(p, shared).any()]
+    lost: list[np.ndarray] = []
+    for i in sorted(set(range(len(groups))) - set(tangled)):
+        lost.append(_deal_then_spare(view, ledger, groups[i], k, picks[i]))
+    if tangled:
+        stats["flow_solves"] = stats.get("flow_solves", 0) + 1
+        sub = [groups[i] for i in tangled]
+        for i, slots in zip(tangled, _flow(ledger, sub, k, level, cost_of)):
+            lost.append(_deal_then_spare(view, ledger, groups[i], k, slots))
+    return np.concatenate(lost) if lost else np.zeros(0, np.int64)
+
+
+def _shared(picks: list) -> np.ndarray:
+    """Agents among the picks of two or more signatures: there the signatures' choices
+    interact (capacity, and the rising cost of a second unit), so they go to the flow."""
+    if len(picks) < 2:
+        return np.zeros(0, np.int64)
+    uniq, counts = np.unique(np.concatenate([np.unique(p) for p in picks]),
+                             return_counts=True)
+    return uniq[counts > 1]
+
+
+def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> list:
+    """Solve the tangled signatures together; returns each one's unit slots (with repeats,
+    cheapest agents first). Each (signature, level) demand node feeds its signature's hub, so
+    priority levels cost one arc each, not one per candidate agent."""
+    sig_of = np.concatenate([np.full(len(u.slots), g) for g, (_, u) in enumerate(groups)])
+    uniq, a_of = np.unique(np.concatenate([u.slots for _, u in groups]), return_inverse=True)
+    n_tasks = np.array([len(r) for r, _ in groups], np.int64)
+    pair = np.unique(sig_of * np.int64(len(uniq)) + a_of)
+    p_sig, p_agent = pair // len(uniq), pair % len(uniq)
+    free = ledger.free(uniq)
+    net = Network()
+    anode, sink, hub = net.nodes(len(uniq)), net.nodes(1)[0], net.nodes(len(groups))
+    units = np.minimum(free, np.bincount(p_agent, weights=n_tasks[p_sig],
+                                         minlength=len(uniq)).astype(np.int64))
+    u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
+                                      lambda a, j: cost_of(uniq[a], j))
+    net.arcs(anode[u_agent], sink, 1, np.rint(u_cost * COST_SCALE).astype(np.int64))
+    _demand_nodes(net, hub, sink, groups, k, level)
+    arcs = net.arcs(hub[p_sig], anode[p_agent], np.minimum(free[p_agent], n_tasks[p_sig]), 0)
+    net.solve()
+    flows = net.flows(arcs)
+    first_cost = np.full(len(uniq), np.inf)
+    np.minimum.at(first_cost, a_of, np.concatenate([u.cost for _, u in groups]))
+    out = []
+    for g in range(len(groups)):
+        sel = (p_sig == g) & (flows > 0)
+        agents = p_agent[sel][np.argsort(first_cost[p_agent[sel]], kind="stable")]
+        mult = np.zeros(len(uniq), np.int64)
+        mult[p_agent[sel]] = flows[sel]
+        out.append(np.repeat(uniq[agents], mult[agents]))
+    return out
+
+
+def _demand_nodes(net, hub, sink, groups, k, level) -> None:
+    rows = np.concatenate([r for r, _ in groups])
+    row_sig = np.concatenate([np.full(len(r), g) for g, (r, _) in enumerate(groups)])
+    lv = np.unique(level[rows], return_inverse=True)[1]
+    width = int(lv.max()) + 1
+    dkey, dk_of = np.unique(row_sig * width + lv, return_inverse=True)
+    demand = np.bincount(dk_of, weights=k[rows]).astype(np.int64)
+    dnode = net.nodes(len(dkey))
+    net.supply(dnode, demand)
+    net.supply([sink], [-int(demand.sum())])
+    net.arcs(dnode, hub[dkey // width], demand, 0)
+    net.arcs(dnode, sink, demand, (2 + dkey % width) * 2 * COST_SCALE)
+
+
+def _deal_then_spare(view, ledger, group, k, chosen: np.ndarray) -> np.ndarray:
+    """Deal the chosen units; rows that could not be completed from them (a correlated pair,
+    an agent twice) get one more pass over the rest of the signature's list."""
+    rows, units = group
+    left = deal(view, ledger, rows, k, chosen)
+    if len(left) == 0:
+        return left
+    return deal(view, ledger, left, k, units.slots)
+
+
+def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Give ``units`` (agent slots, cheapest first, an agent repeated once per unit) to
+    ``rows`` (priority order), all ``k`` or none; returns the rows left unplaced.
+
+    Costs are the agents', so which task gets which unit does not matter; what matters is that
+    each task gets distinct agents and no correlated pair. The tasks served are the highest
+    priority ones that fit; agents are handed out most-repeated first, each copy to the task
+    still missing the most agents (the greedy that always succeeds when a distinct filling
+    exists and no pair constraint binds)."""
+    need = k[rows]
+    units = units[ledger.free(units) > 0] if len(units) else units
+    keys = view.key(units) if len(units) else units
+    if len(np.unique(units)) == len(units) and len(np.unique(keys)) == len(keys):
+        placed, at, unplaced = [], 0, []
+        for r, n in zip(rows.tolist(), need.tolist()):
+            if at + n <= len(units):
+                placed.append(r)
+                at += n
+            else:
+                unplaced.append(r)
+        placed = np.array(placed, np.int64)
+        ledger.commit_blocks(placed, units[:at], k[placed])
+        return np.array(unplaced, np.int64)
+    return _deal_spread(view, ledger, rows, k, units, keys)
+
+
+def _deal_spread(view, ledger, rows, k, units, keys) -> np.ndarray:
+    agents, first, mult = np.unique(units, return_index=True, return_counts=True)
+    mult = np.minimum(mult, ledger.free(agents))
+    order = np.lexsort((first, -mult))
+    total, chosen = int(mult.sum()), []
+    for r in rows.tolist():
+        if k[r] <= total:
+            chosen.append(r)
+            total -= int(k[r])
+    need = {r: int(k[r]) for r in chosen}
+    got: dict = {r: [] for r in chosen}
+    held: dict = {r: set() for r in chosen}
+    key_of = dict(zip(units.tolist(), keys.tolist()))
+    for i in order.tolist():
+        a = int(agents[i])
+        open_rows = [r for r in chosen if need[r] > 0 and key_of[a] not in held[r]]
+        open_rows.sort(key=lambda r: -need[r])
+        for r in open_rows[:int(mult[i])]:
+            got[r].append(a)
+            held[r].add(key_of[a])
+            need[r] -= 1
+    for r in chosen:
+        if need[r] == 0:
+            ledger.commit(r, np.array(got[r], np.int64))
+    return np.array([r for r in rows.tolist() if r not in need or need[r] > 0], np.int64)

@@ -1,0 +1,43 @@
+"""What strategies read during one decision: per-agent free capacity, the quantum score and the
+anti-affinity key, computed on demand for the slots asked about (never for the whole fleet)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class View:
+    """Per-decision read access to the table, the belief snapshot and adaptive latencies.
+
+    ``score(slots) = p * fitness / max_fitness * (1 - load / capacity)`` in ``[0, 1]``, with
+    ``p = <1|rho|1>`` the engine readiness; 0 for agents that are down, inactive or full.
+    """
+
+    def __init__(self, table, link, mi_threshold: float, latency):
+        self.table, self.link, self.latency = table, link, latency
+        self.mi_threshold = mi_threshold
+        self.fit_max = table.max_fitness()
+
+    def free(self, slots: np.ndarray) -> np.ndarray:
+        t = self.table
+        return np.where(t.active[slots] & t.up[slots], t.cap[slots] - t.load[slots], 0)
+
+    def ready(self, slots: np.ndarray) -> np.ndarray:
+        return self.link.readiness(slots).astype(np.float64)
+
+    def quality(self, slots: np.ndarray) -> np.ndarray:
+        """``p * fitness / max_fitness``: the score of an idle agent."""
+        return self.ready(slots) * (self.table.fitness[slots].astype(np.float64) / self.fit_max)
+
+    def score(self, slots: np.ndarray) -> np.ndarray:
+        t = self.table
+        free = self.free(slots)
+        frac = np.where(free > 0, 1.0 - t.load[slots] / t.cap[slots], 0.0)
+        return np.clip(self.quality(slots) * frac, 0.0, 1.0)
+
+    def key(self, slots: np.ndarray) -> np.ndarray:
+        return self.link.correlated_key(slots, self.mi_threshold)
+
+    def load_ratio(self, slots: np.ndarray) -> np.ndarray:
+        t = self.table
+        return t.load[slots] / t.cap[slots]

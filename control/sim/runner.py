@@ -1,0 +1,214 @@
+"""The discrete-event loop: one strategy on one world.
+
+Time advances in ticks of ``dt``. Within a tick, events (arrivals, task ends, agent and domain
+failures, repairs) are processed in time order; at the tick boundary the control plane does what
+it does every tick: heartbeats that arrived are fed to the scheduler (a lost heartbeat leaves the
+belief to decay), agents silent for ``detect_s`` are declared failed, tasks that waited too long
+expire, the queue is decided as one batch (its wall time is the decision latency), and the
+engine register advances by ``dt``.
+
+A task runs on its ``k`` agents. Agent ``a`` needs ``nominal x speed_a x noise`` seconds and
+completes with probability ``reliability_a``; an agent that is down when assigned (failed but not
+yet detected) never acknowledges and fails the task after ``DISPATCH_TIMEOUT_S``; a task fails when
+its first agent fails, or at its timeout; every agent's own outcome and latency is reported.
+An agent that goes down fails every task it is running; a domain failure that takes down two or
+more agents of one running task counts as one *correlated exposure*.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import numpy as np
+from scipy.special import ndtri
+
+from .metrics import Metrics
+from .world import World, crn
+
+DISPATCH_TIMEOUT_S = 5.0
+
+
+class Simulation:
+    def __init__(self, world: World, scheduler, progress=None):
+        cfg = world.config
+        self.w, self.cfg, self.sched, self.progress = world, cfg, scheduler, progress
+        self.metrics = Metrics(world.n_agents, cfg.bin_s)
+        self.alive = np.ones(world.n_agents, bool)
+        self.last_heard = np.zeros(world.n_agents)
+        self.declared = np.zeros(world.n_agents, bool)
+        self.next_hb = crn(cfg.seed, 0, np.arange(world.n_agents), 90) * cfg.heartbeat_s
+        self.hb_count = np.zeros(world.n_agents, np.int64)
+        self.queue: dict[str, int] = {}
+        self.running: dict[int, dict] = {}
+        self.by_agent: dict[int, set] = {}
+        self.events: list = []
+        self._seq = 0
+        self._index = {t.task_id: i for i, t in enumerate(world.tasks)}
+        self._ids = {s.agent_id: i for i, s in enumerate(world.specs)}
+
+    def run(self) -> Metrics:
+        self.sched.add_agents(self.w.specs)
+        self._schedule_failures()
+        next_task, n_ticks = 0, math.ceil(self.cfg.duration_s / self.cfg.dt)
+        for step in range(1, n_ticks + 1):
+            now = step * self.cfg.dt
+            next_task = self._arrivals(next_task, now)
+            self._events_until(now)
+            self._heartbeats(now)
+            self._detect(now)
+            self._expire(now)
+            self._decide(now)
+            self.sched.tick(self.cfg.dt)
+            if self.progress:
+                self.progress(1)
+        return self.metrics
+
+    # ---- events -----------------------------------------------------------------------------
+    def _push(self, t: float, kind: str, data) -> None:
+        self._seq += 1
+        heapq.heappush(self.events, (t, self._seq, kind, data))
+
+    def _schedule_failures(self) -> None:
+        for t, agent, repair in self.w.agent_failures.tolist():
+            self._push(t, "agent_down", (int(agent), repair))
+        for t, dom, repair in self.w.domain_failures.tolist():
+            self._push(t, "domain_down", (int(dom), repair))
+
+    def _arrivals(self, i: int, now: float) -> int:
+        tasks = self.w.tasks
+        while i < len(tasks) and tasks[i].submitted_at <= now:
+            self.queue[tasks[i].task_id] = i
+            self.metrics.counts["arrived"] += 1
+            i += 1
+        return i
+
+    def _events_until(self, now: float) -> None:
+        while self.events and self.events[0][0] <= now:
+            t, _, kind, data = heapq.heappop(self.events)
+            getattr(self, f"_on_{kind}")(t, data)
+
+    def _on_agent_down(self, t: float, data) -> None:
+        agent, repair = data
+        if not self.alive[agent]:
+            return
+        self.alive[agent] = False
+        self._push(t + repair, "agent_up", agent)
+        for task in list(self.by_agent.get(agent, ())):
+            self._fail_running(task, t, agent)
+
+    def _on_domain_down(self, t: float, data) -> None:
+        dom, repair = data
+        members = self.w.members(dom)
+        hits: dict[int, int] = {}
+        for a in members[self.alive[members]].tolist():
+            for task in self.by_agent.get(a, ()):
+                hits[task] = hits.get(task, 0) + 1
+        self.metrics.exposed += sum(1 for n in hits.values() if n > 1)
+        for a in members.tolist():
+            self._on_agent_down(t, (a, repair))
+
+    def _on_agent_up(self, t: float, agent: int) -> None:
+        self.alive[agent] = True
+        self.next_hb[agent] = t
+
+    def _on_task_end(self, t: float, task: int) -> None:
+        run = self.running.get(task)
+        if run is not None:
+            self._finish(task, t, run["cause"], run["ok_agents"], run["lat"], run["report"])
+
+    # ---- control plane per tick ---------------------------------------------------------------
+    def _heartbeats(self, now: float) -> None:
+        due = np.flatnonzero(self.alive & (self.next_hb <= now))
+        if len(due) == 0:
+            return
+        lost = crn(self.cfg.seed, 1 << 20, due * 1_000_003 + self.hb_count[due], 91) \
+            < self.cfg.heartbeat_loss
+        self.hb_count[due] += 1
+        self.next_hb[due] += self.cfg.heartbeat_s
+        for a in due[~lost].tolist():
+            self.sched.heartbeat(self.w.specs[a].agent_id, now)
+            self.last_heard[a], self.declared[a] = now, False
+
+    def _detect(self, now: float) -> None:
+        silent = np.flatnonzero(~self.declared & (now - self.last_heard > self.cfg.detect_s))
+        for a in silent.tolist():
+            self.sched.agent_failed(self.w.specs[a].agent_id)
+            self.declared[a] = True
+
+    def _expire(self, now: float) -> None:
+        tasks = self.w.tasks
+        old = [tid for tid, i in self.queue.items()
+               if now - tasks[i].submitted_at > self.cfg.max_wait_s]
+        for tid in old:
+            del self.queue[tid]
+            self.metrics.expired(now)
+
+    def _decide(self, now: float) -> None:
+        if not self.queue:
+            return
+        batch = [self.w.tasks[i] for i in self.queue.values()]
+        t0 = time.perf_counter()
+        self.sched.refresh_beliefs()
+        self.metrics.refresh_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        decision = self.sched.decide(batch, now)
+        self.metrics.decision(now, time.perf_counter() - t0, len(batch))
+        for tid in decision.rejected:
+            del self.queue[tid]
+            self.metrics.counts["rejected"] += 1
+        for a in decision.assignments:
+            task = self.queue.pop(a.task_id)
+            self._start(task, np.array([self._ids[x] for x in a.agent_ids]), now)
+
+    # ---- task execution -----------------------------------------------------------------------
+    def _start(self, task: int, agents: np.ndarray, now: float) -> None:
+        m = self.metrics
+        m.counts["assigned"] += 1
+        m.waits.append(now - self.w.tasks[task].submitted_at)
+        cause, end, ok_agents, lat, report = _outcome(self.w, task, agents, self.alive[agents])
+        self.running[task] = {"agents": agents, "start": now, "cause": cause,
+                              "ok_agents": ok_agents, "lat": lat, "report": report}
+        for a in agents.tolist():
+            self.by_agent.setdefault(a, set()).add(task)
+        self._push(now + end, "task_end", task)
+
+    def _fail_running(self, task: int, t: float, agent: int) -> None:
+        run = self.running[task]
+        n = len(run["agents"])
+        self._finish(task, t, "agent_down", np.zeros(n, bool), np.full(n, t - run["start"]),
+                     run["agents"] == agent)
+
+    def _finish(self, task, t, cause, ok_agents, lat, report) -> None:
+        run = self.running.pop(task)
+        agents = run["agents"]
+        for a in agents.tolist():
+            self.by_agent[a].discard(task)
+        self.metrics.busy[agents] += t - run["start"]
+        for a, good, seconds in zip(agents[report].tolist(), ok_agents[report].tolist(),
+                                    lat[report].tolist()):
+            self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds))
+        self.sched.release(self.w.tasks[task].task_id)
+        self.metrics.finished(t, cause is None, cause)
+
+
+def _outcome(world: World, task: int, agents: np.ndarray, alive: np.ndarray) -> tuple:
+    """``(cause | None, seconds until the task ends, per-agent ok, per-agent latency, which
+    agents report)`` for a task started now on ``agents``."""
+    cfg = world.config
+    noise = np.exp(0.2 * ndtri(np.clip(crn(cfg.seed, task, agents, 1), 1e-12, 1 - 1e-12)))
+    lat = world.nominal[task] * world.speed[agents] * noise
+    works = crn(cfg.seed, task, agents, 0) < world.reliability[agents]
+    fail_at = np.where(alive, np.where(works, np.inf, 0.5 * lat), DISPATCH_TIMEOUT_S)
+    timeout = cfg.timeout_factor * world.nominal[task]
+    first = float(fail_at.min())
+    if first < min(float(lat.max()), timeout):
+        culprit = fail_at == first
+        cause = "dead_on_dispatch" if not alive[culprit].all() else "agent_failed"
+        ok = ~culprit & (lat <= first)
+        return cause, first, ok, np.where(culprit, first, lat), culprit | ok
+    if lat.max() > timeout:
+        slow = lat > timeout
+        return "timeout", timeout, ~slow, np.minimum(lat, timeout), np.ones(len(lat), bool)
+    return None, float(lat.max()), np.ones(len(lat), bool), lat, np.ones(len(lat), bool)
