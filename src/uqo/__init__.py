@@ -12,7 +12,10 @@ import importlib
 from ._version import __version__
 
 # name -> module that defines it; resolved lazily so `import uqo` imports no backend or server.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "SecurityFramework": "uqo.security.framework",
+    "SecurityLevel": "uqo.security.levels",
+}
 
 
 def __getattr__(name: str):

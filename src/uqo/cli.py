@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "uqo.commands.engine_ops",
     "uqo.commands.gpu",
     "uqo.commands.scheduler",
+    "uqo.commands.security",
 )
 
 
