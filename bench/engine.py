@@ -38,7 +38,8 @@ def run_one(n_agents: int, ticks: int, backend: str, progress=None) -> dict:
     state_bytes = (n_agents // 2) * 16 * np.dtype(np.complex64).itemsize
     moved = 2 * state_bytes
     med = statistics.median(times)
-    return {"agents": n_agents, "backend": reg.backend.name, "ticks": ticks,
+    return {"agents": n_agents, "backend": reg.backend.name, "store": type(reg._store).__name__,
+            "ticks": ticks,
             "median_tick_s": med, "min_tick_s": min(times),
             "agent_ticks_per_s": n_agents / med, "bytes_per_agent": state_bytes / n_agents,
             "bytes_moved_per_tick": moved, "achieved_gb_s": moved / med / 1e9,
@@ -73,12 +74,12 @@ def main(agents: list[int], ticks: int, backends: list[str], out: Path) -> int:
 
 def _print_table(rows: list[dict], copy_bw: float) -> None:
     print(f"\nmeasured copy bandwidth: {copy_bw / 1e9:.1f} GB/s (read + write)")
-    head = (f"{'backend':<8}{'agents':>10}{'tick ms':>10}{'agent-ticks/s':>15}{'B/agent':>9}"
+    head = (f"{'backend':<8}{'store':>12}{'agents':>10}{'tick ms':>10}{'agent-ticks/s':>15}{'B/agent':>9}"
             f"{'GB/s':>8}{'of copy':>9}{'x floor':>9}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['backend']:<8}{r['agents']:>10,}{r['median_tick_s'] * 1e3:>10.1f}"
+        print(f"{r['backend']:<8}{r['store']:>12}{r['agents']:>10,}{r['median_tick_s'] * 1e3:>10.1f}"
               f"{r['agent_ticks_per_s']:>15,.0f}{r['bytes_per_agent']:>9.0f}"
               f"{r['achieved_gb_s']:>8.2f}{r['fraction_of_copy_bw']:>9.1%}"
               f"{r['ratio_to_floor']:>9.1f}")
