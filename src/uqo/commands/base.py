@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+
+
+def int_at_least(minimum: int):
+    """An argparse type: an integer (``1e6`` accepted) of at least ``minimum``; the error names
+    the offending text."""
+    def parse(text: str) -> int:
+        try:
+            value = int(float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        return value
+    return parse
 
 
 def add_commands(sub, bench) -> None:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from .base import int_at_least
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {text!r}")
-    return value
+_positive_int = int_at_least(2)
 
 
 def add_commands(sub, bench) -> None:
