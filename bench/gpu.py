@@ -165,14 +165,11 @@ def bench_one(name: str, n_agents: int, ticks: int) -> dict:
 
 
 def peer_comparison() -> dict:
-    """The dynamiqs side of the comparison (optional extra ``peers``)."""
-    import importlib.util
+    """The same-workload comparison with dynamiqs (``uqo.bench.peers``; optional extra
+    ``peers``): ``{"status", "reason", ...}``, skipped with the reason when it is missing."""
+    from .peers import compare
 
-    if importlib.util.find_spec("dynamiqs") is None:
-        return {"status": "skipped", "reason": "dynamiqs is not installed (pip install "
-                "'uqo[peers]'); the peer comparison needs it"}
-    return {"status": "skipped", "reason": "dynamiqs is installed, but the same-workload "
-            "comparison is not implemented yet (see docs/gpu.md)"}
+    return compare(systems=8192, steps=100)
 
 
 def main(agents: list[int], ticks: int, backends: list[str], out: Path,

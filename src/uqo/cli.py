@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "uqo.commands.engine",
     "uqo.commands.engine_ops",
     "uqo.commands.gpu",
+    "uqo.commands.peers",
     "uqo.commands.scheduler",
     "uqo.commands.security",
 )
