@@ -6,9 +6,15 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 STAMP_SYS := $(VENV)/.stamp-system
 
-.PHONY: run test setup setup-dev system check bench-engine clean
+.PHONY: run demo test setup setup-dev system check bench-engine clean
 
+# The main job: the orchestrator service on embedded defaults (127.0.0.1:8080, ./uqo-data,
+# single-node log, software keystore, best backend). Ctrl-C or SIGTERM stops it gracefully.
 run: $(STAMP_RUN)
+	$(BIN)/uqo serve
+
+# The engine alone: a 1,000,000-agent register ticking with live observations.
+demo: $(STAMP_RUN)
 	$(BIN)/uqo demo
 
 test: $(STAMP_DEV) $(STAMP_SYS)

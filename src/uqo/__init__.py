@@ -13,6 +13,9 @@ from ._version import __version__
 
 # name -> module that defines it; resolved lazily so `import uqo` imports no backend or server.
 _LAZY: dict[str, str] = {
+    "UnifiedOrchestrator": "uqo.control.sdk.client",
+    "EmbeddedOrchestrator": "uqo.control.sdk.embedded",
+    "TaskPriority": "uqo.control.sdk.enums",
     "SecurityFramework": "uqo.security.framework",
     "SecurityLevel": "uqo.security.levels",
 }

@@ -16,6 +16,7 @@ from ._version import __version__
 
 COMMAND_MODULES = (
     "uqo.commands.base",
+    "uqo.commands.control",
     "uqo.commands.engine",
     "uqo.commands.engine_ops",
     "uqo.commands.gpu",

@@ -1,0 +1,52 @@
+"""The aiohttp application: routes, middlewares, and the orchestrator's lifecycle.
+
+Use cases::
+
+    app = build_app(Orchestrator(cfg))       # the orchestrator starts with the app
+    web.run_app(app, host=cfg.host, port=cfg.port)
+
+The orchestrator is opened in ``cleanup_ctx`` (so it is closed only if it opened); on shutdown
+long-polls are released first, aiohttp then waits for in-flight requests, and the cleanup stops
+the background loops and closes the log (everything acknowledged is already fsync'd).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import handlers, middleware
+from .auth import SECURITY, security_middlewares
+from .codec import MAX_BODY
+from .openapi import build_openapi
+
+
+def build_app(orch, security=None) -> web.Application:
+    """``security``: a ``uqo.security.SecurityFramework``; every route but the public ones
+    then needs a token. None installs the pass-through (development only)."""
+    auth = ([middleware.passthrough_auth()] if security is None
+            else security_middlewares(security))
+    orch.security = security
+    app = web.Application(client_max_size=orch.cfg.max_body_bytes,
+                          middlewares=[middleware.errors, middleware.timing(orch.metrics),
+                                       *auth])
+    app[handlers.ORCH] = orch
+    app[MAX_BODY] = orch.cfg.max_body_bytes
+    if security is not None:
+        app[SECURITY] = security
+    app[handlers.OPENAPI] = build_openapi()
+    for method, path, handler, name in handlers.ROUTES:
+        app.router.add_route(method, path, handler, name=name)
+    app.cleanup_ctx.append(_orchestrator_ctx)
+    app.on_shutdown.append(_release_long_polls)
+    return app
+
+
+async def _orchestrator_ctx(app: web.Application):
+    orch = app[handlers.ORCH]
+    await orch.start()
+    yield
+    await orch.stop()
+
+
+async def _release_long_polls(app: web.Application) -> None:
+    app[handlers.ORCH].begin_shutdown()

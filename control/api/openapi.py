@@ -1,0 +1,131 @@
+"""The OpenAPI 3.1 document, built from the route table and the schema structs.
+
+Every route in ``handlers.ROUTES`` has an entry in ``_OPS`` (a test checks both ways);
+request and response bodies are the JSON Schema that ``msgspec`` derives from the very structs
+the handlers decode with, so what is documented is what is enforced.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from . import schemas as s
+from .auth import PUBLIC_PATHS
+from .handlers import ROUTES
+
+_REF = "#/components/schemas/{name}"
+_MEDIA = ("application/json", "application/msgpack")
+
+# operationId -> (summary, request struct, (status, response struct), query struct, errors)
+_OPS = {
+    "live": ("liveness: the process answers", None, (200, s.Health), None, ()),
+    "ready": ("readiness: recovered, ticking, accepting", None, (200, s.Health), None, (503,)),
+    "metrics": ("Prometheus metrics (text exposition)", None, (200, None), None, ()),
+    "openapi": ("this document", None, (200, dict), None, ()),
+    "login": ("log in (password, TOTP code for people): a bearer token", s.Login,
+              (200, s.Session), None, (400, 401, 413, 415)),
+    "getStatus": ("system status (quantum, scheduler, consensus, security, performance)",
+                  None, (200, s.Status), None, ()),
+    "registerAgent": ("register an agent (same spec again: 200, no change)",
+                      s.AgentRegistration, (201, s.AgentView), None, (400, 409, 413, 415)),
+    "listAgents": ("list agents, filtered, paginated by cursor", None, (200, s.AgentPage),
+                   s.AgentQuery, (400,)),
+    "getAgent": ("one agent", None, (200, s.AgentView), None, (404,)),
+    "deregisterAgent": ("remove an agent; its open tasks go back to pending", None,
+                        (200, s.Deregistered), None, (404,)),
+    "heartbeat": ("the agent is alive (soft state, not logged)", s.Empty,
+                  (200, s.HeartbeatAck), None, (400, 404, 413, 415)),
+    "getAssignments": ("the agent's open assignments; long-polls up to `wait` seconds", None,
+                       (200, list[s.Assignment]), s.AssignmentQuery, (400, 404)),
+    "reportOutcome": ("report the agent's part of a task as done or failed", s.OutcomeReport,
+                      (200, s.TaskView), None, (400, 404, 409, 413, 415)),
+    "submitTask": ("submit one task", s.TaskSubmission, (201, s.Submitted), None,
+                   (400, 409, 413, 415)),
+    "submitTasks": ("submit tasks in one batch (all or none)", s.BatchSubmission,
+                    (201, s.BatchSubmitted), None, (400, 409, 413, 415)),
+    "listTasks": ("list tasks, filtered by state, paginated by cursor", None,
+                  (200, s.TaskPage), s.TaskQuery, (400,)),
+    "getTask": ("one task", None, (200, s.TaskView), None, (404,)),
+    "cancelTask": ("cancel a task that has not finished", s.CancelRequest, (200, s.TaskView),
+                   None, (400, 404, 409, 413, 415)),
+}
+_ALWAYS = (405, 503)   # wrong method on a path; log unavailable (disk failure, shutting down)
+
+
+def _components() -> tuple[dict, dict]:
+    """(name -> schema for each struct in the table, the components section)."""
+    kinds = {s.Error}
+    for _, req, (_, resp), query, _ in _OPS.values():
+        kinds.update(k for k in (req, resp, query) if k not in (None, dict))
+    kinds = sorted(kinds, key=repr)
+    refs, comps = msgspec.json.schema_components(kinds, ref_template=_REF)
+    return dict(zip(kinds, refs)), comps
+
+
+def _content(schema: dict) -> dict:
+    return {media: {"schema": schema} for media in _MEDIA}
+
+
+def _parameters(path: str, query, refs: dict, comps: dict) -> list[dict]:
+    params = []
+    for name in ("agent_id", "task_id"):
+        if "{" + name + "}" in path:
+            params.append({"name": name, "in": "path", "required": True,
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+    if query is not None:
+        props = comps[query.__name__]["properties"]
+        params += [{"name": k, "in": "query", "required": False, "schema": _not_null(v)}
+                   for k, v in props.items()]
+    return params
+
+
+def _not_null(schema: dict) -> dict:
+    """A query parameter is absent or a value, never JSON null: drop the null branch."""
+    branches = [b for b in schema.get("anyOf", ()) if b != {"type": "null"}]
+    if len(branches) == 1:
+        return branches[0]
+    return {k: v for k, v in schema.items() if k != "default" or v is not None}
+
+
+def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
+    summary, req, (status, resp), query, errors = _OPS[op_id]
+    if path not in PUBLIC_PATHS:
+        errors = tuple(errors) + (401, 403)
+    if resp is None:
+        ok = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    elif resp is dict:
+        ok = {"description": "OK", "content": _content({"type": "object"})}
+    else:
+        schema = refs.get(resp) or msgspec.json.schema_components([resp], ref_template=_REF)[0][0]
+        ok = {"description": "OK", "content": _content(schema)}
+    responses = {str(status): ok}
+    for code in sorted(set(errors) | set(_ALWAYS)):
+        responses[str(code)] = {"description": "refused; nothing changed",
+                                "content": _content(refs[s.Error])}
+    operation = {"operationId": op_id, "summary": summary, "responses": responses,
+                 "parameters": _parameters(path, query, refs, comps)}
+    if op_id == "registerAgent":
+        responses["200"] = ok
+    if path not in PUBLIC_PATHS:
+        operation["security"] = [{"bearer": []}]
+    if req is not None:
+        operation["requestBody"] = {"required": req is not s.Empty,
+                                    "content": _content(refs[req])}
+    return operation
+
+
+def build_openapi() -> dict:
+    refs, comps = _components()
+    paths: dict[str, dict] = {}
+    for method, path, _, op_id in ROUTES:
+        paths.setdefault(path, {})[method.lower()] = _operation(op_id, path, refs, comps)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "uqo control plane", "version": "1",
+                 "description": "Unified Quantum Orchestrator: agents, tasks, status. "
+                                "JSON or MessagePack by Content-Type / Accept."},
+        "paths": paths,
+        "components": {"schemas": comps, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a session token from POST /v1/auth/login"}}},
+    }

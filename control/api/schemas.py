@@ -1,0 +1,214 @@
+"""Request and response shapes of the HTTP API: one definition serves validation and the
+OpenAPI document.
+
+Requests are decoded straight into these ``msgspec`` structs from JSON or MessagePack: wrong
+types, unknown fields, out-of-range values and oversize lists are refused while decoding, with
+the path of the offending field. ``uqo.control.api.openapi`` renders the same structs as JSON
+Schema, so the document cannot drift from what the handlers accept. Response structs document
+what the views (``uqo.control.views``) return; a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from ..scheduler import STRATEGIES
+from ..statemachine import TASK_STATES
+
+Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
+                         description="identifier: letters, digits and . _ : @ -")]
+Label = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Labels = Annotated[list[Label], Meta(max_length=64)]
+Level = Annotated[int, Meta(ge=0, le=3, description="0 UNCLASSIFIED .. 3 TOP_SECRET")]
+Text = Annotated[str, Meta(max_length=65536)]
+Reason = Annotated[str, Meta(max_length=4096)]
+Seconds = Annotated[float, Meta(ge=0, le=31_536_000)]
+TaskState = Literal[TASK_STATES]  # type: ignore[valid-type]
+Strategy = Literal[STRATEGIES]    # type: ignore[valid-type]
+
+MAX_REQUIRED_AGENTS = 4096        # the scheduler's gang limit (uqo.control.scheduler.types)
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+# ---- requests ---------------------------------------------------------------------------
+class AgentRegistration(_Strict):
+    agent_id: Id
+    capabilities: Labels = []
+    security_clearance: Level = 0
+    compartments: Labels = []
+    capacity: Annotated[int, Meta(ge=1, le=1 << 20)] = 1
+    failure_domain: Id | None = None
+    fitness: Annotated[float, Meta(gt=0, le=1e6)] = 1.0
+
+
+class TaskSubmission(_Strict):
+    task_id: Id | None = None
+    task_description: Text = ""
+    priority: Annotated[int, Meta(ge=0, le=1_000_000)] = 1
+    required_agents: Annotated[int, Meta(ge=1, le=MAX_REQUIRED_AGENTS)] = 1
+    required_capabilities: Labels = []
+    classification: Level = 0
+    compartments: Labels = []
+    timeout_s: Annotated[float, Meta(gt=0, le=31_536_000)] | None = None
+    strategy: Strategy | None = None
+
+
+class BatchSubmission(_Strict):
+    tasks: Annotated[list[TaskSubmission], Meta(min_length=1, max_length=100_000)]
+
+
+class OutcomeReport(_Strict):
+    task_id: Id
+    success: bool
+    latency_s: Seconds = 0.0
+    result: Text | None = None
+    reason: Reason = ""
+
+
+class CancelRequest(_Strict):
+    reason: Reason = ""
+
+
+class Login(_Strict):
+    user_id: Id
+    password: Annotated[str, Meta(max_length=1024)]
+    mfa_token: Annotated[str, Meta(max_length=16)] | None = None
+    clearance_required: Level | None = None
+
+
+class Empty(_Strict):
+    """A body that may be absent or ``{}``."""
+
+
+# ---- query strings ----------------------------------------------------------------------
+# An absent parameter is UNSET (not None: the text "null" is a value, and a wrong one).
+Unset = msgspec.UnsetType
+
+
+class TaskQuery(_Strict):
+    state: TaskState | Unset = msgspec.UNSET
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 100
+    cursor: Annotated[int, Meta(ge=0)] = 0
+
+
+class AgentQuery(_Strict):
+    capability: Label | Unset = msgspec.UNSET
+    min_clearance: Level | Unset = msgspec.UNSET
+    failure_domain: Id | Unset = msgspec.UNSET
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 100
+    cursor: Annotated[int, Meta(ge=0)] = 0
+
+
+class AssignmentQuery(_Strict):
+    wait: Annotated[float, Meta(ge=0, le=300)] = 0.0
+
+
+# ---- responses --------------------------------------------------------------------------
+class ErrorDetail(msgspec.Struct):
+    code: str
+    message: str
+    field: str | None
+
+
+class Error(msgspec.Struct):
+    error: ErrorDetail
+
+
+class AgentView(msgspec.Struct):
+    agent_id: str
+    capabilities: list[str]
+    security_clearance: int
+    compartments: list[str]
+    capacity: int
+    failure_domain: str | None
+    fitness: float
+    registered_at: float
+    assigned_tasks: list[str]
+
+
+class TaskView(msgspec.Struct):
+    task_id: str
+    state: TaskState
+    description: str
+    priority: int
+    required_agents: int
+    required_capabilities: list[str]
+    classification: int
+    compartments: list[str]
+    timeout_s: float | None
+    submitted_by: str | None
+    submitted_at: float
+    assigned_at: float | None
+    finished_at: float | None
+    agents: list[str]
+    agents_done: list[str]
+    reason: str | None
+    result: str | None
+    attempts: int
+
+
+class Assignment(msgspec.Struct):
+    task_id: str
+    description: str
+    priority: int
+    agents: list[str]
+    required_capabilities: list[str]
+    classification: int
+    assigned_at: float | None
+    timeout_s: float | None
+
+
+class TaskPage(msgspec.Struct):
+    items: list[TaskView]
+    next_cursor: int | None
+
+
+class AgentPage(msgspec.Struct):
+    items: list[AgentView]
+    next_cursor: int | None
+
+
+class Submitted(msgspec.Struct):
+    task_id: str
+    state: TaskState
+
+
+class BatchSubmitted(msgspec.Struct):
+    task_ids: list[str]
+
+
+class Deregistered(msgspec.Struct):
+    agent_id: str
+    requeued_tasks: list[str]
+
+
+class HeartbeatAck(msgspec.Struct):
+    agent_id: str
+    received_at: float
+
+
+class Session(msgspec.Struct):
+    token: str
+    user_id: str
+    role: str
+    level: int
+    expires_at: float
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Status(msgspec.Struct):
+    quantum: dict
+    scheduler: dict
+    consensus: dict
+    security: dict
+    performance: dict
+    ready: bool

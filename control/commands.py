@@ -1,0 +1,113 @@
+"""The durable commands of the control plane and their wire form in the log.
+
+Every durable change is one of these commands, applied in log order by
+``uqo.control.statemachine.StateMachine``. A command carries everything its application needs,
+including the leader's clock reading ``at`` (seconds since the epoch), so that replaying the log
+reproduces the state exactly: the state machine never reads a clock, a random source or the
+scheduler. Heartbeats and engine state are soft state and are never commands.
+
+Wire form: MessagePack of a tagged union (``msgspec``: a compiled encoder/decoder that validates
+types while decoding, which hand-written dict code would not). Structs are array-like to keep
+log entries small.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class AgentInfo(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """An agent's registration. Sets are sorted tuples so equal specs encode equally."""
+
+    agent_id: str
+    capabilities: tuple[str, ...] = ()
+    clearance: int = 0
+    compartments: tuple[str, ...] = ()
+    capacity: int = 1
+    failure_domain: str | None = None
+    fitness: float = 1.0
+
+
+class TaskInfo(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A submitted task as the leader accepted it."""
+
+    task_id: str
+    description: str = ""
+    priority: int = 1
+    required_agents: int = 1
+    capabilities: tuple[str, ...] = ()
+    classification: int = 0
+    compartments: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    submitted_by: str | None = None
+    strategy: str | None = None
+
+
+class _Command(msgspec.Struct, frozen=True, array_like=True, tag_field="op"):
+    at: float
+
+
+class RegisterAgent(_Command, tag="register"):
+    agent: AgentInfo
+
+
+class DeregisterAgent(_Command, tag="deregister"):
+    agent_id: str
+
+
+class SubmitTasks(_Command, tag="submit"):
+    tasks: tuple[TaskInfo, ...]
+
+
+class Assign(_Command, tag="assign"):
+    """Placements decided by the leader's scheduler: ``(task_id, agent_ids)`` gangs, and tasks
+    that can never be placed with the scheduler's machine-readable reason."""
+
+    placements: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    rejected: tuple[tuple[str, str], ...] = ()
+
+
+class Complete(_Command, tag="complete"):
+    """One agent of a task's gang finished its part successfully."""
+
+    task_id: str
+    agent_id: str
+    latency_s: float = 0.0
+    result: str | None = None
+
+
+class Fail(_Command, tag="fail"):
+    """One agent of a task's gang failed its part: the task fails."""
+
+    task_id: str
+    agent_id: str
+    latency_s: float = 0.0
+    reason: str = ""
+
+
+class Cancel(_Command, tag="cancel"):
+    task_id: str
+    reason: str = ""
+
+
+class TimeOut(_Command, tag="timeout"):
+    """Tasks whose deadline passed (decided by the leader's clock, logged so replay agrees)."""
+
+    task_ids: tuple[str, ...]
+
+
+Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
+           | TimeOut)
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Command)
+
+
+def encode(command: Command) -> bytes:
+    """Command -> log entry payload bytes."""
+    return _ENCODER.encode(command)
+
+
+def decode(data: bytes) -> Command:
+    """Log entry payload bytes -> Command. Raises ``msgspec.DecodeError`` on foreign bytes."""
+    return _DECODER.decode(data)

@@ -1,0 +1,126 @@
+"""Server configuration: defaults < TOML file < environment (``UQO_*``) < command-line flags.
+
+Use cases::
+
+    cfg = load_config(path="uqo.toml", env=os.environ, overrides={"port": 9000})
+    cfg.port, cfg.data_dir
+    cfg, sources = load_config_sources("uqo.toml", os.environ)
+    print(describe(cfg, sources))   # one line per setting with where its value came from
+
+The TOML file holds the settings at top level or under a ``[server]`` table. Environment names
+are ``UQO_`` + the setting in upper case (``UQO_PORT=9000``). Unknown settings and wrong types
+raise ``ConfigError`` naming the setting and where it came from. Nothing here reads the
+environment unless handed it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Every setting of ``uqo serve`` and ``EmbeddedOrchestrator``."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    data_dir: str = "./uqo-data"
+    backend: Literal["auto", "numpy", "jax", "cupy"] = "auto"   # engine array backend
+    capacity: Annotated[int, msgspec.Meta(ge=2)] = 1_000_000   # engine slots (agents)
+    strategy: str = "quantum"                     # default scheduling strategy
+    seed: int = 0
+    mi_threshold: Annotated[float, msgspec.Meta(ge=0)] = 0.1
+    tick_interval_s: Positive = 1.0               # engine tick period
+    schedule_interval_s: Positive = 0.01          # least gap between scheduling rounds
+    max_decide_batch: Annotated[int, msgspec.Meta(ge=1)] = 4096   # tasks per round
+    snapshot_every: Annotated[int, msgspec.Meta(ge=1)] = 100_000   # entries between snapshots
+    snapshot_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 << 20  # ... or log bytes between
+    fsync: bool = True
+    retain_terminal: Annotated[int, msgspec.Meta(ge=0)] = 0   # finished tasks kept; 0 = all
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
+    max_batch_tasks: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    long_poll_max_s: Positive = 60.0
+    heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
+    auth: bool = True                             # false: pass-through (development only)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it and its source."""
+
+
+def _fields() -> dict[str, type]:
+    return {f.name: f.type for f in msgspec.structs.fields(ServerConfig)}
+
+
+def load_config(path: str | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, object] | None = None) -> ServerConfig:
+    """Merge the sources (later wins) into a validated ``ServerConfig``."""
+    return load_config_sources(path, env, overrides)[0]
+
+
+def load_config_sources(path: str | None = None, env: Mapping[str, str] | None = None,
+                        overrides: Mapping[str, object] | None = None
+                        ) -> tuple[ServerConfig, dict[str, str]]:
+    """``load_config`` plus, per setting given, where it came from (for ``describe``)."""
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    if path is not None:
+        for key, value in _read_toml(path).items():
+            values[key], sources[key] = value, f"file {path}"
+    for key, value in _from_env(env or {}).items():
+        values[key], sources[key] = value, f"env UQO_{key.upper()}"
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key], sources[key] = value, "command line"
+    for key in values:
+        if key not in _fields():
+            raise ConfigError(f"unknown setting {key!r} (from {sources[key]}); known: "
+                              f"{', '.join(sorted(_fields()))}")
+    cfg = ServerConfig()
+    for key, value in values.items():
+        cfg = _set(cfg, key, value, sources[key])
+    return cfg, sources
+
+
+def _set(cfg: ServerConfig, key: str, value: object, source: str) -> ServerConfig:
+    strict = not source.startswith("env")       # env values are strings: allow "9000" -> 9000
+    try:
+        checked = msgspec.convert({key: value}, type=ServerConfig, strict=strict)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"setting {key!r} = {value!r} (from {source}): {exc}") from None
+    return msgspec.structs.replace(cfg, **{key: getattr(checked, key)})
+
+
+def _read_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+    table = doc.pop("server", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path!r}: [server] must be a table")
+    return {**doc, **table}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    known = _fields()
+    return {k[4:].lower(): v for k, v in env.items()
+            if k.startswith("UQO_") and k[4:].lower() in known}
+
+
+def describe(cfg: ServerConfig, sources: Mapping[str, str] | None = None) -> str:
+    """One ``name = value  (source)`` line per setting, for printing at start-up."""
+    sources = sources or {}
+    lines = []
+    for name in _fields():
+        lines.append(f"  {name:<20} = {getattr(cfg, name)!r:<24} ({sources.get(name, 'default')})")
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""The one error type of the control plane: what went wrong, in a form a client can act on.
+
+Use cases::
+
+    raise ControlError.not_found("agent", "a-17", field="agent_id")
+    raise ControlError("invalid_transition", "task t-1 is completed; cannot cancel", 409,
+                       field="task_id")
+
+Every error carries a machine-readable ``code``, a human ``message`` that names the offending
+value, the ``field`` it came from (``None`` when no single field is to blame) and the HTTP status
+the API answers with. The API serialises it as ``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+
+class ControlError(Exception):
+    """A refused request or command. Raised before anything changed."""
+
+    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.status, self.field = code, message, status, field
+
+    def body(self) -> dict:
+        """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``."""
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+    @classmethod
+    def not_found(cls, kind: str, ident: str, field: str | None = None) -> ControlError:
+        return cls(f"{kind}_not_found", f"unknown {kind} {ident!r}", 404, field)
+
+    @classmethod
+    def conflict(cls, code: str, message: str, field: str | None = None) -> ControlError:
+        return cls(code, message, 409, field)
+
+    @classmethod
+    def invalid(cls, message: str, field: str | None = None) -> ControlError:
+        return cls("invalid_request", message, 400, field)
+
+    @classmethod
+    def unavailable(cls, message: str) -> ControlError:
+        return cls("unavailable", message, 503, None)
+
+    def __repr__(self) -> str:
+        return f"ControlError({self.code!r}, {self.message!r}, {self.status}, field={self.field!r})"

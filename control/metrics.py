@@ -1,0 +1,69 @@
+"""Prometheus metrics of one orchestrator, on a registry of its own (no global registry).
+
+Use cases::
+
+    registry = CollectorRegistry()
+    m = ServiceMetrics(registry, orchestrator)
+    m.request_seconds.labels("POST", "/v1/tasks", "201").observe(0.002)
+    generate_latest(registry)        # text exposition, scraped at /metrics
+
+Histograms are observed as things happen; gauges that mirror state (tasks by state, agents,
+coherence) are read from the orchestrator at scrape time by a collector, so they are never stale
+and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ServiceMetrics:
+    def __init__(self, registry: CollectorRegistry, orchestrator=None):
+        self.registry = registry
+        self.request_seconds = Histogram(
+            "uqo_http_request_duration_seconds", "HTTP request latency",
+            ["method", "route", "status"], buckets=_FAST, registry=registry)
+        self.submit_to_assigned = Histogram(
+            "uqo_task_submit_to_assigned_seconds",
+            "time from a task's acceptance to its durable assignment", buckets=_FAST,
+            registry=registry)
+        self.tick_seconds = Histogram(
+            "uqo_engine_tick_duration_seconds", "engine tick duration (scheduler thread)",
+            buckets=_FAST, registry=registry)
+        self.decide_seconds = Histogram(
+            "uqo_scheduler_round_duration_seconds", "one scheduling round (decide)",
+            buckets=_FAST, registry=registry)
+        self.tasks_submitted = Counter("uqo_tasks_submitted", "tasks accepted",
+                                       registry=registry)
+        if orchestrator is not None:
+            registry.register(_StateCollector(orchestrator))
+
+
+class _StateCollector(Collector):
+    """Gauges read from the orchestrator at scrape time."""
+
+    def __init__(self, orchestrator):
+        self.orch = orchestrator
+
+    def collect(self):
+        from .statemachine import TASK_STATES
+
+        sm = self.orch.sm
+        tasks = GaugeMetricFamily("uqo_tasks", "tasks by state", labels=["state"])
+        for state in TASK_STATES:
+            tasks.add_metric([state], sm.counts.get(state, 0))
+        yield tasks
+        yield GaugeMetricFamily("uqo_agents", "registered agents", value=len(sm.agents))
+        report = self.orch.tick_report
+        if report is not None:
+            yield GaugeMetricFamily("uqo_global_coherence", "fleet global coherence [0, 1]",
+                                    value=report.global_coherence)
+            yield GaugeMetricFamily("uqo_mean_entropy_nats", "mean agent entropy (nats)",
+                                    value=report.mean_entropy)
+        log = self.orch.log_status()
+        yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
+                                value=log.get("commit_index", 0))

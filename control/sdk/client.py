@@ -1,0 +1,234 @@
+"""``UnifiedOrchestrator``: the seed's async SDK, over HTTP (MessagePack both ways).
+
+Use cases (the seed's own calls)::
+
+    async with UnifiedOrchestrator("http://127.0.0.1:8080") as uo:
+        await uo.register_agent(agent_id="agent-1", capabilities={"general", "analysis"},
+                                security_clearance=SecurityLevel.CONFIDENTIAL)
+        task_id = await uo.submit_task(task_description="analyze data",
+                                       priority=TaskPriority.HIGH, required_agents=1,
+                                       required_capabilities={"analysis"},
+                                       classification=SecurityLevel.SECRET,
+                                       user_credential=credential)
+        status = uo.get_system_status()          # synchronous, as the seed calls it
+        status["quantum"]["global_coherence"]
+
+Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
+Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
+retried on transient failures with backoff and jitter; every call passes a circuit breaker
+that fails fast while the server is down.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Self
+
+import aiohttp
+import msgspec
+
+from ..errors import ControlError
+from ..resilience import CircuitBreaker, retrying
+from . import args as a
+from .enums import TaskPriority
+
+_MSGPACK = "application/msgpack"
+
+
+class UnifiedOrchestrator:
+    """An orchestrator server at ``base_url``. ``credential``: sent as a bearer token with
+    every call (``user_credential`` of a call overrides it)."""
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8080", credential=None,
+                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ControlError.invalid(f"base_url must be an http(s) URL, got {base_url!r}",
+                                       "base_url")
+        self.base_url = base_url.rstrip("/")
+        self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
+        self.breaker = breaker or CircuitBreaker()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ---- transport ----------------------------------------------------------------------
+    def _headers(self, credential=None) -> dict:
+        headers = {"Accept": _MSGPACK, "Content-Type": _MSGPACK}
+        token = a.credential_token(credential or self.credential)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def _once(self, method: str, path: str, body, params, credential):
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        data = msgspec.msgpack.encode(body) if body is not None else None
+        async with self._session.request(method, self.base_url + path, data=data,
+                                         params=params,
+                                         headers=self._headers(credential)) as resp:
+            raw = await resp.read()
+            payload = _decode(raw, resp.content_type)
+            if resp.status >= 400:
+                raise _error(resp.status, payload)
+            return payload
+
+    async def _call(self, method: str, path: str, body=None, params=None, credential=None,
+                    retry: bool = True):
+        async def attempt():
+            return await self.breaker.call(self._once, method, path, body, params, credential)
+        if not retry:
+            return await attempt()
+        async for trial in retrying(attempts=self.retries):
+            with trial:
+                return await attempt()
+
+    # ---- authentication -----------------------------------------------------------------
+    async def authenticate_user(self, user_id: str, credentials: dict, source_ip=None,
+                                context: dict | None = None) -> tuple[bool, dict | None]:
+        """The seed's call, against the server: ``(True, session)`` and this client then
+        sends the session's token, or ``(False, None)``. ``credentials``: ``{"password",
+        "mfa_token"}``; ``context["clearance_required"]`` picks the session level. The
+        server takes the source address from the connection (``source_ip`` is ignored)."""
+        body = {"user_id": user_id, **(credentials or {})}
+        level = (context or {}).get("clearance_required")
+        if level is not None:
+            body["clearance_required"] = a.level_value(level, "clearance_required")
+        try:
+            session = await self._call("POST", "/v1/auth/login", body, retry=False)
+        except ControlError as exc:
+            if exc.status == 401:
+                return False, None
+            raise
+        self.credential = session["token"]
+        return True, session
+
+    # ---- agents -------------------------------------------------------------------------
+    async def register_agent(self, agent_id: str, capabilities=(), security_clearance=0,
+                             compartments=(), capacity: int = 1, failure_domain=None,
+                             fitness: float = 1.0) -> dict:
+        body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
+                            capacity, failure_domain, fitness)
+        return await self._call("POST", "/v1/agents", body)
+
+    async def deregister_agent(self, agent_id: str) -> dict:
+        return await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
+
+    async def heartbeat(self, agent_id: str) -> dict:
+        return await self._call("POST", f"/v1/agents/{agent_id}/heartbeat", {})
+
+    async def get_agent(self, agent_id: str) -> dict:
+        return await self._call("GET", f"/v1/agents/{agent_id}")
+
+    async def list_agents(self, **filters) -> dict:
+        return await self._call("GET", "/v1/agents", params=_params(filters))
+
+    async def get_assignments(self, agent_id: str, wait: float = 0.0) -> list[dict]:
+        return await self._call("GET", f"/v1/agents/{agent_id}/assignments",
+                                params={"wait": str(wait)})
+
+    async def report_outcome(self, agent_id: str, task_id: str, success: bool,
+                             latency_s: float = 0.0, result: str | None = None,
+                             reason: str = "") -> dict:
+        body = a.outcome_body(task_id, success, latency_s, result, reason)
+        return await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, retry=False)
+
+    # ---- tasks --------------------------------------------------------------------------
+    async def submit_task(self, task_description: str = "", priority=TaskPriority.NORMAL,
+                          required_agents: int = 1, required_capabilities=(),
+                          classification=0, compartments=(), timeout_s=None, strategy=None,
+                          task_id=None, user_credential=None) -> str:
+        body = a.task_body(task_description, priority, required_agents, required_capabilities,
+                           classification, compartments, timeout_s, strategy, task_id)
+        try:
+            out = await self._call("POST", "/v1/tasks", body, credential=user_credential)
+        except ControlError as exc:
+            if exc.code == "task_exists" and task_id is None:   # our retried submit landed
+                return body.task_id
+            raise
+        return out["task_id"]
+
+    async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
+        """Batch submit: each dict holds ``submit_task``'s keyword arguments."""
+        bodies = [a.task_body(**t) for t in tasks]
+        out = await self._call("POST", "/v1/tasks/batch", {"tasks": bodies},
+                               credential=user_credential)
+        return out["task_ids"]
+
+    async def get_task(self, task_id: str) -> dict:
+        return await self._call("GET", f"/v1/tasks/{task_id}")
+
+    async def list_tasks(self, **filters) -> dict:
+        return await self._call("GET", "/v1/tasks", params=_params(filters))
+
+    async def cancel_task(self, task_id: str, reason: str = "") -> dict:
+        return await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
+                                retry=False)
+
+    async def wait_for_task(self, task_id: str, timeout_s: float = 30.0,
+                            poll_s: float = 0.05) -> dict:
+        """Poll until the task is finished (any terminal state) or ``timeout_s`` passes."""
+        import asyncio
+        import time
+
+        from ..statemachine import TERMINAL
+        deadline = time.monotonic() + timeout_s
+        while True:
+            task = await self.get_task(task_id)
+            if task["state"] in TERMINAL or time.monotonic() >= deadline:
+                return task
+            await asyncio.sleep(poll_s)
+
+    # ---- status -------------------------------------------------------------------------
+    async def status(self) -> dict:
+        return await self._call("GET", "/v1/status")
+
+    def get_system_status(self) -> dict:
+        """``/v1/status``, synchronously (the seed calls it without ``await``). It blocks the
+        calling thread for one request: inside a coroutine prefer ``await status()``."""
+        request = urllib.request.Request(self.base_url + "/v1/status",
+                                         headers={"Accept": "application/json",
+                                                  **_auth(self._headers())})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise _error(exc.code, _decode(exc.read(), "application/json")) from None
+
+
+def _auth(headers: dict) -> dict:
+    return {k: v for k, v in headers.items() if k == "Authorization"}
+
+
+def _params(filters: dict) -> dict:
+    return {k: str(v) for k, v in filters.items() if v is not None}
+
+
+def _decode(raw: bytes, content_type: str):
+    if not raw:
+        return None
+    if content_type == _MSGPACK:
+        return msgspec.msgpack.decode(raw)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _error(status: int, payload) -> ControlError:
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(err, dict):
+        return ControlError(err.get("code", "error"), err.get("message", ""), status,
+                            err.get("field"))
+    return ControlError("http_error", f"HTTP {status}: {payload!r}", status)
