@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -86,18 +88,24 @@ def _probe_cupy() -> tuple[bool, str]:
         n = cupy.cuda.runtime.getDeviceCount()
         name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
         return True, f"{n} CUDA device(s): {name}"
-    except Exception as exc:  # driver or runtime errors: report them, do not crash detection
+    except Exception as exc:  # noqa: BLE001 - any driver error: report it, detection goes on
         return False, f"cupy failed to start: {type(exc).__name__}: {exc}"
+
+
+def _import_jax():
+    # jax logs at INFO that it found no TPU plugin each time it starts; that is not news here.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+    return importlib.import_module("jax")
 
 
 def _probe_jax() -> tuple[bool, str]:
     if not _installed("jax"):
         return False, "jax is not installed (pip install jax)"
     try:
-        jax = importlib.import_module("jax")
+        jax = _import_jax()
         devs = jax.devices()
         return True, f"jax {jax.__version__} on {devs[0].platform} ({len(devs)} device(s))"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - same: a broken jax install is reported
         return False, f"jax failed to start: {type(exc).__name__}: {exc}"
 
 
@@ -127,8 +135,8 @@ def _jax_has_gpu() -> bool:
     if not _installed("jax"):
         return False
     try:
-        return any(d.platform == "gpu" for d in importlib.import_module("jax").devices())
-    except Exception:
+        return any(d.platform == "gpu" for d in _import_jax().devices())
+    except Exception:  # noqa: BLE001 - no usable jax means no jax GPU
         return False
 
 
@@ -160,7 +168,7 @@ def get_backend(name: str | None = None) -> Backend:
 
         return Backend("numpy", xp_np, "cpu")
     if name == "jax":
-        jax = importlib.import_module("jax")
+        jax = _import_jax()
         jax.config.update("jax_enable_x64", True)  # complex128 on request; default stays complex64
         return Backend("jax", importlib.import_module("jax.numpy"),
                        jax.devices()[0].platform, jax.jit)

@@ -9,7 +9,7 @@ The tick must touch a million cells per call, so nothing here calls a batched ei
   Ferrari's resolvent cubic in Viete's trigonometric form (all roots are real for Hermitian
   ``rho``). Work is done in float64 whatever the state's precision.
 
-Accuracy (tests/engine/test_pairmath.py measures it against ``eigvalsh``): eigenvalues to ~1e-12
+Accuracy (tests/engine_register/test_pairmath.py measures it against ``eigvalsh``): eigenvalues to ~1e-12
 for spread spectra; a cluster of k equal eigenvalues is resolved to ~eps**(1/k) (the textbook
 conditioning of polynomial roots), so the entropy of an almost pure pair state (three eigenvalues
 near 0) is within ~2e-4 nats, and the concurrence of an almost pure state within ~2e-3. That is
@@ -22,9 +22,8 @@ Everything here is written once against the array namespace ``xp`` of its argume
 
 from __future__ import annotations
 
-import math
-
 from array_api_compat import array_namespace
+from uqo.kernels.cellspectra import quartic_roots
 
 # Z eigenvalue products z_i z_j for the basis |ab>, i = 2a + b, site A first: (1, -1, -1, 1).
 ZZ_DIAG = (1.0, -1.0, -1.0, 1.0)
@@ -88,38 +87,17 @@ def _power_sums_traceless(m, xp):
     return t, q2, q3, q4
 
 
-def _cubic_real_roots(a2, a1, a0, xp):
-    """The three real roots, descending, of ``z^3 + a2 z^2 + a1 z + a0`` (Viete)."""
-    p = a1 - a2 * a2 / 3.0
-    q = 2.0 * a2 ** 3 / 27.0 - a2 * a1 / 3.0 + a0
-    m = xp.sqrt(xp.clip(-p / 3.0, 0.0, None))
-    m3 = m * m * m
-    safe = m3 > 1e-150
-    arg = xp.where(safe, -q / (2.0 * xp.where(safe, m3, 1.0)), 0.0)
-    phi = xp.acos(xp.clip(arg, -1.0, 1.0)) / 3.0
-    shift = a2 / 3.0
-    return tuple(2.0 * m * xp.cos(phi - 2.0 * math.pi * k / 3.0) - shift for k in range(3))
-
-
 def real_quartic_roots(t, q2, q3, q4, xp):
-    """Roots of the characteristic quartic of a 4x4 matrix with real spectrum.
+    """Roots of the characteristic quartic of a 4x4 matrix with real spectrum, from its trace
+    ``t`` and the power sums of its traceless part; four float64 arrays.
 
-    Takes the trace ``t`` and the power sums of the traceless part; returns four float64 arrays.
     Ferrari: with ``y^4 + P y^2 + Q y + R`` the depressed quartic, the resolvent cubic
     ``z^3 + 2P z^2 + (P^2 - 4R) z - Q^2`` has roots ``(y1+y2)^2, (y1+y3)^2, (y1+y4)^2``, and
-    ``(y1+y2)(y1+y3)(y1+y4) = -Q`` fixes the signs of their square roots.
+    ``(y1+y2)(y1+y3)(y1+y4) = -Q`` fixes the signs of their square roots. The solver lives in
+    ``uqo.kernels.cellspectra`` (the lowest layer) so the fused kernels and this reference share
+    one implementation; tests check it against ``eigvalsh``.
     """
-    big_p = -q2 / 2.0
-    big_q = -q3 / 3.0
-    big_r = (q2 * q2 / 2.0 - q4) / 4.0
-    z1, z2, z3 = _cubic_real_roots(2.0 * big_p, big_p * big_p - 4.0 * big_r, -big_q * big_q, xp)
-    s1 = xp.sqrt(xp.clip(z1, 0.0, None))
-    s2 = xp.sqrt(xp.clip(z2, 0.0, None))
-    s3 = xp.sqrt(xp.clip(z3, 0.0, None))
-    s3 = xp.where(big_q > 0, -s3, s3)
-    c = t / 4.0
-    return ((s1 + s2 + s3) / 2.0 + c, (s1 - s2 - s3) / 2.0 + c,
-            (-s1 + s2 - s3) / 2.0 + c, (-s1 - s2 + s3) / 2.0 + c)
+    return quartic_roots(t, q2, q3, q4, xp)
 
 
 def pair_spectrum(rho):

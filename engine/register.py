@@ -364,7 +364,7 @@ class AgentRegister:
             global_coherence=_mean(cells), mean_entropy=_mean(self._entropy[act]),
             mean_readiness=_mean(self._ready[act]), mean_pair_mi=_mean(mi),
             mean_concurrence=_mean(conc), leakage=leak, n_agents=int(act.sum()),
-            n_pairs=int(len(mi)), duration_s=duration, time=self.now)
+            n_pairs=len(mi), duration_s=duration, time=self.now)
 
     @property
     def events(self) -> list:
