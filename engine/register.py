@@ -90,6 +90,7 @@ class AgentRegister:
         self._free_pairs = list(range(npair - 1, -1, -1))
         self._free_singles = list(range(n - 1, -1, -1))
         self._pair_hw = self._single_hw = 0
+        self._membership, self._geo = 0, {}   # membership version; cached tick geometry
         self._ready = np.zeros(n, np.float32)
         self._entropy = np.zeros(n, np.float32)
         self._mi = np.zeros(n, np.float32)
@@ -142,6 +143,7 @@ class AgentRegister:
         self._reset_agents(ids)
         self._reset_cells(cells, pairs=True)
         self._pair_hw = max(self._pair_hw, int(cells.max(initial=-1)) + 1)
+        self._membership += 1
         return ids
 
     def add_singles(self, n: int) -> np.ndarray:
@@ -154,6 +156,7 @@ class AgentRegister:
         self._reset_agents(ids)
         self._reset_cells(cells, pairs=False)
         self._single_hw = max(self._single_hw, int(cells.max(initial=-1)) + 1)
+        self._membership += 1
         return ids
 
     def remove(self, ids) -> None:
@@ -174,6 +177,7 @@ class AgentRegister:
             self._free_slots.append(a)
         self._ready[ids] = self._entropy[ids] = self._mi[ids] = 0.0
         self._rewards[ids] = 0.0
+        self._membership += 1
 
     def _reset_agents(self, ids: np.ndarray) -> None:
         self.last_seen[ids] = self.now
@@ -285,15 +289,34 @@ class AgentRegister:
         self._conc[cells] = pm.pair_concurrence(host)
 
     # ---- the tick ---------------------------------------------------------------------------
-    def _site_rates(self, agents: np.ndarray, dt: float):
-        """Channel strengths ``(p, q, g)`` for agents (``-1`` = empty site: all zero)."""
-        prm, ok = self.params, agents >= 0
-        tau = np.where(ok, self.now - self.last_seen[np.maximum(agents, 0)], 0.0)
-        p = np.where(ok, -np.expm1(-(prm.lambda0 + prm.lambda1 * tau) * dt), 0.0)
-        q = np.where(ok, -np.expm1(-prm.kappa * dt) / 2, 0.0)
-        g = np.where(ok & (tau > prm.deadline), -np.expm1(-prm.mu * dt), 0.0)
-        r = np.where(ok, np.clip(self._rewards[np.maximum(agents, 0)], -1, 1), 0.0)
-        return p, q, g, r
+    def _geometry(self, kind: str, n: int) -> _Geometry:
+        """Index arrays describing which cells/sites hold agents, rebuilt only after membership
+        changes (the tick is hot; add/remove are not)."""
+        key = (kind, n, self._membership)
+        if self._geo.get(kind, (None,))[0] != key:
+            agents = self.pair_agents[:n] if kind == "pairs" else self.single_agent[:n, None]
+            self._geo[kind] = (key, _Geometry.build(agents))
+        return self._geo[kind][1]
+
+    def _site_rates(self, agents: np.ndarray, ok: np.ndarray | None, dt: float):
+        """Channel strengths ``(p, q, g, r)`` per cell for the agents on one site (``ok`` marks
+        occupied sites; None = all occupied). Empty sites get all zeros."""
+        prm, real = self.params, self._real
+        safe = agents if ok is None else np.maximum(agents, 0)
+        silent = self.now - self.last_seen[safe]
+        late = silent > prm.deadline
+        tau = silent.astype(real)
+        p = np.multiply(tau, real(prm.lambda1 * dt), out=tau)
+        p += real(prm.lambda0 * dt)
+        p = -np.expm1(-p)
+        q = np.full(len(p), -math.expm1(-prm.kappa * dt) / 2, dtype=real)
+        g = late * real(-math.expm1(-prm.mu * dt))
+        r = self._rewards[safe].astype(real)
+        np.clip(r, -1, 1, out=r)
+        out = (p, q, g.astype(real, copy=False), r)
+        if ok is not None:
+            out = tuple(np.where(ok, x, real(0)) for x in out)
+        return out
 
     def tick(self, dt: float) -> TickReport:
         """Advance every cell by ``dt`` seconds of model time; returns the fleet aggregates."""
@@ -310,61 +333,64 @@ class AgentRegister:
         self.report = self._aggregate(pair_out, single_out, time.perf_counter() - t0)
         return self.report
 
+    def _scatter(self, geo: _Geometry, site: int, targets, values) -> None:
+        who, cells = geo.who[site], geo.cells[site]
+        for target, value in zip(targets, values):
+            target[who] = value if cells is None else value[cells]
+
     def _tick_pairs(self, dt):
         n = bucket(self._pair_hw, self.capacity // 2)
         if n == 0:
             return None
-        ag = self.pair_agents[:n]
-        pa, qa, ga, ra = self._site_rates(ag[:, 0], dt)
-        pb, qb, gb, rb = self._site_rates(ag[:, 1], dt)
-        live = (ag >= 0).any(axis=1)
-        c = np.where(live, -np.expm1(-self.pair_rate[:n] * dt), 0.0)
-        args = [a.astype(self._real) for a in (pa, pb, qa, qb, ga, gb, c, ra, rb)]
+        geo = self._geometry("pairs", n)
+        pa, qa, ga, ra = self._site_rates(geo.site_ids(0), geo.ok[0], dt)
+        pb, qb, gb, rb = self._site_rates(geo.site_ids(1), geo.ok[1], dt)
+        c = -np.expm1(-self.pair_rate[:n] * dt)
+        if geo.live is not None:
+            c = np.where(geo.live, c, 0.0)
+        args = [pa, pb, qa, qb, ga, gb, c.astype(self._real), ra, rb]
         self.rho_pairs, self.s_pairs, diag = self._store.run_pairs(
             self.rho_pairs, self.s_pairs, n, args, self.params.coupling * dt, self.params.theta0)
         diag = {k: to_numpy(v) for k, v in diag.items()}
         for site, sfx in ((0, "a"), (1, "b")):
-            who = ag[:, site]
-            ok = who >= 0
-            self._ready[who[ok]] = diag[f"ready_{sfx}"][ok]
-            self._entropy[who[ok]] = diag[f"s_{sfx}"][ok]
-            self._mi[who[ok]] = diag["mi"][ok]
+            self._scatter(geo, site, (self._ready, self._entropy, self._mi),
+                          (diag[f"ready_{sfx}"], diag[f"s_{sfx}"], diag["mi"]))
         self._conc[:n] = diag["concurrence"]
-        return live, diag
+        return geo, diag
 
     def _tick_singles(self, dt):
         n = bucket(self._single_hw, self.capacity)
         if n == 0:
             return None
-        ag = self.single_agent[:n]
-        p, q, g, r = self._site_rates(ag, dt)
+        geo = self._geometry("singles", n)
+        args = list(self._site_rates(geo.site_ids(0), geo.ok[0], dt))
         self.rho_singles, self.s_singles, diag = self._store.run_singles(
-            self.rho_singles, self.s_singles, n, [a.astype(self._real) for a in (p, q, g, r)],
-            self.params.theta0)
+            self.rho_singles, self.s_singles, n, args, self.params.theta0)
         diag = {k: to_numpy(v) for k, v in diag.items()}
-        ok = ag >= 0
-        self._ready[ag[ok]] = diag["ready"][ok]
-        self._entropy[ag[ok]] = diag["s_cell"][ok]
-        return ok, diag
+        self._scatter(geo, 0, (self._ready, self._entropy), (diag["ready"], diag["s_cell"]))
+        return geo, diag
 
     def _aggregate(self, pair_out, single_out, duration: float) -> TickReport:
-        npur, leak, mi, conc = [], 0.0, [], []
+        npur, leak, mi, conc = [], 0.0, np.zeros(0), np.zeros(0)
         for out in (pair_out, single_out):
             if out is not None:
-                live, diag = out
-                npur.append(diag["npurity"][live])
-                leak += float(diag["leak"][live].sum(dtype=np.float64))
+                geo, diag = out
+                npur.append(geo.select(diag["npurity"], geo.live_idx))
+                leak += float(geo.select(diag["leak"], geo.live_idx).sum(dtype=np.float64))
         if pair_out is not None:
-            live, diag = pair_out
-            full = live & (self.pair_agents[:len(live)] >= 0).all(axis=1)
-            mi, conc = diag["mi"][full], diag["concurrence"][full]
-        act = self.active
-        cells = np.concatenate(npur) if npur else np.zeros(0)
+            geo, diag = pair_out
+            mi = geo.select(diag["mi"], geo.full_idx)
+            conc = geo.select(diag["concurrence"], geo.full_idx)
+        n_act = self.n_active
+        total = sum(len(x) for x in npur)
+        coherence = sum(float(x.sum(dtype=np.float64)) for x in npur) / total if total else 0.0
+        # free slots hold 0 in the per-agent arrays, so plain sums are sums over active agents
         return TickReport(
-            global_coherence=_mean(cells), mean_entropy=_mean(self._entropy[act]),
-            mean_readiness=_mean(self._ready[act]), mean_pair_mi=_mean(mi),
-            mean_concurrence=_mean(conc), leakage=leak, n_agents=int(act.sum()),
-            n_pairs=len(mi), duration_s=duration, time=self.now)
+            global_coherence=coherence,
+            mean_entropy=float(self._entropy.sum(dtype=np.float64)) / n_act if n_act else 0.0,
+            mean_readiness=float(self._ready.sum(dtype=np.float64)) / n_act if n_act else 0.0,
+            mean_pair_mi=_mean(mi), mean_concurrence=_mean(conc), leakage=leak,
+            n_agents=n_act, n_pairs=len(mi), duration_s=duration, time=self.now)
 
     @property
     def events(self) -> list:
@@ -423,6 +449,59 @@ class AgentRegister:
             self.rho_singles = self._store.put(self.rho_singles, cell, rho[None])
             self.s_singles = self._store.put(self.s_singles, cell, pm.qubit_entropy(rho[None]))
             self._ready[a], self._entropy[a] = rho[1, 1].real, pm.qubit_entropy(rho[None])[0]
+
+
+@dataclass
+class _Geometry:
+    """Where agents sit in a prefix of cells: ``agents`` ``(n, sites)`` with -1 for empty;
+    per site the occupied mask ``ok`` (None: all), cell indices ``cells`` (None: all) and agent
+    ids ``who``; ``live_idx`` (cells with any agent) and ``full_idx`` (all sites occupied), None
+    meaning every cell, and ``live`` the mask form of ``live_idx``."""
+
+    agents: np.ndarray
+    ok: list
+    cells: list
+    who: list
+    live: np.ndarray | None
+    live_idx: np.ndarray | None
+    full_idx: np.ndarray | None
+
+    @classmethod
+    def build(cls, agents: np.ndarray) -> _Geometry:
+        agents = np.ascontiguousarray(agents)
+        occ = agents >= 0
+        ok, cells, who = [], [], []
+        for site in range(agents.shape[1]):
+            col = occ[:, site]
+            every = bool(col.all())
+            ok.append(None if every else col)
+            idx = None if every else np.flatnonzero(col)
+            cells.append(idx)
+            who.append(_as_slice(agents[:, site].copy() if every else agents[idx, site]))
+        live, full = occ.any(axis=1), occ.all(axis=1)
+        return cls(agents, ok, cells, who, None if live.all() else live,
+                   None if live.all() else np.flatnonzero(live),
+                   None if full.all() else np.flatnonzero(full))
+
+    def site_ids(self, site: int):
+        """Agent ids of every cell's ``site`` (a slice where all are occupied and evenly
+        spaced, else an array with -1 for empty sites)."""
+        return self.who[site] if self.ok[site] is None else self.agents[:, site]
+
+    @staticmethod
+    def select(values: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        return values if idx is None else values[idx]
+
+
+def _as_slice(ids: np.ndarray):
+    """``ids`` as a slice when it is an arithmetic progression (agents added in bulk are), so
+    the per-tick scatters are strided copies instead of fancy indexing; else ``ids``."""
+    if len(ids) < 2:
+        return ids
+    step = int(ids[1] - ids[0])
+    if step > 0 and np.array_equal(ids, ids[0] + step * np.arange(len(ids))):
+        return slice(int(ids[0]), int(ids[-1]) + 1, step)
+    return ids
 
 
 def _count(n, name: str) -> int:

@@ -161,3 +161,22 @@ def test_remove_frees_slots_and_bad_ids_are_refused():
         reg.tick(float("nan"))
     with pytest.raises(ValueError, match="capacity"):
         AgentRegister(0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_report_aggregates_only_live_agents_and_full_pairs(backend):
+    reg = AgentRegister(40, backend=backend)
+    ids = reg.add_pairs(10)
+    solo = reg.add_singles(5)
+    reg.heartbeat(ids[::3])
+    reg.remove([ids[0], ids[5], solo[1]])
+    reg.remove([ids[1]])            # pair 0 is now empty, pair 2 half full
+    rep = reg.tick(1.0)
+    act = reg.active
+    assert rep.n_agents == 21 == int(act.sum()) and rep.n_pairs == 8
+    assert rep.mean_readiness == pytest.approx(reg.readiness()[act].mean(), abs=1e-6)
+    assert rep.mean_entropy == pytest.approx(reg.entropy()[act].mean(), abs=1e-6)
+    more = reg.add_pairs(1)         # membership changed: the cached geometry must follow
+    rep2 = reg.tick(1.0)
+    assert rep2.n_agents == 23 and rep2.n_pairs == 9
+    assert reg.readiness()[more].min() > 0
