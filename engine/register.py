@@ -85,7 +85,7 @@ class AgentRegister:
         self.single_agent = np.full(n, -1, np.int64)
         self.pair_rate = np.full(npair, self.params.corr_rate, np.float64)
         self._rewards = np.zeros(n, np.float64)
-        self._events: list[tuple[int, int]] = []   # (agent, 0 heartbeat | 1 failure)
+        self._events: list[tuple[np.ndarray, int]] = []  # (agent ids, 0 heartbeat | 1 failure)
         self._free_slots = list(range(n - 1, -1, -1))
         self._free_pairs = list(range(npair - 1, -1, -1))
         self._free_singles = list(range(n - 1, -1, -1))
@@ -226,20 +226,20 @@ class AgentRegister:
         """Agents seen alive: a weak measurement (Lueders update) and their staleness reset."""
         ids = self._check_ids(ids)
         self.last_seen[ids] = self.now if now is None else float(now)
-        self._events.extend((int(a), 0) for a in ids)
+        self._events.append((ids, 0))
 
     def observe_failure(self, ids) -> None:
         """Agents observed failed: projective ``|0><0|`` on their site; a pair partner is
         updated through the joint state (its readiness drops if they were correlated)."""
         ids = self._check_ids(ids)
-        self._events.extend((int(a), 1) for a in ids)
+        self._events.append((ids, 1))
 
     def _flush(self) -> None:
         if not self._events:
             return
         events, self._events = self._events, []
-        agents = np.array([a for a, _ in events], np.int64)
-        kinds = np.array([k for _, k in events], np.int8)
+        agents = np.concatenate([ids for ids, _ in events])
+        kinds = np.concatenate([np.full(len(ids), k, np.int8) for ids, k in events])
         keep = self.kind[agents] != _KIND_FREE
         agents, kinds = agents[keep], kinds[keep]
         e = self.params.heartbeat_error
