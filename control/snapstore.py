@@ -13,7 +13,7 @@ import zlib
 
 import msgspec
 
-from .fsutil import atomic_write, fsync_dir
+from uqo.security.fsutil import atomic_write, fsync_dir
 from .log import HardState, Snapshot, SnapshotMeta
 
 _MAGIC = b"UQOSNAP1"

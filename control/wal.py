@@ -30,7 +30,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from .fsutil import fsync_dir, write_all
+from uqo.security.fsutil import fsync_dir, write_all
 from .log import Entry, HardState, LogStorage, Snapshot, SnapshotMeta
 from .snapstore import SnapshotStore
 

@@ -1,10 +1,10 @@
-"""Durable file writes for security state (users, keystore, revocations, audit log).
+"""Durable file writes: security state (users, keystore, revocations, audit log) and the
+control plane's write-ahead log and snapshots (control may use security; not the reverse).
 
 ``atomic_write``: temporary file, fsync, rename, fsync the directory; after it returns a crash
 leaves the old or the new content, never a mix. ``append_durable``: one ``write`` of a whole line
 on an ``O_APPEND`` descriptor, then fsync. Files are created with mode 0600: they hold password
-hashes, TOTP secrets and encrypted keys. (``uqo.control`` has the same helpers, but security
-imports nothing of control, so they are repeated here.)
+hashes, TOTP secrets, encrypted keys and the command log.
 """
 
 from __future__ import annotations
