@@ -32,7 +32,7 @@ import numpy as np
 from . import pairmath as pm
 from .backend import get_backend, to_numpy
 from .store import bucket, make_store
-from .tick import TickParams, kron_site
+from .tick import TickParams
 
 _KIND_FREE, _KIND_SINGLE, _KIND_PAIR = 0, 1, 2
 _DTYPES = {"complex64": np.complex64, "complex128": np.complex128}
@@ -264,21 +264,21 @@ class AgentRegister:
         # The touched cells are few: gather them to the host, update with numpy, scatter back.
         rho = to_numpy(self._store.take(self.rho_pairs if pairs else self.rho_singles, cells))
         sites = self.site[agents]
-        host = _lueders_diag(rho, np, sites, m0, m1) if pairs else \
-            _lueders_qubit(rho, np, m0, m1)
+        host = _lueders_diag(rho, sites, m0, m1) if pairs else _lueders_qubit(rho, np, m0, m1)
         if pairs:
+            sab = pm.pair_entropy(host)
             self.rho_pairs = self._store.put(self.rho_pairs, cells, host)
-            self.s_pairs = self._store.put(self.s_pairs, cells, pm.pair_entropy(host))
-            self._refresh_pair_diagnostics(cells, host)
+            self.s_pairs = self._store.put(self.s_pairs, cells, sab)
+            self._refresh_pair_diagnostics(cells, host, sab)
         else:
             self.rho_singles = self._store.put(self.rho_singles, cells, host)
             self.s_singles = self._store.put(self.s_singles, cells, pm.qubit_entropy(host))
             self._ready[agents] = host[:, 1, 1].real
             self._entropy[agents] = pm.qubit_entropy(host)
 
-    def _refresh_pair_diagnostics(self, cells, host) -> None:
+    def _refresh_pair_diagnostics(self, cells, host, sab) -> None:
         ra, rb = pm.reduced_pair(host)
-        sa, sb, sab = pm.qubit_entropy(ra), pm.qubit_entropy(rb), pm.pair_entropy(host)
+        sa, sb = pm.qubit_entropy(ra), pm.qubit_entropy(rb)
         mi = np.clip(sa + sb - sab, 0, None)
         for site, red, s in ((0, ra, sa), (1, rb, sb)):
             who = self.pair_agents[cells, site]
@@ -443,8 +443,9 @@ class AgentRegister:
         cell = np.array([self.cell[a]])
         if pairs:
             self.rho_pairs = self._store.put(self.rho_pairs, cell, rho[None])
-            self.s_pairs = self._store.put(self.s_pairs, cell, pm.pair_entropy(rho[None]))
-            self._refresh_pair_diagnostics(cell, rho[None])
+            sab = pm.pair_entropy(rho[None])
+            self.s_pairs = self._store.put(self.s_pairs, cell, sab)
+            self._refresh_pair_diagnostics(cell, rho[None], sab)
         else:
             self.rho_singles = self._store.put(self.rho_singles, cell, rho[None])
             self.s_singles = self._store.put(self.s_singles, cell, pm.qubit_entropy(rho[None]))
@@ -514,33 +515,23 @@ def _mean(x: np.ndarray) -> float:
     return float(np.mean(x, dtype=np.float64)) if len(x) else 0.0
 
 
-def _lueders_diag(rho, xp, sites, m0, m1):
-    """Lueders update by the diagonal site operator ``diag(m0, m1)`` on pair cells. If the
+def _lueders_diag(rho, sites, m0, m1):
+    """Lueders update by the diagonal site operator ``M = diag(m0, m1)`` on host pair cells
+    ``(C, 4, 4)``: ``(M rho M) / Tr(M rho M)`` on each cell's ``site``. ``M`` (x) I is diagonal,
+    so the update scales entry ``(i, j)`` by ``v_i v_j`` with ``v_i = m[site bit of i]``. If the
     outcome had probability ~0 (the model was certain otherwise) the site is reset to the
     outcome's state and the partner keeps its reduced state."""
-    out = []
-    for site in (0, 1):
-        sel = np.flatnonzero(sites == site)
-        if sel.size == 0:
-            continue
-        sub = xp.take(rho, xp.asarray(sel), axis=0)
-        m = np.zeros((sel.size, 2, 2), dtype=np.complex128)
-        m[:, 0, 0], m[:, 1, 1] = m0[sel], m1[sel]
-        k = kron_site(xp.asarray(m.astype(sub.dtype)), xp.eye(2, dtype=sub.dtype), site)
-        new = k @ sub @ xp.conj(xp.matrix_transpose(k))
-        tr = xp.real(xp.sum(xp.diagonal(new, axis1=-2, axis2=-1), axis=-1))
-        outcome_state = np.zeros((sel.size, 2, 2), sub.dtype)
-        outcome_state[:, 0, 0] = m0[sel] ** 2 >= m1[sel] ** 2
-        outcome_state[:, 1, 1] = m0[sel] ** 2 < m1[sel] ** 2
-        other = _other_reduced(sub, site, xp)
-        fallback = kron_site(xp.asarray(outcome_state), other, site)
-        good = (tr > 1e-12)[:, None, None]
-        new = xp.where(good, new / xp.where(good[:, 0, 0], tr, 1.0)[:, None, None], fallback)
-        out.append((sel, new))
-    result = np.zeros_like(rho)
-    for sel, new in out:
-        result[sel] = new
-    return result
+    bits = np.array([[0, 0, 1, 1], [0, 1, 0, 1]])[sites]           # (C, 4) site bit of i
+    v = np.where(bits == 1, m1[:, None], m0[:, None])               # (C, 4)
+    new = rho * (v[:, :, None] * v[:, None, :]).astype(rho.dtype)
+    tr = np.real(np.trace(new, axis1=1, axis2=2))
+    good = tr > 1e-12
+    new[good] /= tr[good, None, None]
+    for c in np.flatnonzero(~good):
+        outcome = np.diag([float(m0[c] ** 2 >= m1[c] ** 2), float(m0[c] ** 2 < m1[c] ** 2)])
+        other = _other_reduced(rho[c:c + 1], int(sites[c]), np)[0]
+        new[c] = np.kron(outcome, other) if sites[c] == 0 else np.kron(other, outcome)
+    return new
 
 
 def _other_reduced(rho, site, xp):
