@@ -31,6 +31,8 @@ import numpy as np
 
 from . import pairmath as pm
 from .backend import get_backend, to_numpy
+from .geometry import Geometry
+from .observe import lueders_pairs, lueders_singles
 from .store import bucket, make_store
 from .tick import TickParams
 
@@ -264,7 +266,7 @@ class AgentRegister:
         # The touched cells are few: gather them to the host, update with numpy, scatter back.
         rho = to_numpy(self._store.take(self.rho_pairs if pairs else self.rho_singles, cells))
         sites = self.site[agents]
-        host = _lueders_diag(rho, sites, m0, m1) if pairs else _lueders_qubit(rho, np, m0, m1)
+        host = lueders_pairs(rho, sites, m0, m1) if pairs else lueders_singles(rho, np, m0, m1)
         if pairs:
             sab = pm.pair_entropy(host)
             self.rho_pairs = self._store.put(self.rho_pairs, cells, host)
@@ -289,13 +291,13 @@ class AgentRegister:
         self._conc[cells] = pm.pair_concurrence(host)
 
     # ---- the tick ---------------------------------------------------------------------------
-    def _geometry(self, kind: str, n: int) -> _Geometry:
+    def _geometry(self, kind: str, n: int) -> Geometry:
         """Index arrays describing which cells/sites hold agents, rebuilt only after membership
         changes (the tick is hot; add/remove are not)."""
         key = (kind, n, self._membership)
         if self._geo.get(kind, (None,))[0] != key:
             agents = self.pair_agents[:n] if kind == "pairs" else self.single_agent[:n, None]
-            self._geo[kind] = (key, _Geometry.build(agents))
+            self._geo[kind] = (key, Geometry.build(agents))
         return self._geo[kind][1]
 
     def _site_rates(self, agents: np.ndarray, ok: np.ndarray | None, dt: float):
@@ -333,7 +335,7 @@ class AgentRegister:
         self.report = self._aggregate(pair_out, single_out, time.perf_counter() - t0)
         return self.report
 
-    def _scatter(self, geo: _Geometry, site: int, targets, values) -> None:
+    def _scatter(self, geo: Geometry, site: int, targets, values) -> None:
         who, cells = geo.who[site], geo.cells[site]
         for target, value in zip(targets, values):
             target[who] = value if cells is None else value[cells]
@@ -452,59 +454,6 @@ class AgentRegister:
             self._ready[a], self._entropy[a] = rho[1, 1].real, pm.qubit_entropy(rho[None])[0]
 
 
-@dataclass
-class _Geometry:
-    """Where agents sit in a prefix of cells: ``agents`` ``(n, sites)`` with -1 for empty;
-    per site the occupied mask ``ok`` (None: all), cell indices ``cells`` (None: all) and agent
-    ids ``who``; ``live_idx`` (cells with any agent) and ``full_idx`` (all sites occupied), None
-    meaning every cell, and ``live`` the mask form of ``live_idx``."""
-
-    agents: np.ndarray
-    ok: list
-    cells: list
-    who: list
-    live: np.ndarray | None
-    live_idx: np.ndarray | None
-    full_idx: np.ndarray | None
-
-    @classmethod
-    def build(cls, agents: np.ndarray) -> _Geometry:
-        agents = np.ascontiguousarray(agents)
-        occ = agents >= 0
-        ok, cells, who = [], [], []
-        for site in range(agents.shape[1]):
-            col = occ[:, site]
-            every = bool(col.all())
-            ok.append(None if every else col)
-            idx = None if every else np.flatnonzero(col)
-            cells.append(idx)
-            who.append(_as_slice(agents[:, site].copy() if every else agents[idx, site]))
-        live, full = occ.any(axis=1), occ.all(axis=1)
-        return cls(agents, ok, cells, who, None if live.all() else live,
-                   None if live.all() else np.flatnonzero(live),
-                   None if full.all() else np.flatnonzero(full))
-
-    def site_ids(self, site: int):
-        """Agent ids of every cell's ``site`` (a slice where all are occupied and evenly
-        spaced, else an array with -1 for empty sites)."""
-        return self.who[site] if self.ok[site] is None else self.agents[:, site]
-
-    @staticmethod
-    def select(values: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
-        return values if idx is None else values[idx]
-
-
-def _as_slice(ids: np.ndarray):
-    """``ids`` as a slice when it is an arithmetic progression (agents added in bulk are), so
-    the per-tick scatters are strided copies instead of fancy indexing; else ``ids``."""
-    if len(ids) < 2:
-        return ids
-    step = int(ids[1] - ids[0])
-    if step > 0 and np.array_equal(ids, ids[0] + step * np.arange(len(ids))):
-        return slice(int(ids[0]), int(ids[-1]) + 1, step)
-    return ids
-
-
 def _count(n, name: str) -> int:
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"{name} must be a non-negative int, got {n!r}")
@@ -513,37 +462,3 @@ def _count(n, name: str) -> int:
 
 def _mean(x: np.ndarray) -> float:
     return float(np.mean(x, dtype=np.float64)) if len(x) else 0.0
-
-
-def _lueders_diag(rho, sites, m0, m1):
-    """Lueders update by the diagonal site operator ``M = diag(m0, m1)`` on host pair cells
-    ``(C, 4, 4)``: ``(M rho M) / Tr(M rho M)`` on each cell's ``site``. ``M`` (x) I is diagonal,
-    so the update scales entry ``(i, j)`` by ``v_i v_j`` with ``v_i = m[site bit of i]``. If the
-    outcome had probability ~0 (the model was certain otherwise) the site is reset to the
-    outcome's state and the partner keeps its reduced state."""
-    bits = np.array([[0, 0, 1, 1], [0, 1, 0, 1]])[sites]           # (C, 4) site bit of i
-    v = np.where(bits == 1, m1[:, None], m0[:, None])               # (C, 4)
-    new = rho * (v[:, :, None] * v[:, None, :]).astype(rho.dtype)
-    tr = np.real(np.trace(new, axis1=1, axis2=2))
-    good = tr > 1e-12
-    new[good] /= tr[good, None, None]
-    for c in np.flatnonzero(~good):
-        outcome = np.diag([float(m0[c] ** 2 >= m1[c] ** 2), float(m0[c] ** 2 < m1[c] ** 2)])
-        other = _other_reduced(rho[c:c + 1], int(sites[c]), np)[0]
-        new[c] = np.kron(outcome, other) if sites[c] == 0 else np.kron(other, outcome)
-    return new
-
-
-def _other_reduced(rho, site, xp):
-    r = xp.reshape(rho, (rho.shape[0], 2, 2, 2, 2))
-    return r[:, 0, :, 0, :] + r[:, 1, :, 1, :] if site == 0 else r[:, :, 0, :, 0] + r[:, :, 1, :, 1]
-
-
-def _lueders_qubit(rho, xp, m0, m1):
-    m = xp.asarray(np.stack([m0, m1], axis=-1).astype(np.float64))
-    new = rho * (m[:, :, None] * m[:, None, :]).astype(rho.dtype)
-    tr = xp.real(new[:, 0, 0] + new[:, 1, 1])
-    state = np.zeros(rho.shape, rho.dtype)
-    state[:, 0, 0], state[:, 1, 1] = m0 ** 2 >= m1 ** 2, m0 ** 2 < m1 ** 2
-    good = (tr > 1e-12)[:, None, None]
-    return xp.where(good, new / xp.where(good[:, 0, 0], tr, 1.0)[:, None, None], xp.asarray(state))
