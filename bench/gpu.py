@@ -7,17 +7,32 @@
    pair ticks on state that stays on the device (parameters prepared once: the register's host
    bookkeeping is measured by ``uqo bench engine``). Per row: agent-ticks/s, bytes of state read
    and written per tick (128 B per pair each way: complex64 4x4), achieved GB/s, that as a
-   fraction of the device's copy bandwidth measured in the same run, and speed versus the numpy
-   reference on the CPU (measured at the smallest N, extrapolated linearly above it).
-3. NVML telemetry before and after; JSON to ``bench/results/gpu-<host kind>.json``.
+   fraction of the device's copy bandwidth measured in the same run, speed versus the numpy
+   reference on the CPU (measured at the smallest N; per agent it is flat), the device bytes
+   held per agent, and what the timed ticks allocated (CuPy: pool mallocs counted by a memory
+   hook; JAX: live device arrays and bytes in use before and after; numpy/numba: tracemalloc).
+3. ``--tune`` (CuPy): every launch configuration of ``uqo.kernels.cupy_tick.TUNE_CONFIGS``
+   (block size, register cap, shared-memory staging) is checked against numpy and timed at
+   ``--tune-agents``; the fastest is printed with the ``UQO_CUDA_CONFIG`` value that selects it.
+4. NVML telemetry before and after; the dynamiqs comparison (``uqo.bench.peers``) when it is
+   installed. JSON to ``bench/results/gpu-<device>.json`` (``gpu-cpu.json`` without a GPU).
+
+Large N: the states are 2**18 distinct random cells repeated to N on the device (generating and
+copying hundreds of millions of random cells from the host would take minutes); the tick's cost
+per cell depends on the cell's class (entangled or not, rewarded or not), which the repetition
+keeps in proportion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 import statistics
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +41,38 @@ from .machine import copy_bandwidth, machine_info
 
 KERNEL_BACKENDS = ("cupy", "jax", "numba", "numpy")
 STATE_BYTES_PER_PAIR = 16 * 8
+UNIQUE_CELLS = 1 << 18
+NUMPY_MAX_AGENTS = 2_000_000     # the generic reference takes seconds per tick above this
+HOST_MAX_AGENTS = 20_000_000     # jax/numba rows above this are skipped: the largest N is CuPy's
 
 
 def random_pairs(n: int, seed: int = 0):
+    """``(rho (k, 4, 4) complex64, s (k,), params 9 x (k,) float32)`` for ``k = min(n,
+    UNIQUE_CELLS)`` random cells (Hilbert-Schmidt states; 1% of sites rewarded)."""
+    k = min(n, UNIQUE_CELLS)
     rng = np.random.default_rng(seed)
-    a = rng.normal(size=(n, 4, 4)) + 1j * rng.normal(size=(n, 4, 4))
+    a = rng.normal(size=(k, 4, 4)) + 1j * rng.normal(size=(k, 4, 4))
     rho = a @ a.conj().transpose(0, 2, 1)
     rho = (rho / np.trace(rho, axis1=1, axis2=2).real[:, None, None]).astype(np.complex64)
-    params = [rng.uniform(0, 0.05, n).astype(np.float32) for _ in range(7)]
-    params += [np.where(rng.random(n) < 0.01, 1.0, 0.0).astype(np.float32) for _ in range(2)]
-    return rho, rng.uniform(0, 1, n), params
+    params = [rng.uniform(0, 0.05, k).astype(np.float32) for _ in range(7)]
+    params += [np.where(rng.random(k) < 0.01, 1.0, 0.0).astype(np.float32) for _ in range(2)]
+    return rho, rng.uniform(0, 1, k), params
+
+
+def _repeat(x: np.ndarray, n: int) -> np.ndarray:
+    return x if len(x) == n else np.resize(x, (n,) + x.shape[1:])
+
+
+@dataclasses.dataclass
+class Run:
+    """One backend's in-place tick on its device: ``tick()``, ``sync()``, ``result() -> (rho,
+    diag)``, the device bytes it holds and ``allocations(ticks) -> dict``."""
+
+    tick: Callable
+    sync: Callable
+    result: Callable | None
+    device_bytes: int
+    allocations: Callable[[int], dict]
 
 
 def _available(name: str) -> str | None:
@@ -52,56 +89,133 @@ def _available(name: str) -> str | None:
     return None
 
 
-def _runner(name: str, rho, s, params):
-    """``(tick(), sync(), result())``: one in-place fused tick of ``name`` on its device, a
-    device sync, and the current ``(rho, diag)``."""
+def _host_allocations(run: Run, ticks: int) -> dict:
+    tracemalloc.start()
+    try:
+        for _ in range(ticks):
+            run.tick()
+        run.sync()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {"method": "tracemalloc (host)", "ticks": ticks, "peak_bytes": peak,
+            "peak_bytes_per_agent": None}
+
+
+def _runner(name: str, n_pairs: int, rho, s, params, config=None) -> Run:
     if name == "numba":
         from uqo.kernels import numba_tick as nt
 
-        out = np.empty((len(nt.PAIR_KEYS), len(rho)))
-        return ((lambda: nt.pairs_inplace(rho, s, params, 0.05, math.pi / 4, out)),
-                (lambda: None), (lambda: (rho, dict(zip(nt.PAIR_KEYS, out)))))
+        rho, s = _repeat(rho, n_pairs), _repeat(s, n_pairs)
+        params = [_repeat(p, n_pairs) for p in params]
+        out = np.empty((len(nt.PAIR_KEYS), n_pairs))
+        run = Run(lambda: nt.pairs_inplace(rho, s, params, 0.05, math.pi / 4, out),
+                  lambda: None, lambda: (rho, dict(zip(nt.PAIR_KEYS, out))),
+                  rho.nbytes + s.nbytes + sum(p.nbytes for p in params) + out.nbytes, None)
+        run.allocations = lambda ticks: _host_allocations(run, ticks)
+        return run
     if name == "numpy":
         from uqo.engine.tick import tick_pairs
 
-        return ((lambda: tick_pairs(rho, s, *params, 0.05, math.pi / 4)), (lambda: None),
-                None)
+        rho, s = _repeat(rho, n_pairs), _repeat(s, n_pairs)
+        params = [_repeat(p, n_pairs) for p in params]
+        run = Run(lambda: tick_pairs(rho, s, *params, 0.05, math.pi / 4), lambda: None, None,
+                  rho.nbytes + s.nbytes + sum(p.nbytes for p in params), None)
+        run.allocations = lambda ticks: _host_allocations(run, ticks)
+        return run
     if name == "jax":
-        return _jax_runner(rho, s, params)
-    return _cupy_runner(rho, s, params)
+        return _jax_runner(n_pairs, rho, s, params)
+    return _cupy_runner(n_pairs, rho, s, params, config)
 
 
-def _jax_runner(rho, s, params):
+def _jax_runner(n_pairs, rho, s, params) -> Run:
     import jax
+    import jax.numpy as jnp
     from uqo.engine.backend import get_backend
     from uqo.engine.store import make_store
 
     store = make_store(get_backend("jax"))
-    state = {"rho": jax.device_put(rho), "s": jax.device_put(s),
-             "args": [jax.device_put(p) for p in params]}
+
+    def put(x):
+        return jnp.resize(jax.device_put(x), (n_pairs,) + x.shape[1:])
+    state = {"rho": put(rho), "s": put(s), "args": [put(p) for p in params]}
 
     def tick():
         state["rho"], state["s"], state["diag"] = store.run_pairs(
-            state["rho"], state["s"], len(rho), state["args"], 0.05, math.pi / 4)
-    return (tick, lambda: jax.block_until_ready(state["rho"]),
-            lambda: (state["rho"], state["diag"]))
+            state["rho"], state["s"], n_pairs, state["args"], 0.05, math.pi / 4)
+
+    def sync():
+        jax.block_until_ready(state["rho"])
+
+    def allocations(ticks):
+        dev = jax.devices()[0]
+        stats = getattr(dev, "memory_stats", lambda: None)
+        sync()
+        live0, mem0 = len(jax.live_arrays()), (stats() or {}).get("bytes_in_use")
+        for _ in range(ticks):
+            tick()
+        sync()
+        live1, mem1 = len(jax.live_arrays()), (stats() or {}).get("bytes_in_use")
+        return {"method": "jax.live_arrays + device memory_stats", "ticks": ticks,
+                "live_arrays_before": live0, "live_arrays_after": live1,
+                "bytes_in_use_before": mem0, "bytes_in_use_after": mem1}
+
+    held = sum(int(x.nbytes) for x in (state["rho"], state["s"], *state["args"]))
+    return Run(tick, sync, lambda: (state["rho"], state["diag"]), held, allocations)
 
 
-def _cupy_runner(rho, s, params):
+def _cupy_tile(cupy, host: np.ndarray, n: int):
+    """``host`` repeated to ``n`` rows, built on the device (one host->device copy)."""
+    block = cupy.asarray(host)
+    out = cupy.empty((n,) + host.shape[1:], host.dtype)
+    for start in range(0, n, len(block)):
+        stop = min(n, start + len(block))
+        out[start:stop] = block[:stop - start]
+    return out
+
+
+def _cupy_runner(n_pairs, rho, s, params, config) -> Run:
     import cupy
+    from cupy.cuda import memory_hook
     from uqo.kernels import cupy_tick as ct
 
-    d_rho, d_s = cupy.asarray(rho), cupy.asarray(s)
-    d_params = cupy.asarray(np.stack(params))
-    live = cupy.ones(len(rho), cupy.uint8)
-    out = cupy.empty((len(ct.PAIR_KEYS), len(rho)), cupy.float32)
+    d_rho, d_s = _cupy_tile(cupy, rho, n_pairs), _cupy_tile(cupy, s, n_pairs)
+    d_params = _cupy_tile(cupy, np.stack(params, axis=1), n_pairs).T.copy()   # (9, n) rows
+    live = cupy.ones(n_pairs, cupy.uint8)
+    out = cupy.empty((len(ct.PAIR_KEYS), n_pairs), cupy.float32)
     agg = cupy.zeros(len(ct.PAIR_AGGREGATES), cupy.float64)
-    return ((lambda: ct.pairs_inplace(d_rho, d_s, d_params, live, 0.05, math.pi / 4, out, agg)),
-            cupy.cuda.get_current_stream().synchronize,
-            lambda: (d_rho, dict(zip(ct.PAIR_KEYS, out))))
+    sync = cupy.cuda.get_current_stream().synchronize
+
+    def tick():
+        ct.pairs_inplace(d_rho, d_s, d_params, live, 0.05, math.pi / 4, out, agg, config)
+
+    class Count(memory_hook.MemoryHook):
+        name = "uqo-bench-count"
+
+        def __init__(self):
+            self.mallocs, self.bytes = 0, 0
+
+        def malloc_preprocess(self, **kw):
+            self.mallocs += 1
+            self.bytes += int(kw.get("size", 0))
+
+    def allocations(ticks):
+        pool = cupy.get_default_memory_pool()
+        sync()
+        used0, hook = pool.used_bytes(), Count()
+        with hook:
+            for _ in range(ticks):
+                tick()
+            sync()
+        return {"method": "cupy MemoryHook (pool mallocs) + pool.used_bytes", "ticks": ticks,
+                "mallocs": hook.mallocs, "malloc_bytes": hook.bytes,
+                "pool_used_before": used0, "pool_used_after": pool.used_bytes()}
+
+    held = sum(int(x.nbytes) for x in (d_rho, d_s, d_params, live, out, agg))
+    return Run(tick, sync, lambda: (d_rho, dict(zip(ct.PAIR_KEYS, out))), held, allocations)
 
 
-def check_kernels(n: int = 4096) -> list[dict]:
+def check_kernels(n: int = 4096, names=("numba", "jax", "cupy"), config=None) -> list[dict]:
     """Max abs error of each available fused kernel against the numpy reference."""
     from uqo.engine.backend import to_numpy
     from uqo.engine.tick import tick_pairs
@@ -109,16 +223,15 @@ def check_kernels(n: int = 4096) -> list[dict]:
     rho, s, params = random_pairs(n, seed=1)
     want_rho, want = tick_pairs(rho, s, *params, 0.05, math.pi / 4)
     rows = []
-    for name in ("numba", "jax", "cupy"):
+    for name in names:
         why = _available(name)
         if why:
             rows.append({"kernel": name, "status": "skipped", "reason": why})
             continue
-        r, ss = rho.copy(), s.copy()
-        tick, sync, result = _runner(name, r, ss, [p.copy() for p in params])
-        tick()
-        sync()
-        got_rho, got = result()
+        run = _runner(name, n, rho.copy(), s.copy(), [p.copy() for p in params], config)
+        run.tick()
+        run.sync()
+        got_rho, got = run.result()
         err = max(float(np.abs(to_numpy(got_rho) - want_rho).max()),
                   *(float(np.abs(to_numpy(got[k]) - want[k]).max()) for k in want))
         rows.append({"kernel": name, "status": "pass" if err <= 1e-5 else "FAIL",
@@ -142,58 +255,93 @@ def device_copy_bandwidth(name: str) -> float:
         stop.record()
         stop.synchronize()
         times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
-    return 2 * src.nbytes / statistics.median(times[1:])
+    del src, dst
+    return 2 * (1 << 28) * 4 / statistics.median(times[1:])
 
 
-def bench_one(name: str, n_agents: int, ticks: int) -> dict:
-    rho, s, params = random_pairs(n_agents // 2)
-    tick, sync, _ = _runner(name, rho, s, params)
+def bench_one(name: str, n_agents: int, ticks: int, config=None) -> dict:
+    n_pairs = n_agents // 2
+    run = _runner(name, n_pairs, *random_pairs(n_pairs), config=config)
     for _ in range(2):
-        tick()
-    sync()
+        run.tick()
+    run.sync()
     times = []
     for _ in range(ticks):
         t0 = time.perf_counter()
-        tick()
-        sync()
+        run.tick()
+        run.sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    moved = 2 * STATE_BYTES_PER_PAIR * (n_agents // 2)
+    moved = 2 * STATE_BYTES_PER_PAIR * n_pairs
     return {"backend": name, "agents": n_agents, "ticks": ticks, "median_tick_s": med,
-            "agent_ticks_per_s": n_agents / med, "bytes_per_agent": STATE_BYTES_PER_PAIR / 2,
-            "bytes_moved_per_tick": moved, "achieved_gb_s": moved / med / 1e9}
+            "best_tick_s": min(times), "agent_ticks_per_s": n_agents / med,
+            "bytes_per_agent": STATE_BYTES_PER_PAIR / 2,
+            "device_bytes_per_agent": run.device_bytes / n_agents,
+            "bytes_moved_per_tick": moved, "achieved_gb_s": moved / med / 1e9,
+            "allocations_during_ticks": run.allocations(min(ticks, 3))}
 
 
-def peer_comparison() -> dict:
+def tune(n_agents: int, ticks: int) -> list[dict]:
+    """Every CuPy launch configuration: checked against numpy, then timed at ``n_agents``."""
+    from uqo.kernels.cupy_tick import TUNE_CONFIGS
+
+    rows = []
+    for config in TUNE_CONFIGS:
+        check = check_kernels(names=("cupy",), config=config)[0]
+        row = {"config": config.label, "check": check["status"],
+               "max_abs_error": check.get("max_abs_error")}
+        if check["status"] == "pass":
+            timed = bench_one("cupy", n_agents, ticks, config)
+            row.update(median_tick_s=timed["median_tick_s"], achieved_gb_s=timed["achieved_gb_s"])
+        rows.append(row)
+    return rows
+
+
+def peer_comparison(systems: int = 8192, steps: int = 100) -> dict:
     """The same-workload comparison with dynamiqs (``uqo.bench.peers``; optional extra
     ``peers``): ``{"status", "reason", ...}``, skipped with the reason when it is missing."""
     from .peers import compare
 
-    return compare(systems=8192, steps=100)
+    return compare(systems=systems, steps=steps)
+
+
+def result_path(out: Path, telemetry: dict) -> Path:
+    """``gpu-<first device's name>.json`` (lower case, dashes), or ``gpu-cpu.json``."""
+    if not telemetry.get("available") or not telemetry.get("devices"):
+        return out / "gpu-cpu.json"
+    slug = re.sub(r"[^a-z0-9]+", "-", telemetry["devices"][0]["name"].lower()).strip("-")
+    return out / f"gpu-{slug or 'unknown'}.json"
 
 
 def main(agents: list[int], ticks: int, backends: list[str], out: Path,
-         check_only: bool = False) -> int:
+         check_only: bool = False, tune_agents: int | None = None,
+         peer_systems: int = 8192, peer_steps: int = 100) -> int:
     from uqo.kernels.nvml import gpu_telemetry
 
     before = gpu_telemetry()
     checks = check_kernels()
     _print_checks(checks)
     rows: list[dict] = []
+    tuning: list[dict] | str | None = None
     if not check_only:
         rows = _bench_all(agents, ticks, backends)
         _print_table(rows)
-    peer = peer_comparison()
+        if tune_agents:
+            why = _available("cupy")
+            tuning = f"skipped: {why}" if why else tune(tune_agents, ticks)
+            _print_tuning(tuning, tune_agents)
+    peer = peer_comparison(peer_systems, peer_steps)
     print(f"peer (dynamiqs): {peer['status']}: {peer['reason']}")
     doc = {"benchmark": "gpu", "machine": machine_info(), "telemetry_before": before,
            "telemetry_after": gpu_telemetry(), "checks": checks, "results": rows,
-           "peer": peer}
+           "tuning": tuning, "peer": peer}
     out.mkdir(parents=True, exist_ok=True)
-    kind = "gpu" if before["available"] else "cpu"
-    path = out / f"gpu-{kind}.json"
+    path = result_path(out, before)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {path}")
-    return 0 if all(c["status"] != "FAIL" for c in checks) else 1
+    failed = any(c["status"] == "FAIL" for c in checks)
+    failed |= isinstance(tuning, list) and any(t["check"] == "FAIL" for t in tuning)
+    return 1 if failed else 0
 
 
 def _bench_all(agents, ticks, backends) -> list[dict]:
@@ -205,15 +353,23 @@ def _bench_all(agents, ticks, backends) -> list[dict]:
             continue
         copy_bw[name] = device_copy_bandwidth(name)
         for n in agents:
-            if name == "numpy" and n > 2_000_000:
-                continue   # the generic reference takes seconds per tick; its scaling is linear
-            row = bench_one(name, n, ticks)
+            limit = {"numpy": NUMPY_MAX_AGENTS, "cupy": None}.get(name, HOST_MAX_AGENTS)
+            if limit and n > limit:
+                print(f"{name}: {n:,} agents skipped (above {limit:,}; per-agent cost is flat)")
+                continue
+            try:
+                row = bench_one(name, n, ticks)
+            except Exception as exc:  # noqa: BLE001 - e.g. out of device memory at the largest N
+                print(f"{name}: {n:,} agents failed: {type(exc).__name__}: {exc}")
+                rows.append({"backend": name, "agents": n, "error": f"{type(exc).__name__}: "
+                             f"{exc}"})
+                continue
             row["copy_bandwidth_gb_s"] = copy_bw[name] / 1e9
             row["fraction_of_copy_bw"] = row["achieved_gb_s"] * 1e9 / copy_bw[name]
             rows.append(row)
-    ref = [r for r in rows if r["backend"] == "numpy"]
+    ref = [r for r in rows if r["backend"] == "numpy" and "error" not in r]
     for r in rows:
-        if ref:
+        if ref and "error" not in r:
             r["speedup_vs_numpy"] = r["agent_ticks_per_s"] / ref[0]["agent_ticks_per_s"]
     return rows
 
@@ -225,13 +381,41 @@ def _print_checks(checks: list[dict]) -> None:
         print(f"  {c['kernel']:<6} {c['status']:<8} {detail}")
 
 
+def _alloc_text(a: dict) -> str:
+    if "mallocs" in a:
+        return f"{a['mallocs']} mallocs"
+    if "live_arrays_before" in a:
+        return f"live {a['live_arrays_before']}->{a['live_arrays_after']}"
+    return f"peak {a['peak_bytes'] / 1e6:.1f} MB"
+
+
 def _print_table(rows: list[dict]) -> None:
     head = (f"{'backend':<8}{'agents':>12}{'tick ms':>10}{'agent-ticks/s':>16}{'B/agent':>9}"
-            f"{'GB/s':>9}{'of copy':>9}{'vs numpy':>10}")
+            f"{'held B/ag':>10}{'GB/s':>9}{'of copy':>9}{'vs numpy':>10}  allocations (3 ticks)")
     print(head)
     print("-" * len(head))
     for r in rows:
+        if "error" in r:
+            print(f"{r['backend']:<8}{r['agents']:>12,}  failed: {r['error']}")
+            continue
         vs = f"{r['speedup_vs_numpy']:.1f}x" if "speedup_vs_numpy" in r else "-"
         print(f"{r['backend']:<8}{r['agents']:>12,}{r['median_tick_s'] * 1e3:>10.2f}"
               f"{r['agent_ticks_per_s']:>16,.0f}{r['bytes_per_agent']:>9.0f}"
-              f"{r['achieved_gb_s']:>9.2f}{r['fraction_of_copy_bw']:>9.1%}{vs:>10}")
+              f"{r['device_bytes_per_agent']:>10.1f}{r['achieved_gb_s']:>9.2f}"
+              f"{r['fraction_of_copy_bw']:>9.1%}{vs:>10}  "
+              f"{_alloc_text(r['allocations_during_ticks'])}")
+
+
+def _print_tuning(tuning, n_agents: int) -> None:
+    if isinstance(tuning, str):
+        print(f"tuning: {tuning}")
+        return
+    print(f"CUDA launch configurations at {n_agents:,} agents:")
+    for t in tuning:
+        timing = (f"{t['median_tick_s'] * 1e3:9.3f} ms {t['achieved_gb_s']:8.1f} GB/s"
+                  if "median_tick_s" in t else "not timed")
+        print(f"  {t['config']:<36} {t['check']:<5} {timing}")
+    timed = [t for t in tuning if "median_tick_s" in t]
+    if timed:
+        best = min(timed, key=lambda t: t["median_tick_s"])
+        print(f"fastest: {best['config']}  (select it: UQO_CUDA_CONFIG={best['config']})")

@@ -17,7 +17,10 @@ imports no CuPy; calling it without a CUDA device raises ``DeviceFailure``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,74 @@ SINGLE_KEYS = ("s_cell", "leak", "ready", "npurity")
 PAIR_AGGREGATES = ("npurity_sum", "leak_sum", "mi_sum", "concurrence_sum", "cells")
 SINGLE_AGGREGATES = ("npurity_sum", "leak_sum", "cells")
 SOURCE = Path(__file__).with_name("tick.cu")
-THREADS = 128
+CONFIG_ENV = "UQO_CUDA_CONFIG"
+
+
+@dataclasses.dataclass(frozen=True)
+class CudaConfig:
+    """The kernels' launch configuration, compiled in (``-D`` macros of ``tick.cu``).
+
+    ``threads``: block size (a multiple of 32, 32..1024); ``min_blocks``: ``__launch_bounds__``
+    minimum resident blocks per SM (higher caps registers per thread: occupancy against spills);
+    ``stage``: move pair cells through shared memory in coalesced chunks. Which is fastest is a
+    property of the GPU: ``uqo bench gpu --tune`` times each of ``TUNE_CONFIGS``.
+    """
+
+    threads: int = 128
+    min_blocks: int = 1
+    stage: bool = False
+
+    def __post_init__(self):
+        if not (isinstance(self.threads, int) and 32 <= self.threads <= 1024
+                and self.threads % 32 == 0):
+            raise ValueError(f"threads must be a multiple of 32 in [32, 1024], got "
+                             f"{self.threads!r}")
+        if not (isinstance(self.min_blocks, int) and 1 <= self.min_blocks <= 32):
+            raise ValueError(f"min_blocks must be an int in [1, 32], got {self.min_blocks!r}")
+        if not isinstance(self.stage, bool):
+            raise TypeError(f"stage must be a bool, got {self.stage!r}")
+
+    @property
+    def label(self) -> str:
+        return f"threads={self.threads},min_blocks={self.min_blocks},stage={int(self.stage)}"
+
+    def options(self) -> tuple[str, ...]:
+        """The NVRTC options the wrapper compiles with (tests compile with exactly these)."""
+        return ("-std=c++17", f"-I{SOURCE.parent}", f"-DUQO_THREADS={self.threads}",
+                f"-DUQO_MIN_BLOCKS={self.min_blocks}", f"-DUQO_STAGE={int(self.stage)}")
+
+    @classmethod
+    def parse(cls, text: str) -> CudaConfig:
+        """``"threads=256,min_blocks=2,stage=1"`` (any subset; the rest default)."""
+        fields: dict = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            key, sep, value = part.partition("=")
+            if not sep or key not in ("threads", "min_blocks", "stage"):
+                raise ValueError(f"bad CUDA config item {part!r} in {text!r}: expected "
+                                 "threads=N, min_blocks=N or stage=0|1")
+            try:
+                number = int(value)
+            except ValueError:
+                raise ValueError(f"bad CUDA config value {part!r} in {text!r}: not an "
+                                 "integer") from None
+            if key == "stage" and number not in (0, 1):
+                raise ValueError(f"bad CUDA config value {part!r}: stage is 0 or 1")
+            fields[key] = bool(number) if key == "stage" else number
+        return cls(**fields)
+
+
+# What `uqo bench gpu --tune` tries: the default, register caps for 2/3/4 resident blocks, the
+# coalesced staging, and 256-thread blocks.
+TUNE_CONFIGS = (CudaConfig(), CudaConfig(min_blocks=2), CudaConfig(min_blocks=3),
+                CudaConfig(min_blocks=4), CudaConfig(stage=True),
+                CudaConfig(min_blocks=3, stage=True), CudaConfig(threads=256, min_blocks=1),
+                CudaConfig(threads=256, min_blocks=2, stage=True))
+
+
+def default_config() -> CudaConfig:
+    """``$UQO_CUDA_CONFIG`` when set, else the built-in default."""
+    text = os.environ.get(CONFIG_ENV, "").strip()
+    return CudaConfig.parse(text) if text else CudaConfig()
 
 
 def _cupy():
@@ -45,47 +115,63 @@ def _cupy():
 
 
 @functools.cache
-def _module(device_id: int):
-    """The compiled RawModule for one device (NVRTC runs once per process and device)."""
+def _module(device_id: int, config: CudaConfig):
+    """The compiled RawModule for one device and configuration (NVRTC runs once per process,
+    device and configuration)."""
     cupy = _cupy()
     code = SOURCE.read_text(encoding="utf-8")
-    return cupy.RawModule(code=code, options=("-std=c++17", f"-I{SOURCE.parent}"),
-                          name_expressions=None)
+    return cupy.RawModule(code=code, options=config.options(), name_expressions=None)
 
 
-def _kernel(name: str):
+def _kernel(name: str, config: CudaConfig):
     cupy = _cupy()
-    return _module(cupy.cuda.runtime.getDevice()).get_function(name)
+    return _module(cupy.cuda.runtime.getDevice(), config).get_function(name)
 
 
-def _blocks(n: int) -> tuple:
-    return ((n + THREADS - 1) // THREADS,)
+def _blocks(n: int, config: CudaConfig) -> tuple:
+    return ((n + config.threads - 1) // config.threads,)
 
 
-def pairs_inplace(rho, s_cell, params, live, coupling_dt: float, theta0: float, out, agg):
+def coupling_phase(coupling_dt: float) -> tuple[np.float32, np.float32]:
+    """``exp(-2i J dt)`` as the kernel takes it (``uqo::coupling_phase`` in ``tick.cuh``)."""
+    return np.float32(math.cos(2.0 * coupling_dt)), np.float32(-math.sin(2.0 * coupling_dt))
+
+
+def pairs_inplace(rho, s_cell, params, live, coupling_dt: float, theta0: float, out, agg,
+                  config: CudaConfig | None = None):
     """Tick ``(C, 4, 4)`` complex64 pair cells in place on the device.
 
     ``params`` ``(9, C)`` float32 (rows ``p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b``), ``live``
     ``(C,)`` uint8 (cells counted in the aggregates), ``out`` ``(9, C')`` float32 with
     ``C' >= C`` (rows ``PAIR_KEYS``), ``agg`` ``(5,)`` float64 (``PAIR_AGGREGATES``; zeroed
-    here). Returns ``agg``.
+    here). ``config`` defaults to ``default_config()``. Returns ``agg``.
     """
+    config = config or default_config()
     n = check_cells(rho, s_cell, list(params), 4, out, len(PAIR_KEYS), host=False)
     _check_launch(rho, params, live, agg, len(PAIR_KEYS), len(PAIR_AGGREGATES), n)
+    if config.stage and rho.data.ptr % 16:
+        raise ValueError("rho must be 16-byte aligned for the staged kernel (stage=1); got "
+                         f"address {rho.data.ptr:#x}")
     agg.fill(0)
-    _kernel("uqo_tick_pairs")(_blocks(n), (THREADS,), (
-        rho, s_cell, params, live, np.int32(n), np.float64(coupling_dt), np.float64(theta0),
-        out, np.int64(out.shape[1]), agg))
+    if n == 0:
+        return agg
+    _kernel("uqo_tick_pairs", config)(_blocks(n, config), (config.threads,), (
+        rho, s_cell, params, live, np.int32(n), *coupling_phase(coupling_dt),
+        np.float64(theta0), out, np.int64(out.shape[1]), agg))
     return agg
 
 
-def singles_inplace(rho, s_cell, params, live, theta0: float, out, agg):
+def singles_inplace(rho, s_cell, params, live, theta0: float, out, agg,
+                    config: CudaConfig | None = None):
     """Tick ``(C, 2, 2)`` complex64 single cells in place; ``params`` ``(4, C)`` float32 (``p,
     q, g, r``), ``out`` ``(4, C')`` float32, ``agg`` ``(3,)`` float64. Returns ``agg``."""
+    config = config or default_config()
     n = check_cells(rho, s_cell, list(params), 2, out, len(SINGLE_KEYS), host=False)
     _check_launch(rho, params, live, agg, len(SINGLE_KEYS), len(SINGLE_AGGREGATES), n)
     agg.fill(0)
-    _kernel("uqo_tick_singles")(_blocks(n), (THREADS,), (
+    if n == 0:
+        return agg
+    _kernel("uqo_tick_singles", config)(_blocks(n, config), (config.threads,), (
         rho, s_cell, params, live, np.int32(n), np.float64(theta0), out,
         np.int64(out.shape[1]), agg))
     return agg

@@ -230,9 +230,16 @@ struct PairIn { float pa, pb, qa, qb, ga, gb, c, ra, rb; };
 enum { S_CELL, LEAK, READY_A, READY_B, S_A, S_B, MI, CONC, NPUR, N_PAIR_DIAG };
 enum { S1_CELL, S1_LEAK, S1_READY, S1_NPUR, N_SINGLE_DIAG };
 
-// The whole tick of one pair cell: `cell` (16 complex64, row-major) is updated in place.
-UQO_HD void pair_cell(c64* cell, double s_before, PairIn in, double coupling_dt, double theta0,
-                      double diag[N_PAIR_DIAG]) {
+// The ZZ coupling's phase exp(-2i J dt), the same for every cell: computed once per launch (the
+// kernel takes it as an argument) rather than once per thread.
+UQO_HD cx<float> coupling_phase(double coupling_dt) {
+  return {(float)cos(2.0 * coupling_dt), (float)(-sin(2.0 * coupling_dt))};
+}
+
+// The whole tick of one pair cell: `cell` (16 complex64, row-major) is updated in place; `ph`
+// is coupling_phase(J dt).
+UQO_HD void pair_cell_ph(c64* cell, double s_before, PairIn in, cx<float> ph, double theta0,
+                         double diag[N_PAIR_DIAG]) {
   cx<float> m[4][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
@@ -251,7 +258,6 @@ UQO_HD void pair_cell(c64* cell, double s_before, PairIn in, double coupling_dt,
 #pragma unroll
     for (int j = 0; j < 4; ++j) w[i][j] = {(double)m[i][j].re, (double)m[i][j].im};
   double s = pair_entropy(w);
-  cx<float> ph = {(float)cos(2.0 * coupling_dt), (float)(-sin(2.0 * coupling_dt))};
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
@@ -295,6 +301,11 @@ UQO_HD void pair_cell(c64* cell, double s_before, PairIn in, double coupling_dt,
   diag[S_CELL] = s; diag[LEAK] = s - s_before; diag[READY_A] = a11; diag[READY_B] = b11;
   diag[S_A] = sa; diag[S_B] = sb; diag[MI] = maxd(sa + sb - s, 0.0);
   diag[CONC] = concurrence(w, pur); diag[NPUR] = (4.0 * pur - 1.0) / 3.0;
+}
+
+UQO_HD void pair_cell(c64* cell, double s_before, PairIn in, double coupling_dt, double theta0,
+                      double diag[N_PAIR_DIAG]) {
+  pair_cell_ph(cell, s_before, in, coupling_phase(coupling_dt), theta0, diag);
 }
 
 // The whole tick of one single-agent cell (4 complex64, row-major), in place.

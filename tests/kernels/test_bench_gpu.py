@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from uqo.cli import main
 
 
 def test_bench_gpu_small_run_writes_json(tmp_path, capsys):
     rc = main(["bench", "gpu", "--agents", "20000", "--ticks", "2", "--backend", "numba",
-               "numpy", "--out", str(tmp_path)])
+               "numpy", "jax", "--tune", "--out", str(tmp_path)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "agent-ticks/s" in text and "peer (dynamiqs)" in text
@@ -19,10 +20,36 @@ def test_bench_gpu_small_run_writes_json(tmp_path, capsys):
     assert rows["numba"]["agents"] == 20000 and rows["numba"]["bytes_per_agent"] == 64
     assert 0 < rows["numba"]["fraction_of_copy_bw"] < 1
     assert doc["telemetry_before"]["available"] in (True, False)
+    # state held per agent: 64 B of complex64 pair state plus entropy, parameters, diagnostics
+    assert 64 < rows["numba"]["device_bytes_per_agent"] < 200
+    # the fused kernels tick in place: numba allocates nothing on the host, the JAX store donates
+    # its buffers (as many live device arrays after the ticks as before); the numpy reference
+    # allocates new arrays every tick, which shows the probe can see allocations
+    assert rows["numba"]["allocations_during_ticks"]["peak_bytes"] < 64 * 1024
+    jax_alloc = rows["jax"]["allocations_during_ticks"]
+    assert jax_alloc["live_arrays_after"] == jax_alloc["live_arrays_before"]
+    assert rows["numpy"]["allocations_during_ticks"]["peak_bytes"] > 20000 * 64
+    assert doc["tuning"].startswith("skipped: ") and "tuning: skipped" in text
 
 
 def test_bad_backend_exits_2_naming_it(tmp_path, capsys):
     rc = main(["bench", "gpu", "--backend", "tpu", "--out", str(tmp_path)])
     assert rc == 2
     assert "'tpu'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_result_path_names_the_device(tmp_path):
+    from uqo.bench.gpu import result_path
+
+    snap = {"available": True, "devices": [{"name": "NVIDIA H100 80GB HBM3"}]}
+    assert result_path(tmp_path, snap).name == "gpu-nvidia-h100-80gb-hbm3.json"
+    assert result_path(tmp_path, {"available": False}).name == "gpu-cpu.json"
+
+
+def test_bad_peer_steps_exits_2_naming_the_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "gpu", "--peer-steps", "0", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "--peer-steps: must be >= 1, got '0'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

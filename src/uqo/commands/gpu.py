@@ -20,12 +20,13 @@ def _agents(text: str) -> int:
 
 
 def _ticks(text: str) -> int:
+    """A positive integer (--ticks, --peer-systems, --peer-steps)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--ticks: not an integer: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--ticks must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
     return value
 
 
@@ -36,6 +37,14 @@ def add_commands(sub, bench) -> None:
     b.add_argument("--backend", nargs="+", default=list(_BACKENDS),
                    help="kernels to measure: " + " ".join(_BACKENDS))
     b.add_argument("--check-only", action="store_true", help="run the correctness checks only")
+    b.add_argument("--tune", action="store_true",
+                   help="CuPy: check and time every CUDA launch configuration")
+    b.add_argument("--tune-agents", type=_agents, default=10_000_000,
+                   help="agents for --tune (default 10,000,000)")
+    b.add_argument("--peer-systems", type=_ticks, default=8192,
+                   help="two-qubit systems in the dynamiqs comparison (default 8192)")
+    b.add_argument("--peer-steps", type=_ticks, default=100,
+                   help="steps in the dynamiqs comparison (default 100)")
     b.add_argument("--out", type=Path, default=Path("bench/results"))
     b.set_defaults(func=_bench_gpu)
 
@@ -47,4 +56,6 @@ def _bench_gpu(args) -> int:
         return 2
     from uqo.bench.gpu import main
 
-    return main(args.agents, args.ticks, args.backend, args.out, check_only=args.check_only)
+    return main(args.agents, args.ticks, args.backend, args.out, check_only=args.check_only,
+                tune_agents=args.tune_agents if args.tune else None,
+                peer_systems=args.peer_systems, peer_steps=args.peer_steps)
