@@ -9,10 +9,14 @@ Use cases::
 
 Histograms are observed as things happen; gauges that mirror state (tasks by state, agents,
 coherence) are read from the orchestrator at scrape time by a collector, so they are never stale
-and cost nothing between scrapes.
+and cost nothing between scrapes. GPU telemetry (NVML: utilisation, memory, temperature, power
+per GPU) is read the same way, at most once per ``GpuCollector.max_age`` seconds; where NVML is
+absent ``uqo_gpu_nvml_available`` is 0 and no per-GPU series exist.
 """
 
 from __future__ import annotations
+
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -41,6 +45,7 @@ class ServiceMetrics:
                                        registry=registry)
         if orchestrator is not None:
             registry.register(_StateCollector(orchestrator))
+        registry.register(GpuCollector())
 
 
 class _StateCollector(Collector):
@@ -67,3 +72,42 @@ class _StateCollector(Collector):
         log = self.orch.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
                                 value=log.get("commit_index", 0))
+
+
+class GpuCollector(Collector):
+    """NVML telemetry as gauges, labelled by GPU index and name.
+
+    ``read`` returns a snapshot shaped like ``uqo.kernels.nvml.gpu_telemetry()`` (the default);
+    snapshots are reused for ``max_age`` seconds so frequent scrapes do not re-open NVML.
+    """
+
+    _GAUGES = (("uqo_gpu_utilization_ratio", "GPU busy fraction over the last sample period",
+                "util_gpu_pct", 0.01),
+               ("uqo_gpu_memory_used_bytes", "GPU memory in use", "mem_used_bytes", 1),
+               ("uqo_gpu_memory_total_bytes", "GPU memory in total", "mem_total_bytes", 1),
+               ("uqo_gpu_temperature_celsius", "GPU core temperature", "temperature_c", 1),
+               ("uqo_gpu_power_watts", "GPU power draw", "power_w", 1))
+
+    def __init__(self, read=None, max_age: float = 5.0, clock=time.monotonic):
+        if read is None:
+            from uqo.kernels.nvml import gpu_telemetry as read
+        self.read, self.max_age, self.clock = read, max_age, clock
+        self._snap, self._at = None, float("-inf")
+
+    def snapshot(self) -> dict:
+        now = self.clock()
+        if self._snap is None or now - self._at >= self.max_age:
+            self._snap, self._at = self.read(), now
+        return self._snap
+
+    def collect(self):
+        snap = self.snapshot()
+        yield GaugeMetricFamily("uqo_gpu_nvml_available",
+                                "1 when NVML answered (GPU telemetry below), else 0",
+                                value=1.0 if snap.get("available") else 0.0)
+        devices = snap.get("devices") or []
+        for name, doc, key, scale in self._GAUGES:
+            family = GaugeMetricFamily(name, doc, labels=["gpu", "name"])
+            for dev in devices:
+                family.add_metric([str(dev["index"]), dev["name"]], dev[key] * scale)
+            yield family

@@ -167,3 +167,7 @@ async def test_health_status_and_metrics(client):
     assert 'uqo_tasks{state="pending"}' in text or 'uqo_tasks{state="rejected"}' in text
     assert 'uqo_http_request_duration_seconds_count{method="POST",route="/v1/tasks"' in text
     assert "uqo_global_coherence" in text
+    from uqo.kernels.nvml import gpu_telemetry
+
+    nvml = 1.0 if gpu_telemetry()["available"] else 0.0
+    assert f"uqo_gpu_nvml_available {nvml}" in text
