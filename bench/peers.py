@@ -149,25 +149,36 @@ def uqo_paths() -> dict:
     return paths
 
 
-def _jax_path(step, components: bool):
-    """The engine's propagator on the host (numpy), then the jitted step loop on JAX; with
-    ``components`` the step gets ``u`` ``(4, 4, B)`` and kets ``(4, B)``, else ``(B, 4, 4)``
-    and ``(B, 4)``.
+def _jax_path(step, components: bool, device_propagator: bool | None = None):
+    """The engine's propagator, then the jitted step loop on JAX; with ``components`` the step
+    gets ``u`` ``(4, 4, B)`` and kets ``(4, B)``, else ``(B, 4, 4)`` and ``(B, 4)``.
 
-    Not ``propagator`` on JAX arrays: on JAX/CPU its float32 ``eigh`` leaves ~1e-6 unitarity
-    error per propagator (5x numpy's), and the entropies drift past ``TOLERANCE`` within 100
-    steps (measured 1.5e-4 at T=100, 3.1e-4 at T=200, B=8192). Both take ~25 ms at B=8192 here.
+    On the CPU the propagator is computed on the host (numpy), not by ``propagator`` on
+    complex64 JAX arrays: on JAX/CPU its float32 ``eigh`` leaves ~1e-6 unitarity error per
+    propagator (5x numpy's), and the entropies drift past ``TOLERANCE`` within 100 steps
+    (measured 1.5e-4 at T=100, 3.1e-4 at T=200, B=8192). On a GPU (``device_propagator`` None
+    means: when JAX's default backend is not the CPU) it is computed on the device in complex128
+    (x64 on for that call only) and cast to complex64, so the timed path does not wait for the
+    host's batched ``eigh``.
     """
+    import jax
     import jax.numpy as jnp
     from uqo.engine import propagator
 
     run = _jax_scan(step)
+    on_device = (jax.default_backend() != "cpu") if device_propagator is None \
+        else device_propagator
 
     def path(h, psi0, dt, steps):
-        u = propagator(h, dt)
+        if on_device:
+            with _x64(True):
+                u = propagator(jnp.asarray(h, jnp.complex128), dt).astype(jnp.complex64)
+            psi0 = jnp.asarray(psi0)
+        else:
+            u, psi0 = jnp.asarray(propagator(h, dt)), jnp.asarray(psi0)
         if components:
-            u, psi0 = np.moveaxis(u, 0, -1), psi0.T
-        return run(jnp.asarray(u), jnp.asarray(psi0), steps)
+            u, psi0 = jnp.moveaxis(u, 0, -1), psi0.T
+        return run(u, psi0, steps)
     return path
 
 
@@ -255,13 +266,18 @@ def _without_x64():
     """A context with ``jax_enable_x64`` off: both sides are complex64 anyway, and dynamiqs
     0.3.7's ``Expm`` fails to trace complex64 input with x64 on (``lax.switch`` branches of
     different dtypes), which ``get_backend("jax")`` turns on (as in ``uqo bench gpu``)."""
+    return _x64(False)
+
+
+def _x64(on: bool):
+    """A context setting ``jax_enable_x64`` to ``on`` (the API moved across JAX versions)."""
     import jax
 
     if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(False)
-    from jax.experimental import disable_x64
+        return jax.enable_x64(on)
+    from jax import experimental
 
-    return disable_x64()
+    return experimental.enable_x64() if on else experimental.disable_x64()
 
 
 def _compare(systems: int, steps: int, dt: float, repeats: int) -> dict:

@@ -40,6 +40,16 @@ def test_uqo_paths_match_an_independent_reference(path):
     assert want.max() > 0.1                            # the states do get entangled
 
 
+def test_device_propagator_path_matches_the_reference():
+    """The GPU variant (propagator computed on the JAX device in complex128) runs on the CPU
+    device here and must agree with the reference like the host-propagator path."""
+    pytest.importorskip("jax")
+    h, psi0 = peers.workload(6, seed=4)
+    path = peers._jax_path(peers._closed_step, components=True, device_propagator=True)
+    got = np.asarray(path(h, psi0, DT, STEPS))
+    assert np.abs(got - _reference(h, psi0, DT, STEPS)).max() < 1e-4
+
+
 def test_closed_form_entropy_on_known_states():
     c, s = math.cos(0.3), math.sin(0.3)
     kets = np.array([[1, 0, 0, 0],                     # product |00>: 0
