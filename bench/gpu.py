@@ -15,7 +15,8 @@
    (block size, register cap, shared-memory staging) is checked against numpy and timed at
    ``--tune-agents``; the fastest is printed with the ``UQO_CUDA_CONFIG`` value that selects it.
 4. NVML telemetry before and after; the dynamiqs comparison (``uqo.bench.peers``) when it is
-   installed. JSON to ``bench/results/gpu-<device>.json`` (``gpu-cpu.json`` without a GPU).
+   installed. JSON to ``bench/results/gpu-<device>.json`` (``gpu-cpu.json`` without a GPU) and
+   a plot beside it (``.png``: throughput and fraction of copy bandwidth against N).
 
 Large N: the states are 2**18 distinct random cells repeated to N on the device (generating and
 copying hundreds of millions of random cells from the host would take minutes); the tick's cost
@@ -339,6 +340,8 @@ def main(agents: list[int], ticks: int, backends: list[str], out: Path,
     path = result_path(out, before)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {path}")
+    if rows:
+        print(f"wrote {plot(rows, path.with_suffix('.png'), doc['machine'], before)}")
     failed = any(c["status"] == "FAIL" for c in checks)
     failed |= isinstance(tuning, list) and any(t["check"] == "FAIL" for t in tuning)
     return 1 if failed else 0
@@ -372,6 +375,38 @@ def _bench_all(agents, ticks, backends) -> list[dict]:
         if ref and "error" not in r:
             r["speedup_vs_numpy"] = r["agent_ticks_per_s"] / ref[0]["agent_ticks_per_s"]
     return rows
+
+
+def plot(rows: list[dict], path: Path, machine: dict, telemetry: dict) -> Path:
+    """Two panels: agent-ticks/s against N per backend (log-log), and the achieved fraction of
+    the device's copy bandwidth; the 80% target line on the second."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if "error" not in r]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in dict.fromkeys(r["backend"] for r in ok):
+        mine = sorted((r for r in ok if r["backend"] == name), key=lambda r: r["agents"])
+        n = [r["agents"] for r in mine]
+        left.plot(n, [r["agent_ticks_per_s"] for r in mine], "o-", label=name)
+        right.plot(n, [100 * r["fraction_of_copy_bw"] for r in mine], "o-", label=name)
+    left.set(xscale="log", yscale="log", xlabel="agents", ylabel="agent-ticks / s",
+             title="fused pair tick throughput")
+    right.axhline(80, color="grey", ls="--", lw=1, label="target (80%)")
+    right.set(xscale="log", xlabel="agents", ylabel="% of measured copy bandwidth",
+              title="state bytes moved vs copy bandwidth")
+    for ax in (left, right):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    gpu = (telemetry.get("devices") or [{}])[0].get("name") if telemetry.get("available") \
+        else None
+    fig.suptitle(f"uqo bench gpu: {gpu or machine.get('cpu', '?')}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _print_checks(checks: list[dict]) -> None:

@@ -30,6 +30,8 @@ def test_bench_gpu_small_run_writes_json(tmp_path, capsys):
     assert jax_alloc["live_arrays_after"] == jax_alloc["live_arrays_before"]
     assert rows["numpy"]["allocations_during_ticks"]["peak_bytes"] > 20000 * 64
     assert doc["tuning"].startswith("skipped: ") and "tuning: skipped" in text
+    png = (tmp_path / "gpu-cpu.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
 def test_bad_backend_exits_2_naming_it(tmp_path, capsys):
