@@ -236,7 +236,9 @@ class AgentRegister:
         ids = self._check_ids(ids)
         self._events.append((ids, 1))
 
-    def _flush(self) -> None:
+    def _flush(self, refresh: bool = True) -> None:
+        """Apply the queued observations. ``refresh=False`` (the tick, which recomputes every
+        diagnostic right after) skips refreshing the observed agents' diagnostics."""
         if not self._events:
             return
         events, self._events = self._events, []
@@ -250,9 +252,9 @@ class AgentRegister:
         for pairs in (True, False):
             sel = (self.kind[agents] == (_KIND_PAIR if pairs else _KIND_SINGLE))
             if sel.any():
-                self._apply_rounds(agents[sel], m0[sel], m1[sel], pairs)
+                self._apply_rounds(agents[sel], m0[sel], m1[sel], pairs, refresh)
 
-    def _apply_rounds(self, agents, m0, m1, pairs: bool) -> None:
+    def _apply_rounds(self, agents, m0, m1, pairs: bool, refresh: bool = True) -> None:
         cells = self.cell[agents]
         order = np.argsort(cells, kind="stable")
         agents, m0, m1, cells = agents[order], m0[order], m1[order], cells[order]
@@ -260,9 +262,19 @@ class AgentRegister:
         rank = np.arange(len(cells)) - np.repeat(start, np.diff(np.r_[start, len(cells)]))
         for r in range(int(rank.max()) + 1):
             sel = rank == r
-            self._measure_cells(agents[sel], cells[sel], m0[sel], m1[sel], pairs)
+            self._measure_cells(agents[sel], cells[sel], m0[sel], m1[sel], pairs, refresh)
 
-    def _measure_cells(self, agents, cells, m0, m1, pairs: bool) -> None:
+    def _measure_cells(self, agents, cells, m0, m1, pairs: bool, refresh: bool = True) -> None:
+        inplace = getattr(self._store, "observe_pairs", None) if pairs else None
+        if inplace is not None:   # host store (numba): update the cells where they are
+            bad = inplace(self.rho_pairs, self.s_pairs, cells, self.site[agents], m0, m1)
+            if refresh:
+                good = cells[~bad]
+                host = self.rho_pairs[good]
+                self._refresh_pair_diagnostics(good, host, self.s_pairs[good])
+            if not bad.any():
+                return
+            agents, cells, m0, m1 = agents[bad], cells[bad], m0[bad], m1[bad]
         # The touched cells are few: gather them to the host, update with numpy, scatter back.
         rho = to_numpy(self._store.take(self.rho_pairs if pairs else self.rho_singles, cells))
         sites = self.site[agents]
@@ -271,7 +283,8 @@ class AgentRegister:
             sab = pm.pair_entropy(host)
             self.rho_pairs = self._store.put(self.rho_pairs, cells, host)
             self.s_pairs = self._store.put(self.s_pairs, cells, sab)
-            self._refresh_pair_diagnostics(cells, host, sab)
+            if refresh:
+                self._refresh_pair_diagnostics(cells, host, sab)
         else:
             self.rho_singles = self._store.put(self.rho_singles, cells, host)
             self.s_singles = self._store.put(self.s_singles, cells, pm.qubit_entropy(host))
@@ -325,7 +338,7 @@ class AgentRegister:
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive finite number, got {dt!r}")
         t0 = time.perf_counter()
-        self._flush()
+        self._flush(refresh=False)
         self.now += float(dt)
         pair_out = self._tick_pairs(dt)
         single_out = self._tick_singles(dt)

@@ -50,6 +50,13 @@ class NumbaStore:
             self._out[kind] = buf
         return buf
 
+    def observe_pairs(self, rho, s_cell, cells, sites, m0, m1):
+        """Lueders updates of distinct pair cells in place (``uqo.kernels.numba_observe``);
+        returns the mask of cells whose outcome had probability ~0 (left for the caller)."""
+        from .numba_observe import lueders_pairs_inplace
+
+        return lueders_pairs_inplace(rho, s_cell, cells, sites, m0, m1)
+
     def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
         from . import numba_tick as nt
 
