@@ -20,3 +20,7 @@ PY
 echo "largest N that fits: ${LARGEST:-(no CUDA device; skipped)}"
 "$PY" -m uqo.cli bench gpu --agents 1000000 10000000 ${LARGEST} --ticks "$TICKS" \
   --backend cupy jax numba numpy
+# The whole register tick on the GPU backends (observations and host bookkeeping included):
+# bench/results/engine-<backend>.json. Last, and not fatal: the register has not yet run on CuPy.
+"$PY" -m uqo.cli bench engine --agents 1000000 10000000 --ticks 5 --backend cupy jax \
+  || echo "uqo bench engine failed (exit $?): see the traceback above"
