@@ -19,6 +19,15 @@ stable: an agent id is an index in ``[0, capacity)`` until it is removed.
 Observations (heartbeats, failures) are queued and applied in arrival order before the next
 tick or the next read of a diagnostic, in one batched scatter per round (round k applies the
 k-th event of every cell), so a burst of heartbeats costs one device update, not one each.
+
+Sharding (JAX, ``shards``; docs/gpu.md): the cell arrays are split over a 1-D mesh of local
+devices, ``shards`` equal contiguous blocks of rows, block ``k`` on device ``k``. A new cell
+goes to the block of its consistent-hash partition (``uqo.engine.partition.HashRing.owner``)
+of a key: ``keys`` given to ``add_pairs`` / ``add_singles`` (agent names, one per agent), else
+the agent id as a decimal string. A pair cell follows its first agent's key. When that block
+has no free cell the cell goes to the next block with one clockwise on the ring (the walk of
+consistent hashing with bounded loads); ``shard_of`` says where each agent is. The tick runs on
+every row (each device its block); results equal the one-device register's.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from . import pairmath as pm
 from .backend import get_backend, to_numpy
 from .geometry import Geometry
 from .observe import lueders_pairs, lueders_singles
+from .partition import CellBlocks, HashRing
 from .store import bucket, make_store
 from .tick import TickParams
 
@@ -60,7 +70,10 @@ class AgentRegister:
     """N agents' belief states with the batched tick and the between-tick observations."""
 
     def __init__(self, capacity: int, backend=None, dtype: str = "complex64",
-                 params: TickParams | None = None, seed: int = 0):
+                 params: TickParams | None = None, seed: int = 0, shards="auto"):
+        """``shards`` (JAX only): ``"auto"`` shards over every local device when there are
+        several; an int ``k`` uses the first ``k`` local devices (1: one block, still through
+        the sharded store); None never shards."""
         if not isinstance(capacity, (int, np.integer)) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
         if dtype not in _DTYPES:
@@ -68,8 +81,10 @@ class AgentRegister:
         self.params = params or TickParams()
         self.params.validate()
         self.backend = backend if hasattr(backend, "xp") else get_backend(backend)
-        self.xp, self._store = self.backend.xp, make_store(self.backend)
         self.capacity, self.dtype = int(capacity), _DTYPES[dtype]
+        self.mesh = _mesh(self.backend, shards)
+        self.xp, self._store = self.backend.xp, make_store(self.backend, mesh=self.mesh)
+        self.shards = 1 if self.mesh is None else self.mesh.size
         self._real = np.float32 if self.dtype == np.complex64 else np.float64
         self.now, self.report = 0.0, None
         self._rng = np.random.default_rng(seed)
@@ -78,19 +93,20 @@ class AgentRegister:
 
     # ---- construction -------------------------------------------------------------------
     def _init_books(self) -> None:
-        n, npair = self.capacity, self.capacity // 2
+        n, k = self.capacity, self.shards
+        ring = HashRing(k) if k > 1 else None
+        self._pair_rows, self._single_rows = CellBlocks(n // 2, k, ring), CellBlocks(n, k, ring)
+        npair, nsingle = self._pair_rows.rows, self._single_rows.rows
         self.kind = np.zeros(n, np.int8)
         self.cell = np.full(n, -1, np.int64)
         self.site = np.zeros(n, np.int8)
         self.last_seen = np.zeros(n, np.float64)
         self.pair_agents = np.full((npair, 2), -1, np.int64)
-        self.single_agent = np.full(n, -1, np.int64)
+        self.single_agent = np.full(nsingle, -1, np.int64)
         self.pair_rate = np.full(npair, self.params.corr_rate, np.float64)
         self._rewards = np.zeros(n, np.float64)
         self._events: list[tuple[np.ndarray, int]] = []  # (agent ids, 0 heartbeat | 1 failure)
         self._free_slots = list(range(n - 1, -1, -1))
-        self._free_pairs = list(range(npair - 1, -1, -1))
-        self._free_singles = list(range(n - 1, -1, -1))
         self._pair_hw = self._single_hw = 0
         self._membership, self._geo = 0, {}   # membership version; cached tick geometry
         self._ready = np.zeros(n, np.float32)
@@ -99,13 +115,20 @@ class AgentRegister:
         self._conc = np.zeros(npair, np.float32)
 
     def _init_device(self) -> None:
-        xp, npair = self.xp, self.capacity // 2
-        mixed4 = np.broadcast_to(np.eye(4, dtype=self.dtype) / 4, (npair + 1, 4, 4))
-        mixed2 = np.broadcast_to(np.eye(2, dtype=self.dtype) / 2, (self.capacity + 1, 2, 2))
-        self.rho_pairs = xp.asarray(np.ascontiguousarray(mixed4))
-        self.rho_singles = xp.asarray(np.ascontiguousarray(mixed2))
-        self.s_pairs = xp.asarray(np.full(npair + 1, math.log(4.0)))
-        self.s_singles = xp.asarray(np.full(self.capacity + 1, math.log(2.0)))
+        npair, nsingle = len(self.pair_rate), len(self.single_agent)
+        if self.mesh is None:
+            put = self.xp.asarray
+        else:
+            from uqo.kernels.sharding import place
+
+            def put(host):
+                return place(host, self.mesh)
+        mixed4 = np.broadcast_to(np.eye(4, dtype=self.dtype) / 4, (npair, 4, 4))
+        mixed2 = np.broadcast_to(np.eye(2, dtype=self.dtype) / 2, (nsingle, 2, 2))
+        self.rho_pairs = put(np.ascontiguousarray(mixed4))
+        self.rho_singles = put(np.ascontiguousarray(mixed2))
+        self.s_pairs = put(np.full(npair, math.log(4.0)))
+        self.s_singles = put(np.full(nsingle, math.log(2.0)))
 
     # ---- membership ---------------------------------------------------------------------
     @property
@@ -131,13 +154,37 @@ class AgentRegister:
         out = np.array([pool.pop() for _ in range(n)], dtype=np.int64)
         return out
 
-    def add_pairs(self, n_pairs: int) -> np.ndarray:
-        """Add ``n_pairs`` failure-domain pairs; returns ids ``(2 n,)``: ``ids[2i], ids[2i+1]``."""
+    def _check_room(self, n: int, rows: CellBlocks, what: str) -> None:
+        if n > rows.free():
+            raise ValueError(f"cannot add {n} {what}: only {rows.free()} free (capacity "
+                             f"{self.capacity})")
+
+    def _take_cells(self, first: np.ndarray, keys, rows: CellBlocks) -> np.ndarray:
+        """Rows for the cells of new agents; ``first``: the agent whose key places each cell."""
+        if rows.ring is not None and keys is None:
+            keys = [str(a) for a in first.tolist()]
+        return rows.take(len(first), keys)
+
+    def shard_of(self, ids) -> np.ndarray:
+        """Block (position in ``mesh.devices``) holding each agent's cell, int64 ``(n,)``;
+        all 0 when not sharded."""
+        ids = self._check_ids(ids)
+        pairs = self.kind[ids] == _KIND_PAIR
+        return np.where(pairs, self._pair_rows.block_of(self.cell[ids]),
+                        self._single_rows.block_of(self.cell[ids]))
+
+    def add_pairs(self, n_pairs: int, keys=None) -> np.ndarray:
+        """Add ``n_pairs`` failure-domain pairs; returns ids ``(2 n,)``: ``ids[2i], ids[2i+1]``.
+        ``keys``: ``2 n`` agent names (str) placing the cells when sharded (pair ``i`` by
+        ``keys[2i]``); default: the first agent's id."""
         n_pairs = _count(n_pairs, "n_pairs")
+        keys = _check_keys(keys, 2 * n_pairs)
         if 2 * n_pairs > len(self._free_slots):
             raise ValueError(f"cannot add {2 * n_pairs} agents: {len(self._free_slots)} free")
-        cells = self._take_slots(n_pairs, self._free_pairs, "pairs")
+        self._check_room(n_pairs, self._pair_rows, "pairs")
         ids = self._take_slots(2 * n_pairs, self._free_slots, "agents")
+        cells = self._take_cells(ids[0::2], None if keys is None else keys[0::2],
+                                 self._pair_rows)
         self.kind[ids], self.cell[ids] = _KIND_PAIR, np.repeat(cells, 2)
         self.site[ids] = np.tile([0, 1], n_pairs)
         self.pair_agents[cells] = ids.reshape(-1, 2)
@@ -148,11 +195,14 @@ class AgentRegister:
         self._membership += 1
         return ids
 
-    def add_singles(self, n: int) -> np.ndarray:
-        """Add ``n`` agents held alone; returns their ids ``(n,)``."""
+    def add_singles(self, n: int, keys=None) -> np.ndarray:
+        """Add ``n`` agents held alone; returns their ids ``(n,)``. ``keys``: ``n`` agent names
+        (str) placing the cells when sharded; default: the ids."""
         n = _count(n, "n")
+        keys = _check_keys(keys, n)
+        self._check_room(n, self._single_rows, "single cells")
         ids = self._take_slots(n, self._free_slots, "agents")
-        cells = self._take_slots(n, self._free_singles, "single cells")
+        cells = self._take_cells(ids, keys, self._single_rows)
         self.kind[ids], self.cell[ids], self.site[ids] = _KIND_SINGLE, cells, 0
         self.single_agent[cells] = ids
         self._reset_agents(ids)
@@ -171,10 +221,10 @@ class AgentRegister:
             if kind == _KIND_PAIR:
                 self.pair_agents[cell, self.site[a]] = -1
                 if (self.pair_agents[cell] < 0).all():
-                    self._free_pairs.append(int(cell))
+                    self._pair_rows.release(cell)
             else:
                 self.single_agent[cell] = -1
-                self._free_singles.append(int(cell))
+                self._single_rows.release(cell)
             self.kind[a], self.cell[a] = _KIND_FREE, -1
             self._free_slots.append(a)
         self._ready[ids] = self._entropy[ids] = self._mi[ids] = 0.0
@@ -353,8 +403,13 @@ class AgentRegister:
         for target, value in zip(targets, values):
             target[who] = value if cells is None else value[cells]
 
+    def _extent(self, hw: int, rows: CellBlocks, cap: int) -> int:
+        """Rows the tick runs on: a power-of-two prefix covering the used cells, or (sharded)
+        every row, each device its block."""
+        return bucket(hw, cap) if self.mesh is None or hw == 0 else rows.rows
+
     def _tick_pairs(self, dt):
-        n = bucket(self._pair_hw, self.capacity // 2)
+        n = self._extent(self._pair_hw, self._pair_rows, self.capacity // 2)
         if n == 0:
             return None
         geo = self._geometry("pairs", n)
@@ -374,7 +429,7 @@ class AgentRegister:
         return geo, diag
 
     def _tick_singles(self, dt):
-        n = bucket(self._single_hw, self.capacity)
+        n = self._extent(self._single_hw, self._single_rows, self.capacity)
         if n == 0:
             return None
         geo = self._geometry("singles", n)
@@ -465,6 +520,28 @@ class AgentRegister:
             self.rho_singles = self._store.put(self.rho_singles, cell, rho[None])
             self.s_singles = self._store.put(self.s_singles, cell, pm.qubit_entropy(rho[None]))
             self._ready[a], self._entropy[a] = rho[1, 1].real, pm.qubit_entropy(rho[None])[0]
+
+
+def _mesh(backend, shards):
+    """The device mesh for ``shards`` (None: not sharded); sharding needs JAX."""
+    if backend.name != "jax":
+        if shards in (None, "auto"):
+            return None
+        raise ValueError(f"shards needs the jax backend, got backend {backend.name!r} with "
+                         f"shards={shards!r}")
+    from uqo.kernels.sharding import local_mesh
+
+    return local_mesh(shards)
+
+
+def _check_keys(keys, n: int):
+    if keys is None:
+        return None
+    keys = list(keys)
+    if len(keys) != n or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"keys must be {n} str (one per agent), got {len(keys)} of types "
+                         f"{sorted({type(k).__name__ for k in keys})}")
+    return keys
 
 
 def _count(n, name: str) -> int:

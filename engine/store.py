@@ -121,17 +121,75 @@ class JaxStore:
         return self._singles(n, rho, s_cell, tuple(self.xp.asarray(a) for a in args), theta0)
 
 
-def make_store(backend: Backend, fused: bool = True):
+def _sharded_run(tick, rho, s_cell, args, *scalars):
+    new, diag = tick(rho, s_cell, *args, *scalars)
+    return new, diag["s_cell"], {k: v.astype("float32") for k, v in diag.items()}
+
+
+class ShardedJaxStore(JaxStore):
+    """JAX with every cell array split over a 1-D ``mesh`` (``uqo.kernels.sharding``): device
+    ``k`` holds rows ``[k B, (k + 1) B)``. Every result keeps that sharding. The tick runs on
+    whole arrays (``n`` must be their length): each device updates its block, no communication.
+    Scatters are padded to powers of two by repeating their first entry (same index, same
+    value), so the scratch row is never read."""
+
+    def __init__(self, backend: Backend, pairs_fn=tick_pairs, singles_fn=tick_singles, *, mesh):
+        import jax
+        from uqo.kernels.sharding import cell_sharding
+
+        self.backend, self.xp, self.mesh = backend, backend.xp, mesh
+        self._cells = {nd: cell_sharding(mesh, nd) for nd in (1, 2, 3)}
+        self._puts = {nd: jax.jit(_jax_put, donate_argnums=(0,), out_shardings=sh)
+                      for nd, sh in self._cells.items()}
+        outs = (self._cells[3], self._cells[1], self._cells[1])
+        self._pairs = jax.jit(partial(_sharded_run, pairs_fn), donate_argnums=(0, 1),
+                              out_shardings=outs)
+        self._singles = jax.jit(partial(_sharded_run, singles_fn), donate_argnums=(0, 1),
+                                out_shardings=outs)
+
+    def put(self, arr, idx, values):
+        idx = np.asarray(idx, dtype=np.int32)
+        if len(idx) == 0:
+            return arr
+        values = np.asarray(values, dtype=arr.dtype)
+        m = bucket(len(idx), 1 << 62, floor=16)
+        pad = np.zeros(m - len(idx), np.int64)
+        return self._puts[arr.ndim](arr, np.concatenate([idx, idx[pad]]),
+                                    np.concatenate([values, values[pad]]))
+
+    def _tick(self, fn, rho, s_cell, n, args, *scalars):
+        import jax
+
+        if n != rho.shape[0]:
+            raise ValueError(f"a sharded tick runs on every cell: n must be {rho.shape[0]}, "
+                             f"got {n}")
+        args = tuple(jax.device_put(np.asarray(a), self._cells[1]) for a in args)
+        return fn(rho, s_cell, args, *scalars)
+
+    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
+        return self._tick(self._pairs, rho, s_cell, n, args, coupling_dt, theta0)
+
+    def run_singles(self, rho, s_cell, n, args, theta0):
+        return self._tick(self._singles, rho, s_cell, n, args, theta0)
+
+
+def make_store(backend: Backend, fused: bool = True, mesh=None):
     """The store for ``backend``. With ``fused`` (the default) the tick runs the hand-fused
     kernels of ``uqo.kernels`` where the backend has one: numba on numpy, the elementwise
     ``jax.jit`` tick on JAX, the CUDA kernel on CuPy; a store on a GPU is wrapped so that a device
-    failure moves the register to the CPU and keeps ticking (``uqo.kernels.stores``)."""
+    failure moves the register to the CPU and keeps ticking (``uqo.kernels.stores``). A ``mesh``
+    (JAX only) gives the sharded store."""
+    if mesh is not None and backend.name != "jax":
+        raise ValueError(f"a device mesh needs the jax backend, got {backend.name!r}")
     if not fused:
+        if mesh is not None:
+            return ShardedJaxStore(backend, mesh=mesh)
         return JaxStore(backend) if backend.name == "jax" else ArrayStore(backend)
     from uqo.kernels import stores
 
+    jax_store = JaxStore if mesh is None else partial(ShardedJaxStore, mesh=mesh)
     return stores.fused_store(backend, generic=partial(make_store, fused=False),
-                              jax_store=JaxStore, cpu_generic=_generic_numpy_store)
+                              jax_store=jax_store, cpu_generic=_generic_numpy_store)
 
 
 def _generic_numpy_store():
@@ -140,4 +198,4 @@ def _generic_numpy_store():
     return ArrayStore(get_backend("numpy"))
 
 
-__all__ = ["ArrayStore", "JaxStore", "bucket", "make_store"]
+__all__ = ["ArrayStore", "JaxStore", "ShardedJaxStore", "bucket", "make_store"]

@@ -1,19 +1,26 @@
-"""The fused JAX tick sharded over every visible device (``jax.sharding``).
+"""The fused JAX tick sharded over devices (``jax.sharding``), and the pieces the agent register
+uses to keep its cell arrays sharded.
 
 Use cases::
 
     mesh = cell_mesh()                                   # 1-D mesh over jax.devices()
     order, block = partition_layout(partition_of_cell, mesh.size)
     tick = sharded_tick_pairs(mesh)                      # jitted, cells split across devices
-    rho, diag, agg = tick(rho[order], s[order], *[p[order] for p in params], jdt, theta0)
+    idx = np.maximum(order, 0)                           # padding rows: any real cell
+    rho, diag, agg = tick(rho[idx], s[idx], *[p[idx] for p in params], jdt, theta0,
+                          live=order >= 0)               # agg counts live cells only
+
+    AgentRegister(n, backend="jax", shards="auto")       # the register on every local device
 
 The tick is elementwise over cells, so each device updates its own block with no communication;
-only the fleet aggregates (``agg``: mean normalised purity, total leakage) are a cross-device
-reduction, inside the same program. Cells are laid out so that device ``k`` holds the cells of
-engine partition ``k`` (the consistent-hash partition of their agents, from the scheduler):
-``partition_layout`` builds that order, padding every block to one size with index ``-1`` (the
-caller points those at its scratch cell). Several hosts: call ``jax.distributed.initialize()``
-first on each; ``jax.devices()`` then lists every host's devices and the same code runs.
+only the fleet aggregates (``agg``: mean normalised purity and total leakage over the ``live``
+cells, and their count) are a cross-device reduction, inside the same program. Device ``k``
+holds a contiguous block of cells: those of engine partition ``k`` (the consistent-hash
+partition of their agents, ``uqo.engine.partition``); ``partition_layout`` builds that order,
+padding every block to one size with index ``-1``. Several hosts: call
+``jax.distributed.initialize()`` on each first; ``jax.devices()`` then lists every host's
+devices, each process passes its own blocks (``jax.make_array_from_process_local_data``) and
+the same jitted tick runs (``tests/kernels/test_sharding_distributed.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,41 @@ def cell_mesh(devices=None):
 
     devs = np.asarray(jax.devices() if devices is None else devices)
     return Mesh(devs, (AXIS,))
+
+
+def cell_sharding(mesh, ndim: int):
+    """``NamedSharding`` splitting axis 0 (cells) of an ``ndim``-d array over ``mesh``."""
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    return NamedSharding(mesh, P(AXIS, *([None] * (ndim - 1))))
+
+
+def local_mesh(shards):
+    """The register's mesh for ``shards``: ``"auto"`` -> every local device when there are
+    several, else None (no sharding); an int ``k`` >= 1 -> the first ``k`` local devices;
+    None -> None. Local devices: the register is one process's object (its books are on this
+    host), so under ``jax.distributed`` each process shards over its own devices."""
+    import jax
+
+    devices = jax.local_devices()
+    if shards is None or (shards == "auto" and len(devices) == 1):
+        return None
+    if shards == "auto":
+        return cell_mesh(devices)
+    if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
+        raise ValueError(f"shards must be 'auto', None or an int >= 1, got {shards!r}")
+    if shards > len(devices):
+        raise ValueError(f"shards={shards} but only {len(devices)} local JAX device(s): "
+                         f"{devices}")
+    return cell_mesh(devices[:shards])
+
+
+def place(host, mesh):
+    """``host`` (numpy, cells on axis 0, length a multiple of ``mesh.size``) on ``mesh``."""
+    import jax
+
+    return jax.device_put(np.asarray(host), cell_sharding(mesh, np.ndim(host)))
 
 
 def partition_layout(partition, n_devices: int) -> tuple[np.ndarray, int]:
@@ -50,28 +92,44 @@ def partition_layout(partition, n_devices: int) -> tuple[np.ndarray, int]:
 
 def sharded_tick_pairs(mesh):
     """The fused pair tick jitted with the cell axis sharded over ``mesh``. Returns
-    ``f(rho, s_before, *params, coupling_dt, theta0) -> (rho, diag, agg)``."""
+    ``f(rho, s_before, *params, coupling_dt, theta0, live=None) -> (rho, diag, agg)``; ``live``
+    ``(C,)`` bool marks the cells the aggregates count (None: all)."""
+    from .jax_tick import tick_pairs
+
+    return _sharded(mesh, tick_pairs, n_scalars=2)
+
+
+def sharded_tick_singles(mesh):
+    """As ``sharded_tick_pairs`` for ``(C, 2, 2)`` single cells: ``f(rho, s_before, p, q, g, r,
+    theta0, live=None)``."""
+    from .jax_tick import tick_singles
+
+    return _sharded(mesh, tick_singles, n_scalars=1)
+
+
+def _sharded(mesh, tick, n_scalars: int):
     import jax
     import jax.numpy as jnp
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
-    from .jax_tick import tick_pairs
+    cells, cells3 = cell_sharding(mesh, 1), cell_sharding(mesh, 3)
 
-    cells = NamedSharding(mesh, P(AXIS))
-    rep = NamedSharding(mesh, P())
-
-    def run(rho, s_before, *rest):
-        new, diag = tick_pairs(rho, s_before, *rest)
-        agg = {"global_coherence": jnp.mean(diag["npurity"]), "leakage": jnp.sum(diag["leak"])}
+    def run(rho, s_before, live, *rest):
+        new, diag = tick(rho, s_before, *rest)
+        n = jnp.sum(live)
+        agg = {"global_coherence": jnp.sum(jnp.where(live, diag["npurity"], 0.0))
+               / jnp.maximum(n, 1),
+               "leakage": jnp.sum(jnp.where(live, diag["leak"], 0.0)), "cells": n}
         return new, diag, agg
 
-    def f(rho, s_before, *rest):
-        params, scalars = rest[:-2], rest[-2:]
-        rho = jax.device_put(rho, NamedSharding(mesh, P(AXIS, None, None)))
-        s_before = jax.device_put(s_before, cells)
-        params = [jax.device_put(p, cells) for p in params]
-        return jitted(rho, s_before, *params, *scalars)
+    jitted = jax.jit(run, out_shardings=(cells3, cells, NamedSharding(mesh, P())))
 
-    jitted = jax.jit(run, out_shardings=(NamedSharding(mesh, P(AXIS, None, None)), cells, rep))
+    def f(rho, s_before, *rest, live=None):
+        params, scalars = rest[:-n_scalars], rest[-n_scalars:]
+        if live is None:
+            live = np.ones(rho.shape[0], bool)
+        arrays = [jax.device_put(x, cells) for x in (s_before, live, *params)]
+        return jitted(jax.device_put(rho, cells3), *arrays, *scalars)
+
     return f

@@ -16,7 +16,8 @@ SCRIPT = textwrap.dedent("""
     import math, numpy as np, jax
     jax.config.update("jax_enable_x64", True)
     from uqo.kernels import jax_tick as jt
-    from uqo.kernels.sharding import cell_mesh, sharded_tick_pairs, partition_layout
+    from uqo.kernels.sharding import (cell_mesh, partition_layout, sharded_tick_pairs,
+                                      sharded_tick_singles)
     assert len(jax.devices()) == 4, jax.devices()
     rng = np.random.default_rng(0)
     n = 1000
@@ -29,16 +30,26 @@ SCRIPT = textwrap.dedent("""
     order, block = partition_layout(rng.integers(0, 4, n), 4)
     idx = np.where(order < 0, 0, order)          # padding -> a real cell, ignored below
     mesh = cell_mesh()
+    keep = order >= 0
     got_rho, got, agg = sharded_tick_pairs(mesh)(rho[idx], s[idx], *[p[idx] for p in params],
-                                                 0.05, math.pi / 4)
+                                                 0.05, math.pi / 4, live=keep)
     assert len(got_rho.sharding.device_set) == 4
     want_rho, want = jax.jit(jt.tick_pairs)(rho, s, *params, 0.05, math.pi / 4)
-    keep = order >= 0
     assert np.abs(np.asarray(got_rho)[keep] - np.asarray(want_rho)[order[keep]]).max() < 1e-6
     for k in want:
         assert np.abs(np.asarray(got[k])[keep] - np.asarray(want[k])[order[keep]]).max() < 1e-9, k
-    npur = np.asarray(got["npurity"])
-    assert abs(float(agg["global_coherence"]) - npur.mean()) < 1e-9
+    # aggregates count live cells only, not the padding rows (copies of cell 0 here)
+    assert int(agg["cells"]) == n
+    assert abs(float(agg["global_coherence"]) - np.asarray(want["npurity"]).mean()) < 1e-9
+    assert abs(float(agg["leakage"]) - np.asarray(want["leak"]).sum()) < 1e-9
+
+    q = rho[:, :2, :2] / np.trace(rho[:, :2, :2], axis1=1, axis2=2)[:, None, None]
+    q = (0.5 * (q + q.conj().transpose(0, 2, 1))).astype(np.complex64)
+    got_q, got, agg = sharded_tick_singles(mesh)(q[idx], s[idx], *[p[idx] for p in params[:4]],
+                                                 math.pi / 4, live=keep)
+    want_q, want = jax.jit(jt.tick_singles)(q, s, *params[:4], math.pi / 4)
+    assert np.abs(np.asarray(got_q)[keep] - np.asarray(want_q)[order[keep]]).max() < 1e-6
+    assert abs(float(agg["global_coherence"]) - np.asarray(want["npurity"]).mean()) < 1e-9
     print("SHARDED-OK")
 """)
 
