@@ -12,8 +12,8 @@ import struct
 import zlib
 
 import msgspec
-
 from uqo.security.fsutil import atomic_write, fsync_dir
+
 from .log import HardState, Snapshot, SnapshotMeta
 
 _MAGIC = b"UQOSNAP1"

@@ -31,6 +31,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from uqo.security.fsutil import fsync_dir, write_all
+
 from .log import Entry, HardState, LogStorage, Snapshot, SnapshotMeta
 from .snapstore import SnapshotStore
 

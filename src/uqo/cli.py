@@ -12,8 +12,6 @@ import argparse
 import importlib
 import sys
 
-from ._version import __version__
-
 COMMAND_MODULES = (
     "uqo.commands.base",
     "uqo.commands.control",

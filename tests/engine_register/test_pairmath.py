@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from uqo.engine import pairmath as pm
 
 
@@ -49,7 +48,7 @@ def test_textbook_states():
     bell[0, np.ix_([0, 3], [0, 3])[0], np.ix_([0, 3], [0, 3])[1]] = 0.5
     assert pm.pair_entropy(bell)[0] == pytest.approx(0, abs=1e-6)
     assert pm.pair_concurrence(bell)[0] == pytest.approx(1, abs=1e-6)
-    ra, rb = pm.reduced_pair(bell)
+    ra, _ = pm.reduced_pair(bell)
     assert pm.qubit_entropy(ra)[0] == pytest.approx(np.log(2), abs=1e-12)
     mixed = np.eye(4, dtype=complex)[None] / 4
     assert pm.pair_entropy(mixed)[0] == pytest.approx(np.log(4), abs=1e-9)

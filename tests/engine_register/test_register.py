@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from uqo.engine.register import AgentRegister
 from uqo.engine.tick import TickParams
 
@@ -138,7 +137,7 @@ def test_jax_matches_numpy_within_1e5():
 def test_global_coherence_is_one_for_pure_and_zero_for_mixed():
     reg = AgentRegister(8, backend="numpy", params=TickParams(lambda0=0, lambda1=0, kappa=0,
                                                              corr_rate=0, coupling=0))
-    a, b = reg.add_pairs(1)
+    a, _ = reg.add_pairs(1)
     assert reg.tick(1.0).global_coherence == pytest.approx(0.0, abs=1e-6)
     reg.set_cell_state(a, BELL)
     assert reg.tick(1.0).global_coherence == pytest.approx(1.0, abs=1e-5)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from uqo.engine import pairmath as pm
 from uqo.engine import tick as tk
 

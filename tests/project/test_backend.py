@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from uqo.engine.backend import BackendUnavailable, available_backends, get_backend, resolve_name
 
 

@@ -13,7 +13,7 @@ CONTAINERS = ROOT / "containers"
 
 def test_dockerfile_copies_existing_paths_and_runs_serve():
     text = (CONTAINERS / "Dockerfile").read_text()
-    sources = [src for line in re.findall(r"^COPY (.+)$", text, re.M)
+    sources = [src for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE)
                for src in line.split()[:-1]]
     assert sources
     for src in sources:

@@ -38,8 +38,8 @@ def test_wheel_imports_in_a_clean_venv(wheel, tmp_path):
     # friendly, so put the dev venv's site-packages behind the clean one for the deps only.
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
     site = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
-    code = ("import sys; sys.path.append(%r); import uqo, uqo.engine.register, uqo.cli; "
-            "print(uqo.__version__, uqo.__file__)" % str(site))
+    code = (f"import sys; sys.path.append({str(site)!r}); import uqo, uqo.engine.register, "
+            "uqo.cli; print(uqo.__version__, uqo.__file__)")
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path).stdout
     assert str(env_dir) in out, out  # imported from the clean venv, not the source tree
