@@ -14,7 +14,12 @@ import math
 
 from numba import njit
 
-_INLINE = {"inline": "always", "cache": True, "fastmath": False, "nogil": True}
+# LLVM fast-math, only the flags that cannot change a result beyond rounding: fused multiply-add
+# (contract), x / y as x * (1 / y) (arcp), no signed zeros (nsz). Not nnan/ninf (xlogx and the
+# clamps compare), not afn (approximate log/acos), not reassoc (measured slower). 74 -> 64 ms
+# per 500k-pair tick on the 2-core CI machine.
+FASTMATH = {"contract", "arcp", "nsz"}
+_INLINE = {"inline": "always", "cache": True, "fastmath": FASTMATH, "nogil": True}
 TINY = 1e-300
 
 

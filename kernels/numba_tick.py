@@ -33,7 +33,7 @@ SINGLE_KEYS = ("s_cell", "leak", "ready", "npurity")
 _CHUNK = 2048  # cells per scheduling unit: one set of scratch matrices each
 
 
-@njit(parallel=True, cache=True, fastmath=False, nogil=True)
+@njit(parallel=True, cache=True, fastmath=nc.FASTMATH, nogil=True)
 def _pairs_kernel(rho, s_cell, pa, pb, qa, qb, ga, gb, c, ra, rb, coupling_dt, theta0, out):
     n = rho.shape[0]
     phase = cmath.exp(complex(0.0, -2.0 * coupling_dt))  # exp(-i J dt (z_i - z_j)), z_i - z_j = 2
@@ -93,7 +93,7 @@ def _pair_diagnostics(m, s, s_before, mt, t, b, b2, out, k):
     out[8, k] = (4.0 * pur - 1.0) / 3.0
 
 
-@njit(parallel=True, cache=True, fastmath=False, nogil=True)
+@njit(parallel=True, cache=True, fastmath=nc.FASTMATH, nogil=True)
 def _singles_kernel(rho, s_cell, p, q, g, r, theta0, out):
     n = rho.shape[0]
     for k in prange(n):
