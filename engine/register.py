@@ -28,6 +28,16 @@ the agent id as a decimal string. A pair cell follows its first agent's key. Whe
 has no free cell the cell goes to the next block with one clockwise on the ring (the walk of
 consistent hashing with bounded loads); ``shard_of`` says where each agent is. The tick runs on
 every row (each device its block); results equal the one-device register's.
+
+Several hosts (``shards="global"`` after ``jax.distributed.initialize``), in JAX's
+multi-controller (SPMD) style: every process builds the same register and makes the same calls
+in the same order, reads included (a read may flush queued observations to the devices). In
+uqo that order is the replicated command log's, which every replica applies in log order
+anyway. The host books (ids, cells, rates, per-agent diagnostics) are then identical in every
+process; the cell arrays are global ``jax.Array``s over the devices of all processes, each
+process holding only its own devices' blocks. The tick's per-cell diagnostics and the cells an
+observation or ``cell_state`` reads are gathered to every process inside the jitted programs
+(collectives: a process that skips a call leaves the others waiting).
 """
 
 from __future__ import annotations
@@ -73,7 +83,9 @@ class AgentRegister:
                  params: TickParams | None = None, seed: int = 0, shards="auto"):
         """``shards`` (JAX only): ``"auto"`` shards over every local device when there are
         several; an int ``k`` uses the first ``k`` local devices (1: one block, still through
-        the sharded store); None never shards."""
+        the sharded store); None never shards; ``"global"`` shards over every process's
+        devices (``jax.devices()``), every process driving its copy of the register
+        identically (module docstring; one process: all its devices, even one)."""
         if not isinstance(capacity, (int, np.integer)) or capacity < 1:
             raise ValueError(f"capacity must be a positive int, got {capacity!r}")
         if dtype not in _DTYPES:

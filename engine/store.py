@@ -121,6 +121,10 @@ class JaxStore:
         return self._singles(n, rho, s_cell, tuple(self.xp.asarray(a) for a in args), theta0)
 
 
+def _jax_take(arr, idx):
+    return arr[idx]
+
+
 def _sharded_run(tick, rho, s_cell, args, *scalars):
     new, diag = tick(rho, s_cell, *args, *scalars)
     return new, diag["s_cell"], {k: v.astype("float32") for k, v in diag.items()}
@@ -131,21 +135,34 @@ class ShardedJaxStore(JaxStore):
     ``k`` holds rows ``[k B, (k + 1) B)``. Every result keeps that sharding. The tick runs on
     whole arrays (``n`` must be their length): each device updates its block, no communication.
     Scatters are padded to powers of two by repeating their first entry (same index, same
-    value), so the scratch row is never read."""
+    value), so the scratch row is never read.
+
+    A mesh spanning several processes (``jax.distributed``; every process calls the same
+    methods with the same host arguments): the tick's diagnostics and ``take`` come back
+    replicated on every device (an all-gather inside the same program), so each process can
+    read them; each process builds only its own blocks of the host arrays it places. One
+    process: they stay sharded, as before."""
 
     def __init__(self, backend: Backend, pairs_fn=tick_pairs, singles_fn=tick_singles, *, mesh):
         import jax
+        from jax.sharding import NamedSharding
+        from jax.sharding import PartitionSpec as P
         from uqo.kernels.sharding import cell_sharding
 
         self.backend, self.xp, self.mesh = backend, backend.xp, mesh
         self._cells = {nd: cell_sharding(mesh, nd) for nd in (1, 2, 3)}
+        # None: every block is in this process, results are read as they are
+        self._everywhere = (None if self._cells[1].is_fully_addressable
+                            else NamedSharding(mesh, P()))
         self._puts = {nd: jax.jit(_jax_put, donate_argnums=(0,), out_shardings=sh)
                       for nd, sh in self._cells.items()}
-        outs = (self._cells[3], self._cells[1], self._cells[1])
+        outs = (self._cells[3], self._cells[1], self._everywhere or self._cells[1])
         self._pairs = jax.jit(partial(_sharded_run, pairs_fn), donate_argnums=(0, 1),
                               out_shardings=outs)
         self._singles = jax.jit(partial(_sharded_run, singles_fn), donate_argnums=(0, 1),
                                 out_shardings=outs)
+        if self._everywhere is not None:
+            self._take = jax.jit(_jax_take, out_shardings=self._everywhere)
 
     def put(self, arr, idx, values):
         idx = np.asarray(idx, dtype=np.int32)
@@ -157,13 +174,25 @@ class ShardedJaxStore(JaxStore):
         return self._puts[arr.ndim](arr, np.concatenate([idx, idx[pad]]),
                                     np.concatenate([values, values[pad]]))
 
+    def take(self, arr, idx):
+        """Rows ``idx`` of ``arr``; over several processes a numpy copy read in every process
+        (the gather is padded to a power of two like ``put``)."""
+        if self._everywhere is None:
+            return super().take(arr, idx)
+        idx = np.asarray(idx, dtype=np.int32)
+        n = len(idx)
+        if n == 0:
+            return np.zeros((0,) + tuple(arr.shape[1:]), arr.dtype)
+        pad = np.zeros(bucket(n, 1 << 62, floor=16) - n, np.int64)
+        return np.asarray(self._take(arr, np.concatenate([idx, idx[pad]])))[:n]
+
     def _tick(self, fn, rho, s_cell, n, args, *scalars):
-        import jax
+        from uqo.kernels.sharding import put_cells
 
         if n != rho.shape[0]:
             raise ValueError(f"a sharded tick runs on every cell: n must be {rho.shape[0]}, "
                              f"got {n}")
-        args = tuple(jax.device_put(np.asarray(a), self._cells[1]) for a in args)
+        args = tuple(put_cells(a, self._cells[1]) for a in args)
         return fn(rho, s_cell, args, *scalars)
 
     def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):

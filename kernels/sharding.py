@@ -11,6 +11,7 @@ Use cases::
                           live=order >= 0)               # agg counts live cells only
 
     AgentRegister(n, backend="jax", shards="auto")       # the register on every local device
+    AgentRegister(n, backend="jax", shards="global")     # on every process's devices (SPMD)
 
 The tick is elementwise over cells, so each device updates its own block with no communication;
 only the fleet aggregates (``agg``: mean normalised purity and total leakage over the ``live``
@@ -20,7 +21,9 @@ partition of their agents, ``uqo.engine.partition``); ``partition_layout`` build
 padding every block to one size with index ``-1``. Several hosts: call
 ``jax.distributed.initialize()`` on each first; ``jax.devices()`` then lists every host's
 devices, each process passes its own blocks (``jax.make_array_from_process_local_data``) and
-the same jitted tick runs (``tests/kernels/test_sharding_distributed.py``).
+the same jitted tick runs (``tests/kernels/test_sharding_distributed.py``). The register does
+the same with ``shards="global"``: every process runs the same operations on its copy of the
+books, and holds only its own devices' blocks of the cell arrays.
 """
 
 from __future__ import annotations
@@ -50,17 +53,23 @@ def cell_sharding(mesh, ndim: int):
 def local_mesh(shards):
     """The register's mesh for ``shards``: ``"auto"`` -> every local device when there are
     several, else None (no sharding); an int ``k`` >= 1 -> the first ``k`` local devices;
-    None -> None. Local devices: the register is one process's object (its books are on this
-    host), so under ``jax.distributed`` each process shards over its own devices."""
+    None -> None; ``"global"`` -> every device of every process (``jax.devices()``; one process:
+    its local devices, a mesh even of one). Apart from ``"global"`` the devices are this
+    process's: under ``jax.distributed`` an ``"auto"`` register is one process's object (its
+    books on this host); a ``"global"`` one is replicated and every process must drive it
+    identically (``AgentRegister``)."""
     import jax
 
+    if shards == "global":
+        return cell_mesh()
     devices = jax.local_devices()
     if shards is None or (shards == "auto" and len(devices) == 1):
         return None
     if shards == "auto":
         return cell_mesh(devices)
     if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
-        raise ValueError(f"shards must be 'auto', None or an int >= 1, got {shards!r}")
+        raise ValueError(f"shards must be 'auto', 'global', None or an int >= 1, got "
+                         f"{shards!r}")
     if shards > len(devices):
         raise ValueError(f"shards={shards} but only {len(devices)} local JAX device(s): "
                          f"{devices}")
@@ -69,9 +78,19 @@ def local_mesh(shards):
 
 def place(host, mesh):
     """``host`` (numpy, cells on axis 0, length a multiple of ``mesh.size``) on ``mesh``."""
+    return put_cells(host, cell_sharding(mesh, np.ndim(host)))
+
+
+def put_cells(host, sharding):
+    """``host`` (numpy, the same global value in every process) as a ``jax.Array`` with
+    ``sharding``. A mesh spanning several processes: each process builds only its addressable
+    shards from its copy (``jax.make_array_from_callback``), no communication."""
     import jax
 
-    return jax.device_put(np.asarray(host), cell_sharding(mesh, np.ndim(host)))
+    host = np.asarray(host)
+    if sharding.is_fully_addressable:
+        return jax.device_put(host, sharding)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
 def partition_layout(partition, n_devices: int) -> tuple[np.ndarray, int]:

@@ -43,6 +43,9 @@ def test_bad_shards_and_keys_are_refused():
         AgentRegister(8, backend="jax", shards=0)
     with pytest.raises(ValueError, match="shards needs the jax backend"):
         AgentRegister(8, backend="numpy", shards=2)
+    with pytest.raises(ValueError, match="shards needs the jax backend"):
+        AgentRegister(8, backend="numpy", shards="global")
+    assert AgentRegister(8, backend="jax", shards="global").shards == len(jax.devices())
     assert AgentRegister(8, backend="numpy").mesh is None     # "auto": nothing to shard
     assert AgentRegister(8, backend="jax", shards=None).mesh is None
     reg = AgentRegister(8, backend="numpy")

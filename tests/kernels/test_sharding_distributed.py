@@ -5,15 +5,11 @@ Cross-process reductions on CPU go through gloo (``jax_cpu_collectives_implement
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 
 import pytest
+
+from ._distributed import run_workers
 
 WORKER = textwrap.dedent("""
     import math, sys
@@ -81,45 +77,8 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_all(procs, timeout: float) -> list:
-    """Exit codes; stops waiting as soon as one worker fails (its peer would block in a
-    collective) or at ``timeout`` (code None)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        codes = [p.poll() for p in procs]
-        if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
-            return codes
-        time.sleep(0.1)
-    return [p.poll() for p in procs]
-
-
 @pytest.mark.timeout(240)
 def test_two_processes_tick_their_shards_like_one_device(tmp_path):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    port = str(_free_port())
-    paths = [tmp_path / f"worker{i}.log" for i in range(2)]
-    with contextlib.ExitStack() as stack:
-        logs = [stack.enter_context(open(path, "w")) for path in paths]
-        procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), port], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-                 for i, log in enumerate(logs)]
-        try:
-            codes = _wait_all(procs, timeout=180)
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-    out = [path.read_text() for path in paths]
-    report = "\n".join(f"worker {i} exit {c} (None: killed while running):\n{t[-2000:]}"
-                       for i, (c, t) in enumerate(zip(codes, out)))
-    assert codes == [0, 0], report
+    out = run_workers(lambda pid, port: ["-c", WORKER, str(pid), port], tmp_path)
     for i, text in enumerate(out):
-        assert f"DIST-OK process {i} checked" in text, report
+        assert f"DIST-OK process {i} checked" in text, text[-2000:]
