@@ -100,5 +100,5 @@ def test_bad_systems_exits_2_naming_the_value(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "peers", "--systems", "0", "--out", str(tmp_path)])
     assert exc.value.code == 2
-    assert "argument --systems: must be >= 1, got '0'" in capsys.readouterr().err
+    assert "argument --systems: must be at least 1, got '0'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -54,5 +54,5 @@ def test_bad_peer_steps_exits_2_naming_the_value(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "gpu", "--peer-steps", "0", "--out", str(tmp_path)])
     assert exc.value.code == 2
-    assert "--peer-steps: must be >= 1, got '0'" in capsys.readouterr().err
+    assert "--peer-steps: must be at least 1, got '0'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .base import int_at_least
+
 _BACKENDS = ("cupy", "jax", "numba", "numpy")
 
 
@@ -19,15 +21,7 @@ def _agents(text: str) -> int:
     return value
 
 
-def _ticks(text: str) -> int:
-    """A positive integer (--ticks, --peer-systems, --peer-steps)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
+_ticks = int_at_least(1)   # --ticks, --peer-systems, --peer-steps
 
 
 def add_commands(sub, bench) -> None:

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from .base import int_at_least
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
+_positive = int_at_least(1)
 
 
 def add_commands(sub, bench) -> None:
