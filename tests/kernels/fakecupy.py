@@ -63,6 +63,10 @@ class CompileException(RuntimeError):
     """The source did not compile (named as ``cupy.cuda.compiler.CompileException``)."""
 
 
+class Unsupported(RuntimeError):
+    """A CuPy feature this fake does not emulate (a test that needs it must extend the fake)."""
+
+
 class CUDADriverError(RuntimeError):
     """A launch failed (named as CuPy's driver error, so ``is_device_failure`` knows it)."""
 
@@ -292,7 +296,7 @@ class RawModule:
     def __init__(self, device: FakeDevice, code: str, options=(), name_expressions=None,
                  backend="nvrtc"):
         if name_expressions:
-            raise NotImplementedError("fakecupy emulates extern \"C\" kernels only")
+            raise Unsupported("fakecupy emulates extern \"C\" kernels only")
         flags = _compile_flags(options)
         key = hashlib.sha256("\0".join([code, *flags, *CXXFLAGS, SHIM.read_text(),
                                         _TRAMPOLINE]).encode()).hexdigest()[:20]
@@ -330,7 +334,7 @@ class RawFunction:
         dev = self.module.device
         grid3, block3 = _dim3(grid, "grid"), _dim3(block, "block")
         if shared_mem:
-            raise NotImplementedError("fakecupy does not emulate dynamic shared memory")
+            raise Unsupported("fakecupy does not emulate dynamic shared memory")
         threads = math.prod(block3)
         if self.max_threads is not None and threads > self.max_threads:
             raise CUDADriverError(f"CUDA_ERROR_INVALID_VALUE (emulated): {threads} threads per "
