@@ -7,14 +7,20 @@ The tick must touch a million cells per call, so nothing here calls a batched ei
 * a pair's spectrum is the root set of its characteristic quartic, built from the power sums of
   the traceless part ``B = rho - t I/4`` (no cancellation against the trace) and solved with
   Ferrari's resolvent cubic in Viete's trigonometric form (all roots are real for Hermitian
-  ``rho``). Work is done in float64 whatever the state's precision.
+  ``rho``); when the resolvent's largest root is well apart from the other two, those two are
+  recomputed from it by Vieta's relations (``cellspectra.deflate_small_roots``), which Viete's
+  form alone gets only to ~sqrt(eps) when they are close to each other and to 0. Work is done
+  in float64 whatever the state's precision.
 
-Accuracy (tests/engine_register/test_pairmath.py measures it against ``eigvalsh``): eigenvalues to ~1e-12
-for spread spectra; a cluster of k equal eigenvalues is resolved to ~eps**(1/k) (the textbook
-conditioning of polynomial roots), so the entropy of an almost pure pair state (three eigenvalues
-near 0) is within ~2e-4 nats, and the concurrence of an almost pure state within ~2e-3. That is
-far inside what scheduling needs (mutual-information thresholds of ~0.1 nats); the exact
-functions in ``uqo.engine.entropy`` use ``eigvalsh`` for the 1e-5 contract.
+Accuracy (tests/engine_register/test_pairmath.py measures it against ``eigvalsh``): eigenvalues
+to ~1e-12 for spread spectra; a cluster of k equal eigenvalues is resolved to ~eps**(1/k) at
+worst (the textbook conditioning of polynomial roots). Entropies are within 1e-5 nats of
+``eigvalsh`` on every degenerate family tested, including ``|0><0| (x) I/2``, which a failure
+leaves in a maximally mixed pair (2-3e-4 before the deflation). The concurrence of almost pure
+or rank-2 states is within ~1e-3: its eigenvalues near 0 pass through a square root, and
+nothing built on the characteristic polynomial does better. That is far inside what scheduling
+needs (mutual-information thresholds of ~0.1 nats); the exact functions in
+``uqo.engine.entropy`` use ``eigvalsh``.
 
 Everything here is written once against the array namespace ``xp`` of its arguments and is pure
 (returns new arrays), so ``jax.jit`` fuses it and numpy runs it as is.

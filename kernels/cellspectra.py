@@ -78,12 +78,35 @@ def cubic_real_roots(a2, a1, a0, xp):
     return tuple(2.0 * m * xp.cos(phi - 2.0 * math.pi * k / 3.0) - shift for k in range(3))
 
 
+def deflate_small_roots(z1, z2, z3, a2, a0, xp):
+    """The two smaller roots of the resolvent cubic again, from the largest one by Vieta.
+
+    The resolvent's roots are squares ``(y_i + y_j)^2 >= 0``. When two of them are close to each
+    other and to 0 (a spectrum with two degenerate pairs, as ``|0><0| (x) I/2``, the state a
+    failure leaves in a mixed cell), Viete's form gets them with an absolute error ~sqrt(eps),
+    and their square roots turn that into ~1e-5 errors in eigenvalues near 0, ~2e-4 nats of
+    entropy. When the largest root is well apart from the others (``z2 < z1 / 2``) it is
+    accurate, so the other two follow from ``z2 + z3 = -a2 - z1`` and ``z2 z3 = -a0 / z1`` with
+    the stable quadratic formula (errors ~eps). A triple root (a pure state) keeps Viete's
+    values, which are accurate there.
+    """
+    use = (z1 > TINY) & (z2 < 0.5 * z1)
+    z1s = xp.where(use, z1, 1.0)
+    s = xp.clip(-a2 - z1, 0.0, None)
+    prod = xp.clip(-a0 / z1s, 0.0, None)
+    big = (s + xp.sqrt(xp.clip(s * s - 4.0 * prod, 0.0, None))) / 2.0
+    small = xp.where(big > TINY, prod / xp.where(big > TINY, big, 1.0), 0.0)
+    return xp.where(use, big, z2), xp.where(use, small, z3)
+
+
 def quartic_roots(t, q2, q3, q4, xp):
     """Four real roots of the characteristic quartic (Ferrari), as pairmath does."""
     big_p = -q2 / 2.0
     big_q = -q3 / 3.0
     big_r = (q2 * q2 / 2.0 - q4) / 4.0
-    z1, z2, z3 = cubic_real_roots(2.0 * big_p, big_p * big_p - 4.0 * big_r, -big_q * big_q, xp)
+    a2, a1, a0 = 2.0 * big_p, big_p * big_p - 4.0 * big_r, -big_q * big_q
+    z1, z2, z3 = cubic_real_roots(a2, a1, a0, xp)
+    z2, z3 = deflate_small_roots(z1, z2, z3, a2, a0, xp)
     s1 = xp.sqrt(xp.clip(z1, 0.0, None))
     s2 = xp.sqrt(xp.clip(z2, 0.0, None))
     s3 = xp.sqrt(xp.clip(z3, 0.0, None))

@@ -10,7 +10,9 @@ storage precision once, when written back.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 from numba import njit
 
@@ -21,6 +23,47 @@ from numba import njit
 FASTMATH = {"contract", "arcp", "nsz"}
 _INLINE = {"inline": "always", "cache": True, "fastmath": FASTMATH, "nogil": True}
 TINY = 1e-300
+# Every file whose numba code ends up inside a cached kernel (see flush_stale_caches).
+SOURCES = ("numba_cell.py", "numba_tick.py", "numba_observe.py")
+
+
+def sources_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in SOURCES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def flush_stale_caches(module: str, dispatchers) -> bool:
+    """Drop the on-disk cache of ``dispatchers`` when any file of ``SOURCES`` changed since
+    it was written; returns True when it flushed.
+
+    numba invalidates a cached function only when the file defining it changes, not when a
+    function it inlines from another file does (numba's caching notes), so a kernel of
+    ``numba_tick`` would keep running the old ``numba_cell`` math after an edit of this file,
+    silently. A digest of all the sources is kept beside the cache (``<module>.uqo-digest``);
+    on a mismatch the caches' indexes are emptied (numba's ``Cache.flush``) and the kernels
+    compile afresh on first use. A cache directory that cannot be written is left alone.
+    """
+    caches = [c for c in (getattr(d, "_cache", None) for d in dispatchers)
+              if getattr(c, "_cache_path", None)]
+    if not caches:
+        return False
+    digest = sources_digest()
+    stamp = Path(caches[0]._cache_path) / f"{module}.uqo-digest"
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    for cache in caches:
+        cache.flush()
+    try:
+        stamp.write_text(digest)
+    except OSError:
+        pass
+    return True
 
 
 @njit(**_INLINE)
@@ -82,12 +125,26 @@ def cubic_real_roots(a2, a1, a0):
 
 
 @njit(**_INLINE)
+def deflate_small_roots(z1, z2, z3, a2, a0):
+    """The resolvent's two smaller roots from the largest by Vieta when it is well apart
+    (``uqo.kernels.cellspectra.deflate_small_roots`` says why)."""
+    if not (z1 > TINY and z2 < 0.5 * z1):
+        return z2, z3
+    s = max(-a2 - z1, 0.0)
+    prod = max(-a0 / z1, 0.0)
+    big = (s + math.sqrt(max(s * s - 4.0 * prod, 0.0))) / 2.0
+    return big, (prod / big if big > TINY else 0.0)
+
+
+@njit(**_INLINE)
 def quartic_roots(t, q2, q3, q4):
     """Four real roots from trace and traceless power sums (Ferrari), as pairmath does."""
     big_p = -q2 / 2.0
     big_q = -q3 / 3.0
     big_r = (q2 * q2 / 2.0 - q4) / 4.0
-    z1, z2, z3 = cubic_real_roots(2.0 * big_p, big_p * big_p - 4.0 * big_r, -big_q * big_q)
+    a2, a0 = 2.0 * big_p, -big_q * big_q
+    z1, z2, z3 = cubic_real_roots(a2, big_p * big_p - 4.0 * big_r, a0)
+    z2, z3 = deflate_small_roots(z1, z2, z3, a2, a0)
     s1 = math.sqrt(max(z1, 0.0))
     s2 = math.sqrt(max(z2, 0.0))
     s3 = math.sqrt(max(z3, 0.0))

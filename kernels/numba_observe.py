@@ -42,6 +42,9 @@ def _lueders_pairs(rho, s_cell, cells, sites, m0, m1, bad):
         s_cell[c] = nc.pair_entropy(m, b)
 
 
+nc.flush_stale_caches("numba_observe", (_lueders_pairs,))
+
+
 def lueders_pairs_inplace(rho, s_cell, cells, sites, m0, m1) -> np.ndarray:
     """Update pair cells ``rho[cells]`` (``(C, 4, 4)``, host numpy) in place by the site
     operators ``diag(m0, m1)`` on ``sites``, and set ``s_cell[cells]`` to their new entropies.

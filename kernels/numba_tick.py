@@ -128,6 +128,10 @@ def _rotate_qubit(a, d, z, al, be):
     return n00.real, n11.real, n01
 
 
+nc.flush_stale_caches("numba_tick", (_pairs_kernel, _singles_kernel, _pair_diagnostics,
+                                     _rotate_qubit))
+
+
 def pairs_inplace(rho, s_cell, params, coupling_dt: float, theta0: float, out) -> None:
     """Tick ``(C, 4, 4)`` pair cells in place. ``params``: the nine ``(C,)`` arrays
     ``p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b``; ``out``: ``(9, C')`` float64, ``C' >= C``."""

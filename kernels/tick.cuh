@@ -82,11 +82,22 @@ UQO_HD void cubic_roots(double a2, double a1, double a0, double z[3]) {
   z[2] = 2.0 * m * (-c / 2.0 - s) - shift;
 }
 
+// The resolvent's two smaller roots again from the largest, by Vieta, when it is well apart:
+// Viete's form gets a close pair near 0 only to ~sqrt(eps) (cellspectra.deflate_small_roots).
+UQO_HD void deflate_small_roots(double a2, double a0, double z[3]) {
+  if (!(z[0] > 1e-300 && z[1] < 0.5 * z[0])) return;
+  double s = maxd(-a2 - z[0], 0.0), prod = maxd(-a0 / z[0], 0.0);
+  double big = (s + sqrt(maxd(s * s - 4.0 * prod, 0.0))) / 2.0;
+  z[1] = big;
+  z[2] = big > 1e-300 ? prod / big : 0.0;
+}
+
 // Eigenvalues of a 4x4 with real spectrum from its trace and traceless power sums (Ferrari).
 UQO_HD void quartic_roots(double t, double q2, double q3, double q4, double lam[4]) {
   double P = -q2 / 2.0, Q = -q3 / 3.0, R = (q2 * q2 / 2.0 - q4) / 4.0;
   double z[3];
   cubic_roots(2.0 * P, P * P - 4.0 * R, -Q * Q, z);
+  deflate_small_roots(2.0 * P, -Q * Q, z);
   double s1 = sqrt(maxd(z[0], 0.0)), s2 = sqrt(maxd(z[1], 0.0)), s3 = sqrt(maxd(z[2], 0.0));
   if (Q > 0) s3 = -s3;
   double c = t / 4.0;
