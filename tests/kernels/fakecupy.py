@@ -24,6 +24,9 @@ install it as ``sys.modules["cupy"]``::
   as CuPy makes them). With ``cp.device.strict_args`` (the default) a scalar whose C type is not
   the kernel's parameter type raises ``TypeError``; without it the kernel reads its parameter's
   size from those bytes (the rest of each slot is 0xff), which is what a GPU does: garbage.
+* Faults can be injected (``cp.device.inject("alloc" | "launch", after=k, lose=...)``): an
+  allocation that runs out of memory, a launch that hits an illegal address, and a device that
+  is lost from then on (every transfer fails), as the GPU failover must survive.
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class CUDADriverError(RuntimeError):
     """A launch failed (named as CuPy's driver error, so ``is_device_failure`` knows it)."""
 
 
+class OutOfMemoryError(MemoryError):
+    """An allocation failed (named as ``cupy.cuda.memory.OutOfMemoryError``)."""
+
+
 # --- the fake device and its arrays -------------------------------------------------------------
 
 class FakeDevice:
@@ -83,10 +90,38 @@ class FakeDevice:
         self.allocations = 0
         self.launches: list[tuple[str, tuple, tuple]] = []
         self._buffers: list[tuple] = []   # (weakref to raw bytes, start, nbytes, what)
+        self._faults: dict[str, list] = {}  # "alloc" | "launch" -> [countdown, error, lose]
+        self.lost = False
+
+    def inject(self, at: str, after: int = 0, lose: bool = False) -> None:
+        """Fault injection: the ``after + 1``-th allocation (``at="alloc"``: raises
+        ``OutOfMemoryError``) or kernel launch (``"launch"``: ``CUDADriverError``, an illegal
+        address) from now fails. With ``lose`` the device is lost from then on, as after a sticky
+        CUDA error: every allocation, transfer and launch raises ``CUDADriverError``."""
+        if at not in ("alloc", "launch"):
+            raise ValueError(f"at must be 'alloc' or 'launch', got {at!r}")
+        self._faults[at] = [int(after), lose]
+
+    def check(self, at: str, what: str) -> None:
+        """Raise the injected fault due at this ``at`` event, or the lost device's error."""
+        if self.lost:
+            raise CUDADriverError(f"CUDA_ERROR_ILLEGAL_ADDRESS (emulated, device lost): {what}")
+        fault = self._faults.get(at)
+        if fault is None:
+            return
+        if fault[0] > 0:
+            fault[0] -= 1
+            return
+        del self._faults[at]
+        self.lost = fault[1]
+        if at == "alloc":
+            raise OutOfMemoryError(f"Out of memory allocating {what} (emulated, injected)")
+        raise CUDADriverError(f"CUDA_ERROR_ILLEGAL_ADDRESS (emulated, injected): {what}")
 
     def alloc(self, shape, dtype, order: str = "C") -> ndarray:
         dtype, shape = np.dtype(dtype), _shape(shape)
         nbytes = math.prod(shape) * dtype.itemsize
+        self.check("alloc", f"{nbytes:,} bytes")
         raw = np.full(nbytes + 2 * GUARD + ALIGN, POISON, np.uint8)
         start = (-raw.ctypes.data) % ALIGN + GUARD
         flat = raw[start:start + nbytes].view(dtype)
@@ -154,6 +189,7 @@ class ndarray:   # CuPy's name
         return self.device.upload(res)         # advanced indexing: a new buffer, as in CuPy
 
     def __setitem__(self, key, value):
+        self.device.check("transfer", "a scatter")
         self._a[_unwrap(key)] = value._a if isinstance(value, ndarray) else value
 
     def __array__(self, *args, **kwargs):
@@ -167,6 +203,7 @@ class ndarray:   # CuPy's name
         self._a.fill(value)
 
     def get(self) -> np.ndarray:
+        self.device.check("transfer", "a device-to-host copy")
         return np.array(self._a, copy=True)
 
     def set(self, arr):
@@ -178,6 +215,7 @@ class ndarray:   # CuPy's name
             raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
         if not self._a.flags.c_contiguous:
             raise RuntimeError("Cannot set to non-contiguous array")
+        self.device.check("transfer", "a host-to-device copy")
         self._a[...] = arr
 
     def copy(self) -> ndarray:
@@ -340,6 +378,7 @@ class RawFunction:
             raise CUDADriverError(f"CUDA_ERROR_INVALID_VALUE (emulated): {threads} threads per "
                                   f"block, but {self.name} has __launch_bounds__("
                                   f"{self.max_threads})")
+        dev.check("launch", self.name)
         slots = self._marshal(tuple(args))
         ptrs = (ctypes.c_void_p * max(len(self.signature), 1))(
             *(ctypes.addressof(slots) + SLOT * i for i in range(len(self.signature))))
@@ -424,6 +463,7 @@ def fake_cupy(cache_dir, schedule="forward", strict_args: bool = True) -> types.
             runtime=types.SimpleNamespace(getDevice=lambda: 0, getDeviceCount=lambda: 1),
             get_current_stream=_Stream,
             compiler=types.SimpleNamespace(CompileException=CompileException),
-            driver=types.SimpleNamespace(CUDADriverError=CUDADriverError)),
+            driver=types.SimpleNamespace(CUDADriverError=CUDADriverError),
+            memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError)),
     )
     return mod

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import sys
 import types
 
 import numpy as np
@@ -30,23 +29,6 @@ THETA0, CDT = math.pi / 4, 0.05
 SCHEDULES = ("forward", "reverse", 7)   # lowest thread first, highest first, seeded random
 CONFIGS = [ct.CudaConfig(), ct.CudaConfig(stage=True),
            ct.CudaConfig(threads=256, min_blocks=2, stage=True)]
-
-
-@pytest.fixture(scope="session")
-def emul_cache(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed: the CUDA host emulator compiles tick.cu with it")
-    return tmp_path_factory.mktemp("fakecupy")
-
-
-@pytest.fixture
-def cp(emul_cache, monkeypatch):
-    """The fake CuPy installed as ``cupy`` (a fresh fake device per test)."""
-    mod = fakecupy.fake_cupy(emul_cache)
-    monkeypatch.setitem(sys.modules, "cupy", mod)
-    ct._module.cache_clear()
-    yield mod
-    ct._module.cache_clear()   # never hand a fake module to a real CuPy later in the session
 
 
 def _pair_inputs(rng, n):
