@@ -10,7 +10,8 @@ driver/runtime error, an XLA runtime error) it
 3. moves each array that reaches it to host numpy. If the device can no longer be read (a dead
    driver, or a JAX buffer donated to the failed call) the cells restart maximally mixed, with
    the entropy of that state: the model's own meaning of "we know nothing", and the event says
-   ``state="reset"`` instead of ``"migrated"``;
+   ``state="reset"`` instead of ``"migrated"``. An array sharded over several devices loses
+   only the blocks of the devices that cannot be read; the other blocks are copied;
 4. retries the failed call on the CPU, so the tick that failed still happens.
 
 The register keeps its arrays in attributes and always writes back what the store returns, so
@@ -127,7 +128,27 @@ class FailoverStore:
             host = arr.get() if hasattr(arr, "get") else np.asarray(arr)
             return np.array(host, dtype=dtype, order="C"), False
         except Exception:  # noqa: BLE001 - any failure to read means the data is gone
-            return _mixed(shape, dtype, self._dims.get(shape[0])), True
+            return _salvage(arr, _mixed(shape, dtype, self._dims.get(shape[0]))), True
+
+
+def _salvage(arr, host: np.ndarray) -> np.ndarray:
+    """``host`` (the maximally mixed stand-in) with every block of a sharded ``jax.Array`` that
+    can still be read copied in: a dead device loses its own cells, not the other devices'.
+    An array spanning several processes (``shards="global"``) is not salvaged: each process
+    could read only its own blocks, and the processes' copies of the register would differ."""
+    if not getattr(arr, "is_fully_addressable", False):
+        return host
+    try:
+        shards = list(arr.addressable_shards)
+    except Exception:  # noqa: BLE001 - a deleted array may not even list its shards
+        return host
+    for shard in shards:
+        try:
+            block = np.asarray(shard.data)
+        except Exception:  # noqa: BLE001, S112 - its device is gone: keep the stand-in
+            continue
+        host[shard.index] = block
+    return host
 
 
 def _mixed(shape: tuple, dtype, d: int | None) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""The register sharded over 4 host devices equals the one-device register, and cells sit on
-the device of their ring partition. The checks (``_sharded_checks.py``) run in subprocesses so
-that ``XLA_FLAGS`` creates the devices before JAX starts."""
+"""The register sharded over 4 host devices equals the one-device register, cells sit on the
+device of their ring partition, and a device failure moves it to the CPU (the GPU failover).
+The checks (``_sharded_checks.py``) run in subprocesses so that ``XLA_FLAGS`` creates the
+devices before JAX starts."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ def test_random_operations_match_one_device():
 @pytest.mark.timeout(300)
 def test_cells_sit_on_their_ring_partition_and_full_blocks_spill():
     run_check("placement")
+
+
+@pytest.mark.timeout(300)
+def test_device_failure_mid_run_moves_the_sharded_register_to_the_cpu():
+    # seed 1: the fault hits a tick (run_pairs); seed 2: a put (adding singles)
+    run_check("failover", "1", "2")
+
+
+@pytest.mark.timeout(300)
+def test_a_dead_device_resets_only_its_own_block():
+    run_check("lost_device", "0")
 
 
 def test_bad_shards_and_keys_are_refused():
