@@ -105,3 +105,32 @@ def test_other_errors_are_not_swallowed():
 def test_device_failure_is_judged_by_class_name(name, expected):
     exc = type(name, (RuntimeError,), {})("x")
     assert is_device_failure(exc) is expected
+
+
+def test_a_device_lost_while_writing_entropies_resets_them_to_the_mixed_state():
+    """The device dies during the put of the cell entropies of an observation (the states went
+    through earlier calls on the device): the lost entropies restart at ln D, the maximally
+    mixed value that goes with the reset states, not at 0."""
+    class DiesOnEntropyPut(FlakyDevice):
+        def put(self, arr, idx, values):
+            if arr.ndim == 1 and self.fail_at:
+                self.fail_at = 0
+                for x in (reg.rho_pairs, reg.s_pairs, reg.rho_singles, reg.s_singles):
+                    x.delete()
+                raise DeviceFailure("injected: CUDA error: the device was lost")
+            return self.inner.put(arr, idx, values)
+
+    dying = DiesOnEntropyPut(make_store(get_backend("jax")), 0, True)
+    store = FailoverStore(dying, NumbaStore, clock=lambda: 0.0)
+    reg, ids = _register(store)
+    reg.tick(1.0)
+    dying.fail_at = 1
+    reg.heartbeat(ids[:3])
+    reg.readiness()                                    # flush: rho put, then the failing s put
+    assert [(e.call, e.state) for e in store.events] == [("put", "reset")]
+    cells = np.unique(reg.cell[ids[4:]])              # cells the heartbeats did not touch
+    np.testing.assert_allclose(reg.s_pairs[cells], np.log(4), atol=1e-12)
+    mixed = np.broadcast_to(np.eye(4) / 4, (len(cells), 4, 4))
+    np.testing.assert_allclose(reg.rho_pairs[cells], mixed, atol=1e-7)
+    reg.tick(1.0)
+    assert abs(reg.report.leakage) < 50 and np.isfinite(reg.report.leakage)
