@@ -82,6 +82,14 @@ def random_state(rng, d: int) -> np.ndarray:
     return rho / np.trace(rho).real
 
 
+def tick_all(regs, dt: float) -> None:
+    """Tick every register by ``dt``; their reports agree within ``TOL``."""
+    reports = [r.tick(dt) for r in regs]
+    for field in REPORT_FIELDS:
+        got = [getattr(x, field) for x in reports]
+        assert max(abs(g - got[0]) for g in got) < TOL, (field, got)
+
+
 def step(regs, rng) -> str:
     """One random operation applied identically to every register; returns its name."""
     one = regs[0]
@@ -112,11 +120,7 @@ def step(regs, rng) -> str:
         for r in regs:
             r.set_cell_state(a, rho)
     elif op == "tick":
-        dt = float(rng.uniform(0.2, 2.0))
-        reports = [r.tick(dt) for r in regs]
-        for field in REPORT_FIELDS:
-            got = [getattr(x, field) for x in reports]
-            assert max(abs(g - got[0]) for g in got) < TOL, (field, got)
+        tick_all(regs, float(rng.uniform(0.2, 2.0)))
     else:
         return "skip"
     return op
@@ -198,22 +202,12 @@ def _run_with_fault(fake, at: str, when: int, lose: bool, seed: int = 2):
             if lose:                       # the lost state restarts maximally mixed: so does
                 _reset(want)               # the reference, the moment the device is lost
             fired = i
-            assert step((want, got), _Tick()) == "tick"
+            tick_all((want, got), 1.0)
         else:
             ticks += step((want, got), rng) == "tick"
         assert_same(want, got, f"step {i}")
         i += 1
     return want, got
-
-
-class _Tick:
-    """An rng whose every choice is "tick" (forces the operation at the fault)."""
-
-    def choice(self, options, **_):
-        return "tick"
-
-    def uniform(self, lo, hi, *_):
-        return 1.0
 
 
 def _reset(reg) -> None:
