@@ -1,0 +1,205 @@
+"""The PBFT replica core: messages in, actions out (Castro & Liskov, OSDI '99 §4).
+
+Use cases::
+
+    core = PbftCore(Config(n=4, replica=1), signer, verifier)    # or records=... to recover
+    core.step(wire_bytes)              # a message from the network (any bytes: bad ones drop)
+    core.propose(signed_request)       # a client request submitted locally
+    core.tick()                        # one logical clock tick (timers, retransmission)
+    rd = core.ready()                  # persist, sends, executes, ... (see config.Ready)
+    ...                                # persist, send, execute (calling core.checkpoint)
+    core.advance(rd)
+
+The core does no I/O: no sockets, files, clocks, threads or randomness (etcd-io/raft's
+design). Its parts live beside it, one concern each: ``normal`` (§4.2 pre-prepare / prepare /
+commit, execution), ``checkpoints`` (§4.3 checkpoints, watermarks, garbage collection, state
+transfer), ``viewchange`` (§4.4 view changes, §4.5.2 liveness rules) and ``status``
+(retransmission). Certificates are checked in ``proofs``; durable state changes only through
+``state`` records.
+
+Trust: every message's signature is verified against its claimed author before anything
+else; a message claiming this replica as author (a replay, or a twin) is dropped. Anything
+malformed, wrongly signed or invalid is dropped and counted by reason in ``Ready.dropped``;
+no input makes ``step`` raise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .checkpoints import Checkpoints
+from .config import Config, Execute, Fetch, Ready, Send
+from .messages import (
+    Checkpoint,
+    Commit,
+    MalformedMessage,
+    NewView,
+    Prepare,
+    PrePrepare,
+    Request,
+    Signed,
+    Status,
+    ViewChange,
+    decode_body,
+    decode_client_table,
+    decode_signed,
+    encode_signed,
+    sign,
+)
+from .normal import NormalCase
+from .proofs import Opener
+from .quorum import Quorums
+from .state import DurableState, Record
+from .status import Retransmission
+from .viewchange import ViewChanges
+
+
+class PbftCore(NormalCase, Checkpoints, ViewChanges, Retransmission):
+    """One replica. ``records``: what an earlier incarnation persisted (since its last
+    ``Ready.reset``); ``executed`` and ``client_table``: the sequence number the driver's
+    restored application state is at and the client table kept with it (``Execute``)."""
+
+    def __init__(self, config: Config, signer, verifier, records: list[Record] = (),
+                 executed: int = 0, client_table: bytes | None = None):
+        self.cfg, self.q, self.id = config, Quorums(config.n), config.replica
+        self.signer = signer
+        self.op = Opener(self.q, verifier, config.max_batch)
+        self.state = DurableState(config.checkpoint_interval, config.log_size)
+        for rec in records:
+            self.state.apply(rec)
+        self.now = 0
+        self.last_executed = executed
+        self.client_ts: dict[str, int] = decode_client_table(client_table) if client_table \
+            else {}
+        self.pending: dict[str, tuple[Request, Signed]] = {}   # known, not executed (§4.4)
+        self.proposed: dict[str, int] = {}                     # primary: last ts proposed
+        self.vcs: dict[int, tuple[ViewChange, Signed, dict]] = {}   # latest valid VC each
+        self.vc_deadline: int | None = None
+        self.vc_attempts = 0 if self.state.normal else 1   # view changes since an execution
+        self.next_status = config.status_ticks
+        self.fetch: Fetch | None = None
+        self.tables: dict[int, bytes] = {}     # client tables at executed checkpoints
+        self.diverged = False                  # own checkpoint differs from a stable one
+        self.next_seq = max([self.state.stable_seq, *self.state.slots]) + 1
+        self._sends: list[Send] = []
+        self._persist: list[Record] = []
+        self._reset = False
+        self._execute: list[Execute] = []
+        self._replies: list[tuple[str, int]] = []
+        self._fetch_out: Fetch | None = None
+        self._dropped: Counter[str] = Counter()
+        self._in_ready = False
+        self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
+                          Prepare: self._on_prepare, Commit: self._on_commit,
+                          Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
+                          NewView: self._on_new_view, Status: self._on_status}
+        self._recover()
+
+    # ---- inputs ------------------------------------------------------------------------
+    def step(self, data: bytes) -> None:
+        """Handle one message from the network. Never raises on bad input."""
+        try:
+            signed = decode_signed(data)
+            msg = decode_body(signed.body)
+        except MalformedMessage:
+            self._drop("malformed")
+            return
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            self._drop("unexpected")
+        elif not self.op.authentic(msg, signed):
+            self._drop("signature")
+        elif getattr(msg, "replica", None) == self.id:
+            self._drop("own_identity")
+        else:
+            handler(msg, signed)
+
+    def propose(self, request: Signed) -> bool:
+        """Submit a client-signed request at this replica (§4.1; the driver's own client).
+        Returns False, changing nothing, if it is not an authentic request."""
+        try:
+            msg = decode_body(request.body)
+        except MalformedMessage:
+            return False
+        if not isinstance(msg, Request) or not self.op.authentic(msg, request):
+            return False
+        self._on_request(msg, request)
+        return True
+
+    def tick(self) -> None:
+        """One logical tick: the view-change timer (§4.4) and retransmission."""
+        self.now += 1
+        if self.vc_deadline is not None and self.now >= self.vc_deadline:
+            self.vc_deadline = None
+            self._start_view_change(self.state.view + 1)
+        if self.now >= self.next_status:
+            self.next_status = self.now + self.cfg.status_ticks
+            self._status_round()
+
+    # ---- outputs -----------------------------------------------------------------------
+    def has_ready(self) -> bool:
+        return bool(self._sends or self._persist or self._reset or self._execute
+                    or self._replies or self._fetch_out or self._dropped)
+
+    def ready(self) -> Ready:
+        """Take everything to be done. With ``reset``, ``persist`` is the whole durable state
+        and replaces what was stored; otherwise it is appended."""
+        if self._in_ready:
+            raise RuntimeError("ready() called again before advance()")
+        self._in_ready = True
+        persist = self.state.records() if self._reset else self._persist
+        rd = Ready(persist, self._reset, self._sends, self._execute, self._replies,
+                   self._fetch_out, dict(self._dropped))
+        self._sends, self._persist, self._execute, self._replies = [], [], [], []
+        self._reset, self._fetch_out = False, None
+        self._dropped = Counter()
+        return rd
+
+    def advance(self, rd: Ready) -> None:
+        """Acknowledge ``rd``: persisted, sent and executed (checkpoints reported)."""
+        self._in_ready = False
+
+    # ---- helpers for the parts ---------------------------------------------------------
+    def _record(self, rec: Record) -> None:
+        self.state.apply(rec)
+        self._persist.append(rec)
+
+    def _sign(self, msg) -> Signed:
+        return sign(self.signer, msg)
+
+    def _send(self, to: int | None, signed: Signed) -> None:
+        self._sends.append(Send(to, encode_signed(signed)))
+
+    def _drop(self, reason: str) -> None:
+        self._dropped[reason] += 1
+
+    def _is_primary(self, view: int | None = None) -> bool:
+        return self.q.primary(self.state.view if view is None else view) == self.id
+
+    def _recover(self) -> None:
+        """After a restart: state transfer if the application is behind the stable
+        checkpoint, else finish what the records allow (commits for prepared slots,
+        executions of committed ones)."""
+        st = self.state
+        if not st.normal and st.own_vc is not None:
+            vc = decode_body(st.own_vc.body)
+            certs = {pp.seq: pp for pp in (decode_body(p.preprepare.body)
+                                           for p in vc.prepared)}
+            self.vcs[self.id] = (vc, st.own_vc, certs)
+        if self.last_executed < st.stable_seq:
+            self._begin_fetch(st.stable_seq, st.stable_digest,
+                              tuple(sorted({decode_body(s.body).replica
+                                            for s in st.stable_proof})))
+        if st.normal:
+            for seq in sorted(st.slots):
+                self._check_slot(seq)
+        self._try_execute()
+
+    def summary(self) -> dict:
+        """Plain numbers for status pages and tests."""
+        st = self.state
+        return {"replica": self.id, "view": st.view, "normal": st.normal,
+                "primary": self.q.primary(st.view), "stable_seq": st.stable_seq,
+                "executed": self.last_executed, "next_seq": self.next_seq,
+                "pending": len(self.pending), "fetching": self.fetch is not None,
+                "diverged": self.diverged}

@@ -1,0 +1,92 @@
+"""Retransmission: how lost messages are made good (not part of the OSDI '99 protocol text).
+
+A part of ``PbftCore`` (see core.py). The paper assumes messages are eventually delivered;
+over a lossy network the implementation retransmits (Castro's BFT library multicasts its
+status periodically and peers resend what it misses). Every ``status_ticks`` ticks a replica:
+
+* multicasts STATUS(view, normal, stable, executed);
+* resends its own messages that may still matter: its pre-prepares, prepares and commits for
+  sequence numbers it has not executed, its checkpoints above the stable one, its
+  VIEW-CHANGE while changing view, and (backups) its pending requests to the primary.
+
+On a peer's STATUS it sends what that peer lacks: the NEW-VIEW of the current view (or its
+own VIEW-CHANGE) to a replica in an older view, the stable checkpoint's proof to one below
+it, and the logged messages (any author: they are signed) of up to ``catch_up_slots``
+sequence numbers the peer has not executed. Everything resent is signed by its author, so a
+forwarding replica can neither forge nor alter it.
+"""
+
+from __future__ import annotations
+
+from .messages import Status
+
+
+class Retransmission:
+    def _status_round(self) -> None:
+        st = self.state
+        status = self._sign(Status(st.view, st.normal, st.stable_seq, self.last_executed,
+                                   self.id))
+        self._send(None, status)
+        if not st.normal:
+            if st.own_vc is not None:
+                self._send(None, st.own_vc)
+        else:
+            self._resend_own_votes()
+            self._forward_pending()
+        for seq in sorted(st.checkpoints):
+            own = st.checkpoints[seq].get(self.id)
+            if own is not None:
+                self._send(None, own[1])
+        if self.fetch is not None:
+            self._fetch_out = self.fetch                # the driver retries the transfer
+
+    def _resend_own_votes(self) -> None:
+        for seq, slot in sorted(self.state.slots.items()):
+            if seq <= self.last_executed:
+                continue
+            if slot.pp is not None and slot.pp[0].replica == self.id:
+                self._send(None, slot.pp[1])
+            for votes in (slot.prepares, slot.commits):
+                if self.id in votes:
+                    self._send(None, votes[self.id][1])
+
+    def _forward_pending(self) -> None:
+        """Backups: resend pending requests that the current view has not pre-prepared to
+        the primary (a lost forward would otherwise cost a view change)."""
+        st = self.state
+        if not st.normal or self._is_primary() or not self.pending:
+            return
+        ordered = {(r.client, r.timestamp) for slot in st.slots.values() if slot.pp
+                   for r in map(self._request, slot.pp[0].batch)}
+        primary = self.q.primary(st.view)
+        for req, signed in self.pending.values():
+            if (req.client, req.timestamp) not in ordered:
+                self._send(primary, signed)
+
+    def _on_status(self, msg: Status, signed) -> None:
+        st = self.state
+        peer = msg.replica
+        if msg.view < st.view or (msg.view == st.view and st.normal and not msg.normal):
+            self._help_lagging(peer)
+        elif not st.normal and msg.view == st.view and st.own_vc is not None:
+            self._send(peer, st.own_vc)
+        if msg.stable_seq < st.stable_seq:
+            for s in st.stable_proof:
+                self._send(peer, s)
+        if st.normal and msg.normal and msg.view == st.view \
+                and msg.executed < self.last_executed:
+            self._send_slots(peer, msg.executed)
+
+    def _send_slots(self, peer: int, executed: int) -> None:
+        st = self.state
+        lo = max(executed, st.stable_seq) + 1
+        hi = min(self.last_executed, lo + self.cfg.catch_up_slots - 1)
+        for seq in range(lo, hi + 1):
+            slot = st.slots.get(seq)
+            if slot is None:
+                continue
+            if slot.pp is not None:
+                self._send(peer, slot.pp[1])
+            for votes in (slot.prepares, slot.commits):
+                for _, signed in sorted(votes.items()):
+                    self._send(peer, signed[1])
