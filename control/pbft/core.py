@@ -12,7 +12,8 @@ Use cases::
 
 The core does no I/O: no sockets, files, clocks, threads or randomness (etcd-io/raft's
 design). Its parts live beside it, one concern each: ``normal`` (§4.2 pre-prepare / prepare /
-commit, execution), ``checkpoints`` (§4.3 checkpoints, watermarks, garbage collection, state
+commit, execution), ``catchup`` (executing earlier views' commit certificates),
+``checkpoints`` (§4.3 checkpoints, watermarks, garbage collection, state
 transfer), ``viewchange`` (§4.4 view changes, §4.5.2 liveness rules) and ``status``
 (retransmission). Certificates are checked in ``proofs``; durable state changes only through
 ``state`` records.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .catchup import CatchUp
 from .checkpoints import Checkpoints
 from .config import Config, Execute, Fetch, Ready, Send
 from .messages import (
@@ -49,12 +51,12 @@ from .messages import (
 from .normal import NormalCase
 from .proofs import Opener
 from .quorum import Quorums
-from .state import DurableState, Record
+from .state import DurableState, Record, Slot
 from .status import Retransmission
 from .viewchange import ViewChanges
 
 
-class PbftCore(NormalCase, Checkpoints, ViewChanges, Retransmission):
+class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
     """One replica. ``records``: what an earlier incarnation persisted (since its last
     ``Ready.reset``); ``executed`` and ``client_table``: the sequence number the driver's
     restored application state is at and the client table kept with it (``Execute``)."""
@@ -74,6 +76,7 @@ class PbftCore(NormalCase, Checkpoints, ViewChanges, Retransmission):
         self.pending: dict[str, tuple[Request, Signed]] = {}   # known, not executed (§4.4)
         self.proposed: dict[str, int] = {}                     # primary: last ts proposed
         self.vcs: dict[int, tuple[ViewChange, Signed, dict]] = {}   # latest valid VC each
+        self.old: dict[tuple[int, int], Slot] = {}   # (view, seq) -> earlier views' messages
         self.vc_deadline: int | None = None
         self.vc_attempts = 0 if self.state.normal else 1   # view changes since an execution
         self.next_status = config.status_ticks

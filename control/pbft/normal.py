@@ -88,7 +88,9 @@ class NormalCase:
         return st.stable_seq < seq <= st.stable_seq + self.cfg.log_size
 
     def _on_preprepare(self, pp: PrePrepare, signed: Signed) -> None:
-        if not self._in_window(pp.view, pp.seq):
+        if self._is_old(pp.view):
+            self._on_old(pp, signed)
+        elif not self._in_window(pp.view, pp.seq):
             self._drop("stale")
         elif not self.op.preprepare_ok(pp):
             self._drop("invalid")
@@ -114,7 +116,9 @@ class NormalCase:
         self._check_slot(pp.seq)
 
     def _on_prepare(self, p: Prepare, signed: Signed) -> None:
-        if not self._in_window(p.view, p.seq):
+        if self._is_old(p.view):
+            self._on_old(p, signed)
+        elif not self._in_window(p.view, p.seq):
             self._drop("stale")
         elif p.replica == self.q.primary(p.view):
             self._drop("invalid")                   # the primary does not prepare
@@ -125,7 +129,9 @@ class NormalCase:
                 self._check_slot(p.seq)
 
     def _on_commit(self, c: Commit, signed: Signed) -> None:
-        if not self._in_window(c.view, c.seq):
+        if self._is_old(c.view):
+            self._on_old(c, signed)
+        elif not self._in_window(c.view, c.seq):
             self._drop("stale")
         else:
             slot = self.state.slots.get(c.seq)
@@ -174,12 +180,16 @@ class NormalCase:
     def _try_execute(self) -> None:
         progressed = False
         while self.fetch is None:
-            slot = self.state.slots.get(self.last_executed + 1)
+            seq = self.last_executed + 1
+            slot = self.state.slots.get(seq)
             if slot is None or not self._committed(slot):
+                slot = self._old_certificate(seq) if self.old else None
+            if slot is None:
                 break
             self._execute_slot(slot)
             progressed = True
         if progressed:
+            self._forget_old()
             self._after_progress()
 
     def _execute_slot(self, slot: Slot) -> None:

@@ -73,9 +73,8 @@ class Retransmission:
         if msg.stable_seq < st.stable_seq:
             for s in st.stable_proof:
                 self._send(peer, s)
-        if st.normal and msg.normal and msg.view == st.view \
-                and msg.executed < self.last_executed:
-            self._send_slots(peer, msg.executed)
+        if msg.executed < self.last_executed:
+            self._send_slots(peer, msg.executed)      # usable in any view (catchup.py)
 
     def _send_slots(self, peer: int, executed: int) -> None:
         st = self.state
@@ -85,8 +84,9 @@ class Retransmission:
             slot = st.slots.get(seq)
             if slot is None:
                 continue
-            if slot.pp is not None:
+            if slot.pp is not None and slot.pp[0].replica != peer:
                 self._send(peer, slot.pp[1])
             for votes in (slot.prepares, slot.commits):
-                for _, signed in sorted(votes.items()):
-                    self._send(peer, signed[1])
+                for author, signed in sorted(votes.items()):
+                    if author != peer:
+                        self._send(peer, signed[1])

@@ -9,8 +9,8 @@ pre-prepare of the highest view that prepared it there, or a null request. Backu
 O, accept, and prepare O's pre-prepares in the new view.
 
 §4.5.2: a replica that gets f+1 valid VIEW-CHANGEs for views above its own joins the smallest
-of them; the timer waiting for NEW-VIEW starts once 2f+1 VIEW-CHANGEs for that view arrived
-and doubles with each consecutive view change; it is back to T once a request executes.
+of them; the timer waiting for NEW-VIEW starts once 2f+1 VIEW-CHANGEs for that view (or a
+later one) arrived and doubles with each consecutive view change; it is back to T once a request executes.
 """
 
 from __future__ import annotations
@@ -75,12 +75,16 @@ class ViewChanges:
             return
         if st.normal:
             return
-        voters = sorted(r for r, (vc, _, _) in self.vcs.items() if vc.view == st.view)
-        if len(voters) < self.q.quorum:
+        # the timer starts once 2f+1 replicas are in this view change or beyond it (a replica
+        # that moved past this view will never help form it; only its latest VIEW-CHANGE is
+        # kept, so counting exact matches could wait forever)
+        moved = [r for r, (vc, _, _) in self.vcs.items() if vc.view >= st.view]
+        if len(moved) < self.q.quorum:
             return
         if self.vc_deadline is None:
             self.vc_deadline = self.now + self._timeout()
-        if self._is_primary() and self.id in voters:
+        voters = sorted(r for r, (vc, _, _) in self.vcs.items() if vc.view == st.view)
+        if self._is_primary() and self.id in voters and len(voters) >= self.q.quorum:
             self._send_new_view(st.view, voters)
 
     def _send_new_view(self, view: int, voters: list[int]) -> None:
