@@ -302,7 +302,7 @@ class ClientNode:
             self.sim.route(self, s.to, s.data)
         if not self.busy() and now >= self.next_issue and now < self.sim.p.stop_requests:
             op = b"%s:%d" % (self.name.encode(), self.core.next_ts)
-            signed, sends = self.core.request(op)
+            _signed, sends = self.core.request(op)
             self.sim.checker.issued(op)
             for s in sends:
                 self.sim.route(self, s.to, s.data)

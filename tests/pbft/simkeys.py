@@ -21,7 +21,6 @@ import hmac
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from uqo.control.pbft.auth import KeyRing
 from uqo.security.signing import ED25519, PublicKeyInfo, key_id_of, public_pem
 
