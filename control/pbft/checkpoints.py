@@ -29,9 +29,7 @@ class Checkpoints:
             if seq == st.stable_seq and digest != st.stable_digest:
                 self.diverged = True
             return
-        ck = self._sign(Checkpoint(seq, digest, self.id))
-        self._record(RMsg(ck))
-        self._send(None, ck)
+        self._multicast(Checkpoint(seq, digest, self.id))
         self._check_stable(seq)
 
     def _on_checkpoint(self, ck: Checkpoint, signed: Signed) -> None:
@@ -41,7 +39,7 @@ class Checkpoints:
         elif ck.seq % self.cfg.checkpoint_interval:
             self._drop("invalid")
         elif ck.replica not in st.checkpoints.get(ck.seq, {}):
-            self._record(RMsg(signed))
+            self._record(RMsg(signed), ck)
             self._check_stable(ck.seq)
 
     def _check_stable(self, seq: int) -> None:

@@ -51,7 +51,7 @@ from .messages import (
 from .normal import NormalCase
 from .proofs import Opener
 from .quorum import Quorums
-from .state import DurableState, Record, Slot
+from .state import DurableState, Record, RMsg, Slot
 from .status import Retransmission
 from .viewchange import ViewChanges
 
@@ -163,12 +163,19 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._in_ready = False
 
     # ---- helpers for the parts ---------------------------------------------------------
-    def _record(self, rec: Record) -> None:
-        self.state.apply(rec)
+    def _record(self, rec: Record, msg=None) -> None:
+        self.state.apply(rec, msg)
         self._persist.append(rec)
 
     def _sign(self, msg) -> Signed:
         return sign(self.signer, msg)
+
+    def _multicast(self, msg) -> Signed:
+        """Sign ``msg``, log it (durably) and send it to every other replica."""
+        signed = self._sign(msg)
+        self._record(RMsg(signed), msg)
+        self._send(None, signed)
+        return signed
 
     def _send(self, to: int | None, signed: Signed) -> None:
         self._sends.append(Send(to, encode_signed(signed)))

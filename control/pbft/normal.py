@@ -74,10 +74,8 @@ class NormalCase:
             for s in batch:
                 r = self._request(s)
                 self.proposed[r.client] = r.timestamp
-            signed = self._sign(PrePrepare(st.view, seq, batch_digest(batch), batch, self.id))
-            self._record(RMsg(signed))
+            self._multicast(PrePrepare(st.view, seq, batch_digest(batch), batch, self.id))
             self.next_seq = seq + 1
-            self._send(None, signed)
             self._check_slot(seq)
 
     # ---- the three phases (§4.2) -------------------------------------------------------
@@ -104,15 +102,13 @@ class NormalCase:
 
     def _accept_preprepare(self, pp: PrePrepare, signed: Signed) -> None:
         """Log the pre-prepare; a backup multicasts its PREPARE (§4.2)."""
-        self._record(RMsg(signed))
+        self._record(RMsg(signed), pp)
         for s in pp.batch:
             r = self._request(s)
             if r.timestamp > self.client_ts.get(r.client, 0):
                 self._note_request(r, s)
         if not self._is_primary(pp.view):
-            prepare = self._sign(Prepare(pp.view, pp.seq, pp.digest, self.id))
-            self._record(RMsg(prepare))
-            self._send(None, prepare)
+            self._multicast(Prepare(pp.view, pp.seq, pp.digest, self.id))
         self._check_slot(pp.seq)
 
     def _on_prepare(self, p: Prepare, signed: Signed) -> None:
@@ -125,7 +121,7 @@ class NormalCase:
         else:
             slot = self.state.slots.get(p.seq)
             if slot is None or p.replica not in slot.prepares:
-                self._record(RMsg(signed))
+                self._record(RMsg(signed), p)
                 self._check_slot(p.seq)
 
     def _on_commit(self, c: Commit, signed: Signed) -> None:
@@ -136,7 +132,7 @@ class NormalCase:
         else:
             slot = self.state.slots.get(c.seq)
             if slot is None or c.replica not in slot.commits:
-                self._record(RMsg(signed))
+                self._record(RMsg(signed), c)
                 self._check_slot(c.seq)
 
     def _prepared_voters(self, slot: Slot) -> list[int] | None:
@@ -170,9 +166,7 @@ class NormalCase:
             proof = PreparedProof(pp_signed, tuple(slot.prepares[r][1]
                                                    for r in voters[:self.q.quorum - 1]))
             self._record(RPrepared(proof))
-            commit = self._sign(Commit(pp.view, pp.seq, pp.digest, self.id))
-            self._record(RMsg(commit))
-            self._send(None, commit)
+            self._multicast(Commit(pp.view, pp.seq, pp.digest, self.id))
         if seq == self.last_executed + 1:
             self._try_execute()
 

@@ -105,8 +105,12 @@ class DurableState:
                       Checkpoint: self._checkpoint, ViewChange: self._own_vc,
                       NewView: self._new_view}
 
-    def apply(self, rec: Record) -> None:
-        self._apply[type(rec)](rec)
+    def apply(self, rec: Record, msg=None) -> None:
+        """Apply ``rec``; ``msg``: the decoded body of an ``RMsg`` when the caller has it."""
+        if msg is not None:
+            self._msgs[type(msg)](msg, rec.signed)
+        else:
+            self._apply[type(rec)](rec)
 
     # ---- records -----------------------------------------------------------------------
     def _view(self, rec: RView) -> None:

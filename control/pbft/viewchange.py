@@ -136,12 +136,10 @@ class ViewChanges:
             self._forward_pending()
 
     def _log_new_view_entry(self, pp: PrePrepare, signed: Signed, backup: bool) -> None:
-        self._record(RMsg(signed))
+        self._record(RMsg(signed), pp)
         for s in pp.batch:
             r = decode_body(s.body)
             if r.timestamp > self.client_ts.get(r.client, 0):
                 self._note_request(r, s)
         if backup:
-            prepare = self._sign(Prepare(pp.view, pp.seq, pp.digest, self.id))
-            self._record(RMsg(prepare))
-            self._send(None, prepare)
+            self._multicast(Prepare(pp.view, pp.seq, pp.digest, self.id))

@@ -31,7 +31,7 @@ from uqo.control.pbft.config import Config
 from uqo.control.pbft.core import PbftCore
 from uqo.control.pbft.messages import Request, decode_client_table
 from uqo.control.pbft.quorum import Quorums
-from uqo.control.pbft.state import DurableState
+from uqo.control.pbft.state import DurableState, decode_record, encode_record
 
 from .checker import GENESIS_CHAIN, Checker, Violation, chain_step
 from .simkeys import ed25519_keys, hash_keys
@@ -166,8 +166,7 @@ class ReplicaNode:
                              records=list(self.disk.records), executed=seq,
                              client_table=table)
         self.up = True
-        if self.checked and self.sim.p.check_recovery:
-            self.check_recovered()
+        self.shadow = None
         self.pump()
 
     def crash(self) -> None:
@@ -200,6 +199,8 @@ class ReplicaNode:
                 self.disk.records = list(rd.persist)
             else:
                 self.disk.records.extend(rd.persist)
+            if self.checked and self.sim.p.check_recovery and (rd.persist or rd.reset):
+                self.check_recovered(rd)
             for s in rd.sends:
                 self.emit(s.to, s.data)
             for e in rd.execute:
@@ -213,8 +214,6 @@ class ReplicaNode:
             for reason, count in rd.dropped.items():
                 self.dropped[reason] = self.dropped.get(reason, 0) + count
             core.advance(rd)
-        if self.checked and self.sim.p.check_recovery:
-            self.check_recovered()
 
     def emit(self, to: int | None, data: bytes) -> None:
         self.sim.route(self, to, data)
@@ -276,12 +275,17 @@ class ReplicaNode:
         self.disk.snapshots[seq] = (candidate.snapshot(), table)
         self.prune_snapshots()
 
-    def check_recovered(self) -> None:
+    def check_recovered(self, rd) -> None:
+        """The records on disk, folded from scratch (a restart), equal the live state."""
         p = self.sim.p
-        fold = DurableState(p.checkpoint_interval, p.log_size)
-        for rec in self.disk.records:
-            fold.apply(rec)
-        if fold.canonical() != self.core.state.canonical():
+        if rd.reset or self.shadow is None:
+            self.shadow = DurableState(p.checkpoint_interval, p.log_size)
+            todo = self.disk.records
+        else:
+            todo = rd.persist
+        for rec in todo:
+            self.shadow.apply(decode_record(encode_record(rec)))
+        if self.shadow.canonical() != self.core.state.canonical():
             raise Violation(f"recovery: replica {self.name}'s persisted records do not "
                             f"rebuild its live state")
 
@@ -448,6 +452,10 @@ class Sim:
         return f"params={self.p}, busy clients={busy}, replicas={reps}"
 
     def result(self) -> Result:
+        for node in self.correct():
+            if node.core.diverged:
+                raise Violation(f"checkpoint: replica {node.name}'s state digest differs from "
+                                f"a stable checkpoint")
         dropped: dict[str, int] = {}
         for node in self.correct():
             for k, v in node.dropped.items():
