@@ -141,5 +141,7 @@ class ViewChanges:
             r = decode_body(s.body)
             if r.timestamp > self.client_ts.get(r.client, 0):
                 self._note_request(r, s)
+            if r.timestamp > self.proposed.get(r.client, 0):
+                self.proposed[r.client] = r.timestamp     # O carries it: not again
         if backup:
             self._multicast(Prepare(pp.view, pp.seq, pp.digest, self.id))
