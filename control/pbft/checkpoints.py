@@ -56,6 +56,7 @@ class Checkpoints:
         own = st.checkpoints.get(seq, {}).get(self.id)
         self._record(RStable(seq, digest, proof))
         self._reset = True
+        self._forget_proofs()
         for s in [s for s in self.tables if s <= seq]:
             if s == seq and self.last_executed >= seq:
                 continue        # the driver still owes this digest; compared on arrival

@@ -12,7 +12,7 @@ Use cases::
 
 The core does no I/O: no sockets, files, clocks, threads or randomness (etcd-io/raft's
 design). Its parts live beside it, one concern each: ``normal`` (§4.2 pre-prepare / prepare /
-commit, execution), ``catchup`` (executing earlier views' commit certificates),
+commit, execution), ``catchup`` (executing from forwarded commit certificates),
 ``checkpoints`` (§4.3 checkpoints, watermarks, garbage collection, state
 transfer), ``viewchange`` (§4.4 view changes, §4.5.2 liveness rules) and ``status``
 (retransmission). Certificates are checked in ``proofs``; durable state changes only through
@@ -34,6 +34,7 @@ from .config import Config, Execute, Fetch, Ready, Send
 from .messages import (
     Checkpoint,
     Commit,
+    CommitProof,
     MalformedMessage,
     NewView,
     Prepare,
@@ -51,7 +52,7 @@ from .messages import (
 from .normal import NormalCase
 from .proofs import Opener
 from .quorum import Quorums
-from .state import DurableState, Record, RMsg, Slot
+from .state import DurableState, Record, RMsg
 from .status import Retransmission
 from .viewchange import ViewChanges
 
@@ -76,7 +77,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.pending: dict[str, tuple[Request, Signed]] = {}   # known, not executed (§4.4)
         self.proposed: dict[str, int] = {}                     # primary: last ts proposed
         self.vcs: dict[int, tuple[ViewChange, Signed, dict]] = {}   # latest valid VC each
-        self.old: dict[tuple[int, int], Slot] = {}   # (view, seq) -> earlier views' messages
+        self.proofs: dict[int, tuple[PrePrepare, Signed]] = {}   # seq -> commit certificate
         self.vc_deadline: int | None = None
         self.vc_attempts = 0 if self.state.normal else 1   # view changes since an execution
         self.next_status = config.status_ticks
@@ -95,7 +96,8 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
                           Prepare: self._on_prepare, Commit: self._on_commit,
                           Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
-                          NewView: self._on_new_view, Status: self._on_status}
+                          NewView: self._on_new_view, Status: self._on_status,
+                          CommitProof: self._on_commit_proof}
         self._recover()
 
     # ---- inputs ------------------------------------------------------------------------

@@ -134,6 +134,18 @@ class Status(_Body, tag="st"):
     replica: int
 
 
+class CommitProof(_Body, tag="cp"):
+    """Catch-up (not in the OSDI paper): a commit certificate forwarded by ``replica`` to one
+    that lags: the signed pre-prepare, 2f matching prepares from backups and 2f+1 matching
+    commits. Every part is checked on its own; the forwarder's signature adds nothing but
+    keeps every top-level message signed."""
+
+    preprepare: Signed
+    prepares: tuple[Signed, ...]
+    commits: tuple[Signed, ...]
+    replica: int
+
+
 class Reply(_Body, tag="rp"):
     """§4.1: <REPLY, v, t, c, i, r>: ``replica`` executed ``client``'s request ``timestamp``
     with result ``result``; a client accepts a result once f+1 replicas sent it."""
@@ -145,7 +157,8 @@ class Reply(_Body, tag="rp"):
     replica: int
 
 
-Body = Request | PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | Status | Reply
+Body = (Request | PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | Status
+        | CommitProof | Reply)
 
 _ENC = msgspec.msgpack.Encoder()
 _SIGNED = msgspec.msgpack.Decoder(Signed)

@@ -86,9 +86,7 @@ class NormalCase:
         return st.stable_seq < seq <= st.stable_seq + self.cfg.log_size
 
     def _on_preprepare(self, pp: PrePrepare, signed: Signed) -> None:
-        if self._is_old(pp.view):
-            self._on_old(pp, signed)
-        elif not self._in_window(pp.view, pp.seq):
+        if not self._in_window(pp.view, pp.seq):
             self._drop("stale")
         elif not self.op.preprepare_ok(pp):
             self._drop("invalid")
@@ -112,9 +110,7 @@ class NormalCase:
         self._check_slot(pp.seq)
 
     def _on_prepare(self, p: Prepare, signed: Signed) -> None:
-        if self._is_old(p.view):
-            self._on_old(p, signed)
-        elif not self._in_window(p.view, p.seq):
+        if not self._in_window(p.view, p.seq):
             self._drop("stale")
         elif p.replica == self.q.primary(p.view):
             self._drop("invalid")                   # the primary does not prepare
@@ -125,9 +121,7 @@ class NormalCase:
                 self._check_slot(p.seq)
 
     def _on_commit(self, c: Commit, signed: Signed) -> None:
-        if self._is_old(c.view):
-            self._on_old(c, signed)
-        elif not self._in_window(c.view, c.seq):
+        if not self._in_window(c.view, c.seq):
             self._drop("stale")
         else:
             slot = self.state.slots.get(c.seq)
@@ -172,22 +166,23 @@ class NormalCase:
 
     # ---- execution (§4.2, §4.1 at-most-once) -------------------------------------------
     def _try_execute(self) -> None:
+        """Execute committed sequence numbers in order: committed-local in the current view,
+        or proved by a commit certificate (catchup.py)."""
         progressed = False
         while self.fetch is None:
             seq = self.last_executed + 1
             slot = self.state.slots.get(seq)
-            if slot is None or not self._committed(slot):
-                slot = self._old_certificate(seq) if self.old else None
-            if slot is None:
+            pp = slot.pp[0] if slot is not None and self._committed(slot) else None
+            if pp is None:
+                pp = self._certified(seq)
+            if pp is None:
                 break
-            self._execute_slot(slot)
+            self._execute_pp(pp)
             progressed = True
         if progressed:
-            self._forget_old()
             self._after_progress()
 
-    def _execute_slot(self, slot: Slot) -> None:
-        pp = slot.pp[0]
+    def _execute_pp(self, pp: PrePrepare) -> None:
         run = []
         for s in pp.batch:
             r = self._request(s)

@@ -21,6 +21,7 @@ from .messages import (
     GENESIS_DIGEST,
     NULL_DIGEST,
     Checkpoint,
+    Commit,
     MalformedMessage,
     NewView,
     Prepare,
@@ -106,6 +107,22 @@ def prepared_proof_ok(op: Opener, proof: PreparedProof) -> PrePrepare | None:
             return None
         voters.add(p.replica)
     return pp if len(voters) >= op.q.quorum - 1 else None
+
+
+def commit_proof_ok(op: Opener, proof) -> PrePrepare | None:
+    """A commit certificate (``CommitProof``): the prepared certificate of §4.4 plus 2f+1
+    commits matching it from distinct replicas. Its existence means f+1 correct replicas
+    prepared the batch, so §4.5.1 keeps it at this sequence number in every later view."""
+    pp = prepared_proof_ok(op, PreparedProof(proof.preprepare, proof.prepares))
+    if pp is None:
+        return None
+    voters = set()
+    for signed in proof.commits:
+        c = op.open(signed, Commit)
+        if c is None or (c.view, c.seq, c.digest) != (pp.view, pp.seq, pp.digest):
+            return None
+        voters.add(c.replica)
+    return pp if len(voters) >= op.q.quorum else None
 
 
 def view_change_certs(op: Opener, vc: ViewChange, log_size: int) -> dict[int, PrePrepare] | None:

@@ -74,13 +74,19 @@ class Retransmission:
             for s in st.stable_proof:
                 self._send(peer, s)
         if msg.executed < self.last_executed:
-            self._send_slots(peer, msg.executed)      # usable in any view (catchup.py)
+            self._send_slots(peer, msg.executed)
 
     def _send_slots(self, peer: int, executed: int) -> None:
+        """Commit certificates for what ``peer`` has not executed (usable in any view), or
+        the logged messages where this replica has no complete certificate."""
         st = self.state
         lo = max(executed, st.stable_seq) + 1
         hi = min(self.last_executed, lo + self.cfg.catch_up_slots - 1)
         for seq in range(lo, hi + 1):
+            proof = self._commit_proof(seq)
+            if proof is not None:
+                self._send(peer, proof)
+                continue
             slot = st.slots.get(seq)
             if slot is None:
                 continue

@@ -27,6 +27,7 @@ from uqo.control.pbft.core import PbftCore
 from uqo.control.pbft.messages import (
     Checkpoint,
     Commit,
+    CommitProof,
     NewView,
     Prepare,
     PrePrepare,
@@ -75,6 +76,10 @@ def msg_str(msg) -> str:
         o = ",".join(f"{decode_body(s.body).seq}:{h(decode_body(s.body).digest)}"
                      for s in msg.preprepares)
         return f"NewView v={msg.view} V=[{voters}] O=[{o}] by {msg.replica}"
+    if isinstance(msg, CommitProof):
+        pp = decode_body(msg.preprepare.body)
+        return f"CommitProof v={pp.view} n={pp.seq} d={h(pp.digest)} ({len(msg.prepares)} " \
+               f"prepares, {len(msg.commits)} commits) by {msg.replica}"
     if isinstance(msg, Status):
         mode = "normal" if msg.normal else "changing"
         return f"Status v={msg.view} {mode} h={msg.stable_seq} e={msg.executed} by {msg.replica}"

@@ -139,12 +139,12 @@ def _execute_when_prepared(monkeypatch):
 
 
 def _no_deduplication(monkeypatch):
-    execute = normal.NormalCase._execute_slot
+    execute = normal.NormalCase._execute_pp
 
-    def patched(self, slot):
+    def patched(self, pp):
         self.client_ts.clear()
-        execute(self, slot)
-    monkeypatch.setattr(normal.NormalCase, "_execute_slot", patched)
+        execute(self, pp)
+    monkeypatch.setattr(normal.NormalCase, "_execute_pp", patched)
 
 
 def _forget_on_restart(monkeypatch):
@@ -162,10 +162,11 @@ def _forget_on_restart(monkeypatch):
                                       _execute_when_prepared, _no_deduplication,
                                       _forget_on_restart])
 def test_checks_catch_a_broken_core(breakage, monkeypatch):
+    """Harsh seeds (30% loss, crashes, partitions) expose each breakage within a few dozen."""
     breakage(monkeypatch)
-    for seed in range(60):
+    for seed in range(80):
         try:
-            run(seed)
+            run(seed, params_for(seed, drop=0.3, crashes=4, partitions=True))
         except Violation:
             return
-    pytest.fail(f"{breakage.__name__}: no violation in 60 seeds")
+    pytest.fail(f"{breakage.__name__}: no violation in 80 seeds")
