@@ -1,0 +1,169 @@
+"""The core's contracts: configuration checks, no input makes it raise, the Ready/Advance
+protocol, state transfer checks, recovery from records, and the client's f+1 reply quorum."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from uqo.control.pbft import Config, PbftCore
+from uqo.control.pbft.client import ClientCore, reply_bytes
+from uqo.control.pbft.messages import (
+    Request,
+    Signed,
+    checkpoint_digest,
+    client_table_bytes,
+    encode_signed,
+    sign,
+)
+from uqo.control.pbft.state import DurableState, decode_record, encode_record
+
+from .interaction import Cluster
+from .simkeys import hash_keys
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"n": 0, "replica": 0}, "n must"), ({"n": 4, "replica": 4}, "replica must"),
+    ({"n": 4, "replica": 0, "log_size": 10, "checkpoint_interval": 4}, "multiple"),
+    ({"n": 4, "replica": 0, "max_batch": 0}, "max_batch"),
+    ({"n": 4, "replica": 0, "max_backoff": 31}, "max_backoff"),
+    ({"n": 4, "replica": True}, "replica must")])
+def test_config_refuses_bad_values(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        Config(**kwargs)
+
+
+def _cluster_after_traffic() -> Cluster:
+    c = Cluster(4, checkpoint_interval=2, log_size=4, status_ticks=3)
+    for ts in (1, 2, 3):
+        c.nodes[0].core.propose(c.request("c1", ts, "x"))
+        c.handle_all([])
+        while c.deliver([]):
+            pass
+    return c
+
+
+def test_no_input_makes_a_replica_raise():
+    """Random bytes and every single-byte corruption of real traffic: dropped and counted,
+    never an exception (and the replica still works afterwards)."""
+    c = _cluster_after_traffic()
+    rng = random.Random(3)
+    core = c.nodes[1].core
+    samples = [data for _, data in c.history]
+    for _ in range(3000):
+        data = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        core.step(bytes(data))
+        core.step(rng.randbytes(rng.randint(0, 64)))
+    rd = core.ready()
+    core.advance(rd)
+    assert sum(rd.dropped.values()) >= 3000
+    assert rd.dropped.get("malformed", 0) > 0 and rd.dropped.get("signature", 0) > 0
+    c.nodes[0].core.propose(c.request("c1", 4, "after"))
+    out: list[str] = []
+    c.handle_all(out)
+    while c.deliver(out):
+        pass
+    assert all(n.ops[-1] == "c1:4:after" for n in c.nodes)
+
+
+def test_propose_refuses_what_is_not_an_authentic_request():
+    keys = hash_keys(4, ["c1"], 0)
+    core = PbftCore(Config(n=4, replica=0), keys.replicas[0], keys.ring)
+    good = sign(keys.clients["c1"], Request("c1", 1, b"x"))
+    assert not core.propose(Signed(good.body, b"\x00" * 32))            # bad signature
+    assert not core.propose(Signed(b"\x01\x02", good.sig))               # not a message
+    assert not core.propose(sign(keys.replicas[1], Request("c1", 1, b"x")))   # wrong key
+    assert core.propose(good)
+
+
+def test_ready_must_be_advanced_before_the_next():
+    keys = hash_keys(4, ["c1"], 0)
+    core = PbftCore(Config(n=4, replica=0), keys.replicas[0], keys.ring)
+    rd = core.ready()
+    with pytest.raises(RuntimeError, match="advance"):
+        core.ready()
+    core.advance(rd)
+    core.ready()
+
+
+def test_checkpoint_needs_an_executed_checkpoint():
+    keys = hash_keys(4, ["c1"], 0)
+    core = PbftCore(Config(n=4, replica=0), keys.replicas[0], keys.ring)
+    with pytest.raises(ValueError, match="seq 16"):
+        core.checkpoint(16, b"d" * 32)
+
+
+def test_state_transfer_accepts_only_the_certified_state():
+    keys = hash_keys(4, ["c1"], 0)
+    core = PbftCore(Config(n=4, replica=3, checkpoint_interval=2, log_size=4), keys.replicas[3],
+                    keys.ring)
+    table = client_table_bytes({"c1": 2})
+    digest = checkpoint_digest(2, b"A" * 32, table)
+    from uqo.control.pbft.messages import Checkpoint
+
+    for r in (0, 1, 2):
+        core.step(encode_signed(sign(keys.replicas[r], Checkpoint(2, digest, r))))
+    rd = core.ready()
+    core.advance(rd)
+    assert rd.fetch is not None and rd.fetch.seq == 2 and rd.fetch.replicas == (0, 1, 2)
+    assert not core.install_snapshot(2, b"B" * 32, table)                 # another state
+    assert not core.install_snapshot(2, b"A" * 32, client_table_bytes({"c1": 3}))
+    assert not core.install_snapshot(4, b"A" * 32, table)                 # not the one awaited
+    assert core.install_snapshot(2, b"A" * 32, table)
+    assert core.last_executed == 2 and core.client_ts == {"c1": 2} and core.fetch is None
+    assert not core.install_snapshot(2, b"A" * 32, table)                 # nothing awaited
+
+
+def test_records_round_trip_and_rebuild_the_state():
+    c = _cluster_after_traffic()
+    for node in c.nodes:
+        fold = DurableState(2, 4)
+        for rec in node.records:
+            fold.apply(decode_record(encode_record(rec)))
+        assert fold.canonical() == node.core.state.canonical()
+        again = DurableState(2, 4)
+        for rec in node.core.state.records():
+            again.apply(rec)
+        assert again.canonical() == node.core.state.canonical()
+
+
+# ---- the client (§4.1) -----------------------------------------------------------------
+def _client():
+    keys = hash_keys(4, ["c1"], 0)
+    return keys, ClientCore("c1", keys.clients["c1"], keys.ring, n=4, retry_ticks=5)
+
+
+def test_client_needs_f_plus_1_matching_replies():
+    keys, client = _client()
+    signed, sends = client.request(b"op")
+    assert [s.to for s in sends] == [0]
+    req = Request("c1", 1, b"op")
+    assert client.step(reply_bytes(keys.replicas[3], 3, 0, req, b"wrong")) is None
+    assert client.step(reply_bytes(keys.replicas[1], 1, 0, req, b"right")) is None
+    assert client.step(reply_bytes(keys.replicas[1], 1, 0, req, b"right")) is None  # same one
+    assert client.step(reply_bytes(keys.replicas[2], 2, 0, req, b"right")) == b"right"
+    assert client.outstanding is None
+
+
+def test_client_refuses_forged_and_foreign_replies():
+    keys, client = _client()
+    client.request(b"op")
+    req = Request("c1", 1, b"op")
+    forged = reply_bytes(keys.replicas[0], 2, 0, req, b"x")              # 0 signs as 2
+    assert client.step(forged) is None and client.rejected["signature"] == 1
+    assert client.step(b"\x00garbage") is None and client.rejected["malformed"] == 1
+    other = reply_bytes(keys.replicas[1], 1, 0, Request("c1", 7, b"op"), b"x")
+    assert client.step(other) is None                                    # another timestamp
+    for r in (1, 2):
+        assert client.step(reply_bytes(keys.replicas[0], 0, 0, req, b"x")) is None
+
+
+def test_client_retransmits_to_all_after_a_timeout():
+    _, client = _client()
+    client.request(b"op")
+    sends = [client.tick() for _ in range(5)]
+    assert sends[:4] == [[]] * 4 and [s.to for s in sends[4]] == [None]
+    with pytest.raises(RuntimeError, match="outstanding"):
+        client.request(b"second")
