@@ -137,7 +137,7 @@ def _client():
 
 def test_client_needs_f_plus_1_matching_replies():
     keys, client = _client()
-    signed, sends = client.request(b"op")
+    _signed, sends = client.request(b"op")
     assert [s.to for s in sends] == [0]
     req = Request("c1", 1, b"op")
     assert client.step(reply_bytes(keys.replicas[3], 3, 0, req, b"wrong")) is None
