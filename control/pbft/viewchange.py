@@ -10,7 +10,8 @@ O, accept, and prepare O's pre-prepares in the new view.
 
 §4.5.2: a replica that gets f+1 valid VIEW-CHANGEs for views above its own joins the smallest
 of them; the timer waiting for NEW-VIEW starts once 2f+1 VIEW-CHANGEs for that view (or a
-later one) arrived and doubles with each consecutive view change; it is back to T once a request executes.
+later one) arrived and doubles with each consecutive view change; it is back to T once a
+request executes.
 """
 
 from __future__ import annotations

@@ -254,5 +254,6 @@ class ByzantineNode(ReplicaNode):
                 ViewChange(-1, -4, b"", (), (), self.ident)]))
         else:
             data = self._sign(PrePrepare(self.core.state.view, self.core.last_executed + 1,
-                                         self.rng.randbytes(32), (Signed(b"\x01", b""),), self.ident))
+                                         self.rng.randbytes(32), (Signed(b"\x01", b""),),
+                                         self.ident))
         self.sim.route(self, rng.randrange(self.sim.p.n), data)
