@@ -157,9 +157,15 @@ class PbftLog(Log):
         self.transport = Transport(self.opts.me, peers, self._deliver, self.client_ssl,
                                    serve_state=self._serve_state)
         await self.transport.start()
-        if self.opts.listen is not None:
-            await self._listen(*self.opts.listen)
-        await self._handle_ready()
+        try:
+            if self.opts.listen is not None:
+                await self._listen(*self.opts.listen)
+            await self._handle_ready()
+        except BaseException:
+            await self.transport.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+            raise
         self._task = asyncio.create_task(self._run(), name=f"pbft-{self.opts.me}")
 
     async def _listen(self, host: str, port: int) -> None:

@@ -4,7 +4,6 @@ mutual TLS, each with its own data directory (fsync'd records, snapshots)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import aiohttp
 import msgspec
@@ -15,31 +14,10 @@ from uqo.control.applier import CommandApplier
 from uqo.control.errors import ControlError
 from uqo.control.pbft.cluster import build_log, make_cluster, open_replica_signer, tls_contexts
 from uqo.control.pbft.faults import byzantine_filter
+from uqo.control.pbft.launch import free_port_block
 from uqo.control.pbft.metrics import PbftMetrics
 from uqo.control.pbft.runner import ChainApplier
 from uqo.control.statemachine import StateMachine
-
-
-def free_port_block(count: int) -> int:
-    """A base port with ``count`` consecutive free ports after it."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
-        socks = []
-        try:
-            for p in range(base, base + count):
-                t = socket.socket()
-                t.bind(("127.0.0.1", p))
-                socks.append(t)
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no block of free ports")
 
 
 def register(agent_id: str) -> bytes:
