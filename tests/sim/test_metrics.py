@@ -1,4 +1,4 @@
-from uqo.control.sim.metrics import Metrics, percentiles
+from uqo.control.sim.scores import Metrics, percentiles
 
 
 def test_percentiles_and_summary_on_hand_data():
