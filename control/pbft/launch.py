@@ -110,7 +110,7 @@ class ProcessCluster:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=self.ssl, limit=256),
-                timeout=aiohttp.ClientTimeout(total=120))
+                timeout=aiohttp.ClientTimeout(total=300))
         return self._session
 
     async def propose(self, name: str, payloads: list[bytes]) -> list:

@@ -20,8 +20,9 @@ import os
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mldsa
 from uqo.security.errors import SignerError
-from uqo.security.fsutil import atomic_write
 from uqo.security.signing import PublicKeyInfo, Signer, key_id_of, public_pem
+
+from uqo.fsutil import atomic_write
 
 ML_DSA_65 = "ml-dsa-65"
 

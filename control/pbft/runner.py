@@ -30,10 +30,10 @@ import sys
 import msgspec
 from aiohttp import web
 
-from ..applier import CommandApplier
 from ..errors import ControlError
 from ..log import Entry, Snapshot
-from ..statemachine import StateMachine
+from ..state.applier import CommandApplier
+from ..state.machine import StateMachine
 from .cluster import build_log, load_cluster, open_replica_signer
 from .faults import BEHAVIOURS, byzantine_filter
 

@@ -30,7 +30,8 @@ import struct
 import zlib
 
 import msgspec
-from uqo.security.fsutil import atomic_write, ensure_private_dir, fsync_dir, write_all
+
+from uqo.fsutil import atomic_write, ensure_private_dir, fsync_dir, write_all
 
 from .state import Record, decode_record, encode_record
 

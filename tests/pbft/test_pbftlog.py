@@ -9,15 +9,15 @@ import aiohttp
 import msgspec
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from uqo.control import commands
-from uqo.control.applier import CommandApplier
 from uqo.control.errors import ControlError
 from uqo.control.pbft.cluster import build_log, make_cluster, open_replica_signer, tls_contexts
 from uqo.control.pbft.faults import byzantine_filter
 from uqo.control.pbft.launch import free_port_block
 from uqo.control.pbft.metrics import PbftMetrics
 from uqo.control.pbft.runner import ChainApplier
-from uqo.control.statemachine import StateMachine
+from uqo.control.state import commands
+from uqo.control.state.applier import CommandApplier
+from uqo.control.state.machine import StateMachine
 
 
 def register(agent_id: str) -> bytes:

@@ -13,7 +13,8 @@ from .test_pbftlog import register
 
 pytestmark = pytest.mark.slow
 
-CORE = {"checkpoint_interval": 8, "log_size": 32, "view_change_ticks": 50}
+CORE = {"checkpoint_interval": 8, "log_size": 32, "view_change_ticks": 100}
+LIMIT = 240        # seconds; generous: these machines are shared and timing is no claim here
 
 
 async def _load(cluster: ProcessCluster, names: list[str], prefix: str, count: int) -> None:
@@ -30,7 +31,7 @@ async def test_four_processes_survive_kill_9_of_the_primary(tmp_path):
         await _load(cluster, names, "a", 20)
         assert (await cluster.status(names[1]))["primary"] == names[0]
         cluster.kill(names[0])                                   # the primary of view 0
-        await asyncio.wait_for(_load(cluster, names[1:], "b", 20), 60)
+        await asyncio.wait_for(_load(cluster, names[1:], "b", 20), LIMIT)
         st = await cluster.status(names[1])
         assert st["view"] >= 1 and st["primary"] != names[0]
         cluster.start(names[0])                                  # back from its own disk
@@ -52,9 +53,9 @@ async def test_seven_processes_with_a_byzantine_primary_and_a_crash(tmp_path, mo
     correct = [n for n in names if n not in ("replica-1", "replica-5")]
     try:
         cluster.start_all()
-        await asyncio.wait_for(_load(cluster, names[1:], "a", 14), 90)
+        await asyncio.wait_for(_load(cluster, names[1:], "a", 14), LIMIT)
         cluster.kill("replica-5")
-        await asyncio.wait_for(_load(cluster, correct, "b", 14), 90)
+        await asyncio.wait_for(_load(cluster, correct, "b", 14), LIMIT)
         entries, _ = await cluster.converged(correct)
         assert entries == 28
         dropped = {}
