@@ -79,11 +79,14 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.vcs: dict[int, tuple[ViewChange, Signed, dict]] = {}   # latest valid VC each
         self.proofs: dict[int, tuple[PrePrepare, Signed]] = {}   # seq -> commit certificate
         self.vc_deadline: int | None = None
-        self.vc_attempts = 0 if self.state.normal else 1   # view changes since an execution
+        self.vc_attempts = 0 if self.state.normal else 1   # recent view changes (backoff)
+        self.calm_since = executed                # executed seq when the backoff last moved
         self.next_status = config.status_ticks
+        self._waiting: set[tuple[str, int]] = set()   # slots, checkpoints pending last round
         self.fetch: Fetch | None = None
         self.tables: dict[int, bytes] = {}     # client tables at executed checkpoints
         self.diverged = False                  # own checkpoint differs from a stable one
+        self.view_change_reason = ""           # why the last view change started (status)
         self.next_seq = max([self.state.stable_seq, *self.state.slots]) + 1
         self._sends: list[Send] = []
         self._persist: list[Record] = []
@@ -136,6 +139,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.now += 1
         if self.vc_deadline is not None and self.now >= self.vc_deadline:
             self.vc_deadline = None
+            self.view_change_reason = self._timeout_reason()
             self._start_view_change(self.state.view + 1)
         if self.now >= self.next_status:
             self.next_status = self.now + self.cfg.status_ticks
@@ -207,6 +211,16 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
                 self._check_slot(seq)
         self._try_execute()
 
+    def _timeout_reason(self) -> str:
+        st = self.state
+        if not st.normal:
+            return f"timer expired in view {st.view}: no NEW-VIEW"
+        waiting = ", ".join(f"{c}:{r.timestamp}" for c, (r, _) in list(self.pending.items())[:4])
+        slots = " ".join(f"{s}:{int(sl.pp is not None)}/{len(sl.prepares)}/{len(sl.commits)}"
+                         for s, sl in sorted(st.slots.items()) if s > self.last_executed)
+        return (f"timer expired in view {st.view} waiting for {waiting}; executed "
+                f"{self.last_executed}, next seq {self.next_seq}, open slots [{slots}]")
+
     def summary(self) -> dict:
         """Plain numbers for status pages and tests."""
         st = self.state
@@ -214,4 +228,4 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
                 "primary": self.q.primary(st.view), "stable_seq": st.stable_seq,
                 "executed": self.last_executed, "next_seq": self.next_seq,
                 "pending": len(self.pending), "fetching": self.fetch is not None,
-                "diverged": self.diverged}
+                "diverged": self.diverged, "view_change_reason": self.view_change_reason}

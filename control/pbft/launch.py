@@ -126,6 +126,12 @@ class ProcessCluster:
         async with s.get(self.spec.replicas[name] + "/ctl/v1/status") as resp:
             return await resp.json()
 
+    async def latencies(self, name: str) -> list[float]:
+        """``PbftLog.propose`` durations measured inside replica ``name`` since the last call."""
+        s = await self.session()
+        async with s.post(self.spec.replicas[name] + "/ctl/v1/latencies") as resp:
+            return await resp.json()
+
     async def converged(self, names: list[str], timeout: float = 60.0) -> tuple[int, str]:
         """Wait until ``names`` applied the same entries; return (entries, chain)."""
         deadline = time.monotonic() + timeout

@@ -200,9 +200,13 @@ class NormalCase:
 
     def _after_progress(self, executed: bool = True) -> None:
         """§4.4: a backup restarts its timer after executing while it still waits for other
-        requests, and stops it when it waits for none."""
-        if executed:
-            self.vc_attempts = 0
+        requests, and stops it when it waits for none. The doubling of the timer decays
+        slowly rather than resetting at the first execution, so that a group whose latency
+        spikes above T does not change view again at every spike."""
+        if executed and self.vc_attempts and \
+                self.last_executed - self.calm_since >= self.cfg.checkpoint_interval:
+            self.vc_attempts -= 1            # the backoff decays, one step per K executed
+            self.calm_since = self.last_executed
         self.vc_deadline = (self.now + self._timeout()
                             if self.pending and self.state.normal else None)
         if self._is_primary():

@@ -136,6 +136,7 @@ class PbftLog(Log):
         self._failed: BaseException | None = None
         self._closing = False
         self.applied_index = 0
+        self._view_seen = (0, True)
         self.inbox_limit, self.inbox_drops = 100_000, 0
         self.dropped: dict[str, int] = {}
         self.executed_requests = self.proposals = self.state_installs = 0
@@ -283,6 +284,12 @@ class PbftLog(Log):
             if rd.fetch is not None and (self._fetching is None or self._fetching.done()):
                 self._fetching = asyncio.create_task(self._fetch(rd.fetch))
             core.advance(rd)
+        view = (core.state.view, core.state.normal)
+        if view != self._view_seen:
+            self._view_seen = view
+            _LOG.info("pbft %s: view %d %s (primary %s)%s", self.opts.me, view[0],
+                      "normal" if view[1] else "changing", self.names[core.q.primary(view[0])],
+                      "" if view[1] else f": {core.view_change_reason}")
         if self.metrics is not None:
             self.metrics.observe(self)
 

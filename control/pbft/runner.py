@@ -12,7 +12,9 @@ its server (mutual TLS, the cluster's CA) answers, for the test or benchmark dri
 
 * ``POST /ctl/v1/propose``: a MessagePack list of command payloads; answers a MessagePack list
   of ``[ok, detail]`` after they were committed and applied here;
-* ``GET /ctl/v1/status``: JSON ``PbftLog.status()`` plus ``chain`` and ``entries``.
+* ``GET /ctl/v1/status``: JSON ``PbftLog.status()`` plus ``chain`` and ``entries``;
+* ``POST /ctl/v1/latencies``: the seconds each ``PbftLog.propose`` took here since the last
+  call (JSON list; the list is then emptied): the log's own latency, without the HTTP hop.
 
 It prints ``ready <name>`` once serving and stops cleanly on SIGTERM or SIGINT. This is not the
 product's API (``uqo serve --consensus pbft`` is, once wired): it exists to drive real
@@ -24,8 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import logging
 import signal
 import sys
+import time
+from collections import deque
 
 import msgspec
 from aiohttp import web
@@ -65,6 +70,8 @@ class ChainApplier:
 
 
 def control_routes(log, applier: ChainApplier):
+    latencies: deque[float] = deque(maxlen=1_000_000)
+
     async def propose(request: web.Request) -> web.Response:
         try:
             payloads = msgspec.msgpack.decode(await request.read(), type=list[bytes])
@@ -72,10 +79,12 @@ def control_routes(log, applier: ChainApplier):
             return web.json_response({"error": {"code": "bad_body", "field": "body",
                                                 "message": "a MessagePack list of bytes"}},
                                      status=400)
+        t0 = time.perf_counter()
         try:
             results = await log.propose(payloads)
         except ControlError as exc:
             return web.json_response(exc.body(), status=exc.status)
+        latencies.append(time.perf_counter() - t0)
         out = [[not isinstance(r, ControlError),
                 r.code if isinstance(r, ControlError) else ""] for r in results]
         return web.Response(body=msgspec.msgpack.encode(out),
@@ -85,9 +94,15 @@ def control_routes(log, applier: ChainApplier):
         return web.json_response({**log.status(), "chain": applier.chain.hex(),
                                   "entries": applier.entries})
 
+    async def taken(request: web.Request) -> web.Response:
+        out = list(latencies)
+        latencies.clear()
+        return web.json_response(out)
+
     def add(app: web.Application) -> None:
         app.router.add_post("/ctl/v1/propose", propose)
         app.router.add_get("/ctl/v1/status", status)
+        app.router.add_post("/ctl/v1/latencies", taken)
     return add
 
 
@@ -120,6 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--byzantine", choices=BEHAVIOURS, default=None,
                     help="fault injection: make this replica misbehave (tests, benchmarks)")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = load_cluster(args.cluster)
     if args.name not in spec.replicas:
         print(f"error: {args.name!r} is not a replica of {args.cluster} "

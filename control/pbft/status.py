@@ -5,9 +5,10 @@ over a lossy network the implementation retransmits (Castro's BFT library multic
 status periodically and peers resend what it misses). Every ``status_ticks`` ticks a replica:
 
 * multicasts STATUS(view, normal, stable, executed);
-* resends its own messages that may still matter: its pre-prepares, prepares and commits for
-  sequence numbers it has not executed, its checkpoints above the stable one, its
-  VIEW-CHANGE while changing view, and (backups) its pending requests to the primary.
+* resends its own messages that may still matter, if they already waited a whole period:
+  its pre-prepares, prepares and commits for sequence numbers it has not executed, its
+  checkpoints above the stable one; and its VIEW-CHANGE while changing view, and (backups)
+  its pending requests to the primary.
 
 On a peer's STATUS it sends what that peer lacks: the NEW-VIEW of the current view (or its
 own VIEW-CHANGE) to a replica in an older view, the stable checkpoint's proof to one below
@@ -35,14 +36,17 @@ class Retransmission:
             self._forward_pending()
         for seq in sorted(st.checkpoints):
             own = st.checkpoints[seq].get(self.id)
-            if own is not None:
+            if own is not None and ("ck", seq) in self._waiting:
                 self._send(None, own[1])
+        self._waiting = {("slot", s) for s in st.slots if s > self.last_executed} \
+            | {("ck", s) for s in st.checkpoints}
         if self.fetch is not None:
             self._fetch_out = self.fetch                # the driver retries the transfer
 
     def _resend_own_votes(self) -> None:
+        """Only what has waited a whole status period: in a healthy group nothing is resent."""
         for seq, slot in sorted(self.state.slots.items()):
-            if seq <= self.last_executed:
+            if seq <= self.last_executed or ("slot", seq) not in self._waiting:
                 continue
             if slot.pp is not None and slot.pp[0].replica == self.id:
                 self._send(None, slot.pp[1])

@@ -10,8 +10,8 @@ O, accept, and prepare O's pre-prepares in the new view.
 
 §4.5.2: a replica that gets f+1 valid VIEW-CHANGEs for views above its own joins the smallest
 of them; the timer waiting for NEW-VIEW starts once 2f+1 VIEW-CHANGEs for that view (or a
-later one) arrived and doubles with each consecutive view change; it is back to T once a
-request executes.
+later one) arrived and doubles with each consecutive view change; the doubling decays by one
+step per checkpoint interval executed without a view change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .state import RMsg, RView
 
 class ViewChanges:
     def _timeout(self) -> int:
-        """T, doubled for each view change since a request last executed (capped)."""
+        """T, doubled per recent view change (capped at ``max_backoff`` doublings)."""
         doublings = min(max(self.vc_attempts - 1, 0), self.cfg.max_backoff)
         return self.cfg.view_change_ticks << doublings
 
@@ -32,6 +32,7 @@ class ViewChanges:
         if view <= st.view:
             return
         self.vc_attempts += 1
+        self.calm_since = self.last_executed
         certs = {seq: pp for seq, (pp, _) in st.prepared.items() if seq > st.stable_seq}
         vc = ViewChange(view, st.stable_seq, st.stable_digest, st.stable_proof,
                         tuple(st.prepared[s][1] for s in sorted(certs)), self.id)
@@ -72,6 +73,7 @@ class ViewChanges:
         above = sorted(vc.view for r, (vc, _, _) in self.vcs.items()
                        if r != self.id and vc.view > st.view)
         if len(above) >= self.q.weak:
+            self.view_change_reason = f"{len(above)} replicas moved to views above {st.view}"
             self._start_view_change(above[0])      # §4.5.2: join the smallest
             return
         if st.normal:

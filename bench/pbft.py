@@ -1,0 +1,261 @@
+"""PBFT replication on loopback: latency, throughput with batching, view change after kill -9.
+
+Use cases::
+
+    python -m uqo.bench.pbft                          # n = 4 and 7, single-node log beside
+    python -m uqo.bench.pbft --sizes 4 --duration 5 --out /tmp/pbft.json
+
+For each group size n a real cluster is started (``uqo.control.pbft.launch``: one process per
+replica, mutual TLS, records fsync'd before sending), then:
+
+1. latency: one client proposes one command at a time at a backup (``replica-2``); the
+   latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed by
+   2f+1 -> applied), so it compares with other logs measured at the same boundary;
+2. throughput: ``--clients`` concurrent HTTP clients spread over all replicas, each proposing
+   ``--batch`` commands per call (1, then 100), for ``--duration`` seconds: commands applied
+   per second, and the log-level latency percentiles under that load;
+3. view change: a client proposes continuously at two backups, the primary is killed with
+   SIGKILL, and the time from the kill to the first commit after it is the outage (timer
+   ``view_change_ticks`` x ``tick_s`` plus VIEW-CHANGE / NEW-VIEW).
+
+Other logs are measured in the same run through the same steps 1-2, in this process, at their
+``propose``: ``register_log(name, factory)`` adds one (``factory(tmp_dir)`` is an async context
+manager yielding an opened ``Log``). The single-node fsync'd WAL is registered here; the etcd
+log can be added the same way. Writes ``bench/results/pbft.json`` (machine facts, load
+average, parameters, numbers) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .machine import machine_info
+
+LOGS: dict[str, Callable] = {}
+
+
+def register_log(name: str, factory: Callable) -> None:
+    """Measure another ``Log`` in the same run: ``factory(tmp_dir)`` is an async context
+    manager that yields an opened Log (its applier a ``CommandApplier``)."""
+    LOGS[name] = factory
+
+
+@contextlib.asynccontextmanager
+async def _single_node(tmp: str):
+    from uqo.control.log import SingleNodeLog, WalStorage
+    from uqo.control.state import CommandApplier, StateMachine
+
+    log = SingleNodeLog(WalStorage(tmp))
+    await log.open(CommandApplier(StateMachine()))
+    try:
+        yield log
+    finally:
+        await log.close(snapshot=False)
+
+
+register_log("single-node", _single_node)
+
+
+def _command(i: int, prefix: str) -> bytes:
+    from uqo.control.state import commands
+
+    return commands.encode(commands.RegisterAgent(
+        at=1.0, agent=commands.AgentInfo(f"{prefix}-{i}", ("gpu",))))
+
+
+def _pcts(xs: list[float]) -> dict:
+    if not xs:
+        return {"n": 0}
+    a = sorted(x * 1e3 for x in xs)
+
+    def pct(p: float) -> float:          # linear interpolation, as numpy's default
+        k = (len(a) - 1) * p / 100
+        lo = int(k)
+        hi = min(lo + 1, len(a) - 1)
+        return a[lo] + (a[hi] - a[lo]) * (k - lo)
+    return {"n": len(a), "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+            "mean_ms": sum(a) / len(a)}
+
+
+# ---- generic phases: ``propose`` is an async callable taking a list of payloads ----------
+async def _sequential(propose, ops: int, prefix: str) -> list[float]:
+    took = []
+    for i in range(ops):
+        t0 = time.perf_counter()
+        await propose([_command(i, prefix)])
+        took.append(time.perf_counter() - t0)
+    return took
+
+
+async def _throughput(proposers: list, clients: int, batch: int, duration: float,
+                      prefix: str) -> dict:
+    done, counter = [0], [0]
+    stop = time.perf_counter() + duration
+
+    async def client(k: int):
+        propose = proposers[k % len(proposers)]
+        while time.perf_counter() < stop:
+            base = counter[0]
+            counter[0] += batch
+            await propose([_command(base + j, f"{prefix}-{k}") for j in range(batch)])
+            done[0] += batch
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*[client(k) for k in range(clients)])
+    took = time.perf_counter() - t0
+    return {"batch": batch, "clients": clients, "commands": done[0], "seconds": took,
+            "commands_per_s": done[0] / took}
+
+
+# ---- PBFT over real processes ------------------------------------------------------------
+async def _pbft(n: int, args, root: str) -> dict:
+    from uqo.control.pbft.launch import ProcessCluster, free_port_block
+
+    core = {"view_change_ticks": args.view_change_ticks}
+    cluster = ProcessCluster(os.path.join(root, f"pbft-{n}"), n, free_port_block(n),
+                             core=core, tick_s=args.tick_s)
+    print(f"pbft n={n}: {cluster.spec.root}", flush=True)
+    names = cluster.names
+    try:
+        cluster.start_all()
+        await _sequential(lambda p: cluster.propose(names[1], p), 20, "warm")
+        await cluster.latencies(names[1])
+        http = await _sequential(lambda p: cluster.propose(names[1], p), args.ops, "lat")
+        inner = await cluster.latencies(names[1])
+        out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "latency": _pcts(inner),
+               "latency_http": _pcts(http), "throughput": []}
+        for batch in (1, 100):
+            for name in names:
+                await cluster.latencies(name)
+            proposers = [lambda p, nm=nm: cluster.propose(nm, p) for nm in names]
+            tp = await _throughput(proposers, args.clients, batch, args.duration, f"tp{batch}")
+            inner = []
+            for name in names:
+                inner += await cluster.latencies(name)
+            tp["latency"] = _pcts(inner)
+            out["throughput"].append(tp)
+        out["view_change"] = await _view_change(cluster, names)
+        out["status"] = await cluster.status(names[1])
+        return out
+    finally:
+        await cluster.close()
+
+
+async def _view_change(cluster, names: list[str]) -> dict:
+    """Kill -9 the primary under a steady load at two backups. Outage: from the kill to the
+    commit of the first proposal issued after it; also the longest gap between commits."""
+    done: list[tuple[float, float]] = []          # (issued, committed)
+    stop = asyncio.Event()
+
+    async def load(name: str, k: int):
+        i = 0
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await cluster.propose(name, [_command(i, f"vc-{k}")])
+            done.append((t0, time.perf_counter()))
+            i += 1
+
+    tasks = [asyncio.create_task(load(names[1], 1)), asyncio.create_task(load(names[2], 2))]
+    await asyncio.sleep(1.0)
+    primary = (await cluster.status(names[1]))["primary"]
+    killed = time.perf_counter()
+    cluster.kill(primary, signal.SIGKILL)
+    while not [c for i, c in done if i > killed] and time.perf_counter() - killed < 120:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    after = sorted(c for i, c in done if i > killed)
+    commits = sorted(c for _, c in done)
+    gaps = [b - a for a, b in itertools.pairwise(commits) if b > killed]
+    st = await cluster.status(names[1])
+    return {"killed": primary, "outage_s": (after[0] - killed) if after else None,
+            "max_gap_s": max(gaps) if gaps else None, "view_after": st["view"],
+            "primary_after": st["primary"]}
+
+
+# ---- other logs, in process --------------------------------------------------------------
+async def _other(name: str, factory, args, root: str) -> dict:
+    tmp = tempfile.mkdtemp(prefix=f"{name}-", dir=root)
+    async with factory(tmp) as log:
+        await _sequential(log.propose, 20, "warm")
+        lat = await _sequential(log.propose, args.ops, "lat")
+        out = {"log": name, "n": 1, "latency": _pcts(lat), "throughput": []}
+        for batch in (1, 100):
+            took: list[float] = []
+
+            async def timed(p, took=took):
+                t0 = time.perf_counter()
+                r = await log.propose(p)
+                took.append(time.perf_counter() - t0)
+                return r
+            tp = await _throughput([timed], args.clients, batch, args.duration, f"tp{batch}")
+            tp["latency"] = _pcts(took)
+            out["throughput"].append(tp)
+        return out
+
+
+# ---- main --------------------------------------------------------------------------------
+def _row(r: dict) -> str:
+    tp = {t["batch"]: t["commands_per_s"] for t in r["throughput"]}
+    vc = r.get("view_change", {}).get("outage_s")
+    return (f"{r['log']:<12} {r['n']:>2} {r['latency']['p50_ms']:>8.2f} "
+            f"{r['latency']['p99_ms']:>8.2f} {tp.get(1, 0):>11.0f} {tp.get(100, 0):>12.0f} "
+            f"{'' if vc is None else f'{vc:.2f}':>12}")
+
+
+def _print(result: dict) -> None:
+    print(f"{'log':<12} {'n':>2} {'p50 ms':>8} {'p99 ms':>8} {'cmd/s b=1':>11} "
+          f"{'cmd/s b=100':>12} {'view chg s':>12}")
+    for r in result["results"]:
+        print(_row(r))
+    print(f"(latency: one command at a time, measured at the log's propose; load average "
+          f"{result['loadavg_before']} before the run)")
+
+
+async def _run(args) -> dict:
+    root = tempfile.mkdtemp(prefix="uqo-bench-pbft-")
+    results = []
+    for n in args.sizes:
+        results.append(await _pbft(n, args, root))
+    for name in args.logs:
+        results.append(await _other(name, LOGS[name], args, root))
+    return {"machine": machine_info(), "loadavg_before": list(os.getloadavg()),
+            "params": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="PBFT on loopback beside other logs")
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[4, 7])
+    ap.add_argument("--logs", type=lambda s: [x for x in s.split(",") if x],
+                    default=["single-node"], help=f"other logs to measure ({', '.join(LOGS)})")
+    ap.add_argument("--ops", type=int, default=300, help="sequential proposals for latency")
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--duration", type=float, default=8.0)
+    ap.add_argument("--tick-s", type=float, default=0.01)
+    ap.add_argument("--view-change-ticks", type=int, default=100)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pbft.json")
+    args = ap.parse_args(argv)
+    unknown = [x for x in args.logs if x not in LOGS]
+    if unknown:
+        ap.error(f"--logs: unknown log {unknown[0]!r} (known: {', '.join(LOGS)})")
+    result = asyncio.run(_run(args))
+    _print(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
