@@ -76,7 +76,8 @@ class Retransmission:
             self._send(peer, st.own_vc)
         if msg.stable_seq < st.stable_seq:
             for s in st.stable_proof:
-                self._send(peer, s)
+                if self._author(s) != peer:
+                    self._send(peer, s)
         if msg.executed < self.last_executed:
             self._send_slots(peer, msg.executed)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import sys
 import time
 import traceback
 from collections import Counter
@@ -34,12 +35,18 @@ def _one(seed: int) -> tuple[int, str | None, dict]:
                         "dropped": r.dropped}
 
 
-def run_seeds(seeds, workers: int = 1) -> tuple[list[tuple[int, str]], dict]:
+def run_seeds(seeds, workers: int = 1,
+              progress: bool = False) -> tuple[list[tuple[int, str]], dict]:
     """Run ``seeds``; return the failures and totals (runs per behaviour, executions, drops)."""
     seeds = list(seeds)
     if workers > 1:
         with mp.get_context("spawn").Pool(workers) as pool:
-            results = pool.map(_one, seeds, chunksize=16)
+            results = []
+            for r in pool.imap_unordered(_one, seeds, chunksize=16):
+                results.append(r)
+                if progress and len(results) % 1000 == 0:
+                    print(f"{len(results)} seeds run, {sum(1 for x in results if x[1])} "
+                          f"failures", file=sys.stderr, flush=True)
     else:
         results = [_one(s) for s in seeds]
     failures = [(s, msg) for s, msg, _ in results if msg is not None]
@@ -60,7 +67,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    failures, totals = run_seeds(range(args.first, args.first + args.seeds), args.workers)
+    failures, totals = run_seeds(range(args.first, args.first + args.seeds), args.workers,
+                                 progress=True)
     took = time.perf_counter() - t0
     print(f"{args.seeds} seeds from {args.first} in {took:.0f} s with {args.workers} workers: "
           f"{len(failures)} failures")
