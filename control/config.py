@@ -48,6 +48,20 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
     auth: bool = True                             # false: pass-through (development only)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- transport (docs/security.md, "TLS on uqo serve") --------------------------------
+    tls: Literal["auto", "on", "off"] = "auto"    # auto: TLS when bound beyond loopback
+    tls_cert: str | None = None                   # PEM; default: the data dir's local CA's
+    tls_key: str | None = None
+    client_ca: str | None = None                  # verifies client (agent) certificates
+    require_client_cert: bool = False             # true: mutual TLS for every caller
+    insecure: bool = False                        # allow plain HTTP beyond loopback (warns)
+    # -- keys ----------------------------------------------------------------------------
+    hsm: Literal["auto", "on", "off"] = "auto"    # auto: PKCS#11 when a module is installed
+    hsm_module: str | None = None                 # default: SoftHSM2's, where installed
+    hsm_token: str = "uqo"                        # token label
+    hsm_pin_file: str | None = None               # outside the data dir; or env UQO_HSM_PIN
+    hsm_store: str | None = None                  # SoftHSM2 token directory when we make one
+    audit_witness: str | None = None              # checkpoints also appended here
 
 
 class ConfigError(ValueError):

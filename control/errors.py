@@ -17,13 +17,19 @@ from __future__ import annotations
 class ControlError(Exception):
     """A refused request or command. Raised before anything changed."""
 
-    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
+    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None,
+                 reason: str | None = None):
         super().__init__(message)
         self.code, self.message, self.status, self.field = code, message, status, field
+        self.reason = reason
 
     def body(self) -> dict:
-        """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``."""
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``,
+        plus ``"reason"`` (the policy rule) on an authorisation refusal."""
+        error = {"code": self.code, "message": self.message, "field": self.field}
+        if self.reason is not None:
+            error["reason"] = self.reason
+        return {"error": error}
 
     @classmethod
     def not_found(cls, kind: str, ident: str, field: str | None = None) -> ControlError:

@@ -44,10 +44,19 @@ class Accounts:
             bump: bool = True) -> Enrolment:
         """Enrol a user; returns the TOTP provisioning URI (and a generated agent password).
         A name enrolled again never inherits the tokens of its earlier holder."""
-        user, enrolment = build_user(user_id, role=role, clearance=clearance,
-                                     compartments=compartments, password=password,
-                                     allowed_sources=allowed_sources, mfa=mfa,
-                                     settings=self.settings, now=self.clock())
+        user, enrolment = self.build(user_id, {
+            "role": role, "clearance": clearance, "compartments": compartments,
+            "password": password, "allowed_sources": allowed_sources, "mfa": mfa})
+        self.enrol(user, actor=actor, bump=bump)
+        return enrolment
+
+    def build(self, user_id, args: dict):
+        """``(User, Enrolment)``, validated and hashed, stored nowhere yet: safe to run in
+        another thread (Argon2id takes a while)."""
+        return build_user(user_id, **args, settings=self.settings, now=self.clock())
+
+    def enrol(self, user, actor: str | None = None, bump: bool = True) -> None:
+        """Store a user from ``build`` (``InvalidArgument`` if the name is taken)."""
         self.users.add(user)
         self._ended(user.user_id, bump)
         self.trail.record("config.user_add", actor, "success",
@@ -56,7 +65,6 @@ class Accounts:
                            "compartments": sorted(user.compartments),
                            "mfa": user.totp_secret is not None,
                            "allowed_sources": list(user.allowed_sources)})
-        return enrolment
 
     def remove(self, user_id: str, actor: str | None = None, bump: bool = True) -> None:
         self.known(user_id)

@@ -65,10 +65,11 @@ class SecurityFramework:
 
     def __init__(self, data_dir, signer: Signer | None = None,
                  settings: SecuritySettings | None = None, *, clock=time.time,
-                 witness: str | None = None, countersign: bool = True):
+                 witness: str | None = None, countersign: bool = True,
+                 owns_signer: bool = False):
         self.data_dir = ensure_private_dir(data_dir)
         self.settings, self.clock = settings or SecuritySettings(), clock
-        self._owns_signer = signer is None
+        self._owns_signer = signer is None or owns_signer
         self.signer = signer or SoftwareSigner.open_default(self.data_dir)
         from .users import UserStore
 

@@ -49,14 +49,15 @@ CREATE = frozenset({"submit", "create"})                          # make a new l
 WRITE = MODIFY | CREATE
 ADMIN = frozenset({"manage_users", "configure", "rotate_keys", "revoke", "prune_audit",
                    "compliance"})
+SELF = frozenset({"logout"})                # on one's own session: every role
 AGENT_SCOPED = frozenset({"heartbeat", "report", "fetch", "complete", "fail"})
 OWNER_BOUND = frozenset({Role.ANALYST})      # roles that change only what they own
 ROLE_ACTIONS = {
-    Role.ADMIN: READ | WRITE | ADMIN,
-    Role.OPERATOR: READ | WRITE,
-    Role.ANALYST: READ | {"submit", "cancel"},
-    Role.AGENT: frozenset({"read", "get", "list", "fetch", "heartbeat", "report", "complete",
-                           "fail"}),
+    Role.ADMIN: READ | WRITE | ADMIN | SELF,
+    Role.OPERATOR: READ | WRITE | SELF,
+    Role.ANALYST: READ | SELF | {"submit", "cancel"},
+    Role.AGENT: SELF | {"read", "get", "list", "fetch", "heartbeat", "report", "complete",
+                        "fail"},
 }
 
 
@@ -72,7 +73,7 @@ def _deny(rule: str, why: str) -> Decision:
 
 
 def _role(cred, action: str) -> Decision | None:
-    if action not in READ | WRITE | ADMIN:
+    if action not in READ | WRITE | ADMIN | SELF:
         return _deny("role", f"unknown action {action!r}")
     if action not in ROLE_ACTIONS[cred.role]:
         return _deny("role", f"role {cred.role.value} may not {action}")

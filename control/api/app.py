@@ -3,25 +3,32 @@
 Use cases::
 
     app = build_app(Orchestrator(cfg))       # the orchestrator starts with the app
+    app = build_app(Orchestrator(cfg), security=fw, certs_dir="uqo-data/tls")
     web.run_app(app, host=cfg.host, port=cfg.port)
 
 The orchestrator is opened in ``cleanup_ctx`` (so it is closed only if it opened); on shutdown
 long-polls are released first, aiohttp then waits for in-flight requests, and the cleanup stops
-the background loops and closes the log (everything acknowledged is already fsync'd).
+the background loops and closes the log (everything acknowledged is already fsync'd). With a
+security framework, session revocation is taken from the orchestrator's replicated state
+(``sessions.py``), and changes made to the data directory while the server was stopped are
+logged into it once the log has recovered, before any request is served.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import handlers, middleware
-from .auth import ROUTE_TABLE, SECURITY, security_middlewares
+from . import middleware
+from .admin import CERTS_DIR
+from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
+from .auth import security_middlewares
 from .codec import MAX_BODY
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
+from .sessions import StateSessions, take_over_local_changes
 
 
-def build_app(orch, security=None) -> web.Application:
+def build_app(orch, security=None, certs_dir: str | None = None) -> web.Application:
     """``security``: a ``uqo.security.SecurityFramework``; every route but the public ones
     then needs a token. None installs the pass-through (development only)."""
     auth = ([middleware.passthrough_auth()] if security is None
@@ -30,11 +37,15 @@ def build_app(orch, security=None) -> web.Application:
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
                           middlewares=[middleware.errors, middleware.timing(orch.metrics),
                                        *auth])
-    app[handlers.ORCH] = orch
+    app[ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
         app[SECURITY] = security
-    app[handlers.OPENAPI] = build_openapi()
+        security.use_sessions(StateSessions(orch, security.local_sessions))
+        orch.metrics.watch_auth_failures(security.trail.failures)
+    if certs_dir is not None:
+        app[CERTS_DIR] = certs_dir
+    app[OPENAPI] = build_openapi()
     app[ROUTE_TABLE] = ROUTE_BY_NAME
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
@@ -44,11 +55,13 @@ def build_app(orch, security=None) -> web.Application:
 
 
 async def _orchestrator_ctx(app: web.Application):
-    orch = app[handlers.ORCH]
+    orch = app[ORCH]
     await orch.start()
+    if SECURITY in app:
+        await take_over_local_changes(orch, app[SECURITY])
     yield
     await orch.stop()
 
 
 async def _release_long_polls(app: web.Application) -> None:
-    app[handlers.ORCH].begin_shutdown()
+    app[ORCH].begin_shutdown()

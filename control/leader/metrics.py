@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -48,6 +48,24 @@ class ServiceMetrics:
         if state is not None:
             registry.register(_StateCollector(state))
         registry.register(GpuCollector())
+
+    def watch_auth_failures(self, failures) -> None:
+        """Expose ``failures`` (a ``Counter`` of reason code -> unauthenticated refusals,
+        kept by the security framework) as ``uqo_auth_failures_total{code}``."""
+        self.registry.register(_AuthFailures(failures))
+
+
+class _AuthFailures(Collector):
+    def __init__(self, failures):
+        self.failures = failures
+
+    def collect(self):
+        family = CounterMetricFamily("uqo_auth_failures", "unauthenticated refusals (bad, "
+                                     "expired or revoked tokens; unknown certificates)",
+                                     labels=["code"])
+        for code, n in sorted(dict(self.failures).items()):
+            family.add_metric([code], n)
+        yield family
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ async def test_roles_and_agents_acting_as_themselves(secured):
         assert resp.status == 201
     refused = await client.post("/v1/agents", json={"agent_id": "a9"}, headers=ana)
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "forbidden"
-    submitted = await client.post("/v1/tasks", json={"task_id": "t-ana"}, headers=ana)
+    submitted = await client.post("/v1/tasks", json={"task_id": "t-ana", "classification": 2},
+                                  headers=ana)    # at her session level: no write down
     assert submitted.status == 201
     task = await (await client.get("/v1/tasks/t-ana", headers=ana)).json()
     assert task["submitted_by"] == "ana"
