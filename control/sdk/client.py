@@ -16,7 +16,9 @@ Use cases (the seed's own calls)::
 Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
 Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
 retried on transient failures with backoff and jitter; every call passes a circuit breaker
-that fails fast while the server is down.
+that fails fast while the server is down. An ``https`` server is trusted through ``ssl``
+(an ``ssl.SSLContext``, e.g. ``uqo.control.server.tls.client_tls(ca=..., cert=..., key=...)``
+for an agent's mutual TLS).
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ class UnifiedOrchestrator:
     every call (``user_credential`` of a call overrides it)."""
 
     def __init__(self, base_url: str = "http://127.0.0.1:8080", credential=None,
-                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None):
+                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
+                 ssl=None):
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ControlError.invalid(f"base_url must be an http(s) URL, got {base_url!r}",
                                        "base_url")
         self.base_url = base_url.rstrip("/")
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()
+        self.ssl = ssl                      # an ssl.SSLContext for https (None: defaults)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -73,7 +77,8 @@ class UnifiedOrchestrator:
     async def _once(self, method: str, path: str, body, params, credential):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            connector = aiohttp.TCPConnector(ssl=self.ssl) if self.ssl is not None else None
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
         data = msgspec.msgpack.encode(body) if body is not None else None
         async with self._session.request(method, self.base_url + path, data=data,
                                          params=params,
@@ -201,7 +206,8 @@ class UnifiedOrchestrator:
                                          headers={"Accept": "application/json",
                                                   **_auth(self._headers())})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout_s,
+                                        context=self.ssl) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, _decode(exc.read(), "application/json")) from None

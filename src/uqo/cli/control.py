@@ -11,6 +11,19 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
     p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
+    p.add_argument("--tls", choices=("auto", "on", "off"),
+                   help="auto (default): TLS when bound beyond loopback")
+    p.add_argument("--tls-cert", help="server certificate (PEM); default: the data dir's own "
+                   "local CA issues one")
+    p.add_argument("--tls-key", help="its private key (PEM)")
+    p.add_argument("--client-ca", help="CA that issues client (agent, replica) certificates; "
+                   "default with the local CA: that CA")
+    p.add_argument("--require-client-cert", action="store_true", default=None,
+                   help="mutual TLS for every caller")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="allow plain HTTP on an address beyond loopback (prints a warning)")
+    p.add_argument("--audit-witness", help="also append every signed audit checkpoint to this "
+                   "file (outside the data dir)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("agent", help="run an agent worker against a server")
@@ -29,6 +42,10 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--credential-file",
                    help="log in with this JSON credential file instead (user_id, password, "
                         "totp_secret), e.g. an agent account's")
+    p.add_argument("--ca", help="CA to trust for an https server (the server's "
+                   "<data>/tls/ca.pem)")
+    p.add_argument("--cert", help="client certificate (mutual TLS: `uqo certs agent`)")
+    p.add_argument("--key", help="its private key")
     p.set_defaults(func=_agent)
 
     p = bench.add_parser("api", help="HTTP API load: batch/single submit, latency percentiles")
@@ -61,7 +78,10 @@ def _serve(args) -> int:
     from uqo.control.config import ConfigError, describe, load_config_sources
     from uqo.control.server.process import serve
 
-    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
+                 "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+                 "client_ca": args.client_ca, "require_client_cert": args.require_client_cert,
+                 "insecure": args.insecure, "audit_witness": args.audit_witness}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
@@ -109,6 +129,13 @@ def _agent(args) -> int:
     if not 0 <= args.clearance <= 3:
         return _fail(f"--clearance {args.clearance}: expected 0..3")
 
+    if (args.cert is None) != (args.key is None):
+        return _fail("--cert and --key go together")
+    try:
+        ssl = _client_ssl(args)
+    except Exception as exc:  # noqa: BLE001 - any load failure names the files
+        return _fail(f"--ca/--cert/--key: {exc}")
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -117,8 +144,8 @@ def _agent(args) -> int:
         token = os.environ.get(args.token_env) or None
         if args.credential_file:
             from uqo.control.sdk.credentials import login_with_file
-            token = await login_with_file(args.url, args.credential_file)
-        async with UnifiedOrchestrator(args.url, token) as client:
+            token = await login_with_file(args.url, args.credential_file, ssl=ssl)
+        async with UnifiedOrchestrator(args.url, token, ssl=ssl) as client:
             worker = AgentWorker(client, args.agent_id, _split(args.capabilities), handler,
                                  args.clearance, _split(args.compartments), args.capacity,
                                  args.failure_domain, args.heartbeat_interval)
@@ -134,6 +161,16 @@ def _agent(args) -> int:
     except (OSError, ValueError, PermissionError) as exc:
         return _fail(f"--credential-file {args.credential_file!r}: {exc}")
     return 0
+
+
+def _client_ssl(args):
+    if args.ca is None and args.cert is None:
+        return None
+    from uqo.control.server.tls import client_tls
+
+    if args.ca is None:
+        raise ValueError("--cert needs --ca (the CA that issued the server's certificate)")
+    return client_tls(ca=args.ca, cert=args.cert, key=args.key)
 
 
 def _bench_api(args) -> int:

@@ -1,5 +1,11 @@
-"""``uqo users add|list``, ``uqo audit verify``, ``uqo certs init``, ``uqo compliance report``,
-``uqo bench security``. See docs/security.md."""
+"""``uqo users add|list|disable|enable|unlock|revoke``, ``uqo audit verify``, ``uqo certs
+init|agent``, ``uqo compliance report``, ``uqo bench security``. See docs/security.md.
+
+The ``users`` and ``audit`` commands work on a stopped server's ``<data>/security`` directory
+(the audit log has one writer at a time) with the key the server uses (``signer.json``: the
+PKCS#11 token, its PIN from ``UQO_HSM_PIN`` or the PIN file). ``disable``, ``enable`` and
+``revoke`` end the user's sessions at once; the server logs the change into its replicated
+state when it next starts. On a running server use the admin routes (``/v1/users/...``)."""
 
 from __future__ import annotations
 
@@ -40,11 +46,24 @@ def add_commands(sub, bench) -> None:
     p = users.add_parser("list", help="list accounts")
     _signer_args(p)
     p.set_defaults(func=_users_list)
+    for name, text in (("disable", ("disable an account: it cannot log in, its tokens are "
+                                   "refused")),
+                       ("enable", "enable a disabled account (its old tokens stay refused)"),
+                       ("unlock", "clear an account's lockouts (from every network)"),
+                       ("revoke", "end every session of an account (it may log in again)")):
+        p = users.add_parser(name, help=text)
+        p.add_argument("user")
+        _signer_args(p)
+        p.set_defaults(func=_users_change, change=name)
     p = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd")
     v = p.add_parser("verify", help="prove the audit log intact (exit 0) or pinpoint edits")
     v.add_argument("--data-dir", type=Path, default=Path("uqo-data"))
     v.add_argument("--public-key", action="append", default=[], type=Path,
                    help="pinned PEM public key(s) to trust (default: audit/keys.json)")
+    v.add_argument("--witness", action="append", default=[], type=Path,
+                   help="checkpoints kept elsewhere (a witness file, an earlier "
+                        "checkpoints.jsonl): each is compared with the log, so a history "
+                        "rewritten and re-signed with the log's own key is caught")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_audit_verify)
     c = sub.add_parser("certs", help="development PKI").add_subparsers(dest="certs_cmd")
@@ -57,6 +76,16 @@ def add_commands(sub, bench) -> None:
     i.add_argument("--days", type=int, default=90)
     i.add_argument("--force", action="store_true", help="replace existing files")
     i.set_defaults(func=_certs_init)
+    g = c.add_parser("agent", help="issue an agent (or replica) certificate from a server's "
+                     "local CA (<data>/tls), for mutual TLS")
+    g.add_argument("name", help="the agent id (its certificate says uqo://agent/<name>)")
+    g.add_argument("--data-dir", type=Path, default=Path("uqo-data"),
+                   help="the server's data directory (default ./uqo-data)")
+    g.add_argument("--out", type=Path, required=True, help="where to write <name>.pem/.key")
+    g.add_argument("--kind", choices=("agent", "replica"), default="agent")
+    g.add_argument("--host", action="append", default=[], help="names/addresses (replicas)")
+    g.add_argument("--days", type=int, default=90)
+    g.set_defaults(func=_certs_agent)
     r = sub.add_parser("compliance", help="compliance evidence").add_subparsers(dest="c_cmd")
     r = r.add_parser("report", help="NIST SP 800-53 evidence as JSON and HTML")
     _signer_args(r)
@@ -75,8 +104,11 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _open_signer(args):
+    from uqo.security.hsm import open_recorded, read_record
     from uqo.security.signerconfig import open_signer
 
+    if args.hsm_module is None and read_record(str(args.data_dir)) is not None:
+        return open_recorded(str(args.data_dir), os.environ)      # the server's own key
     pin = os.environ.get(args.hsm_pin_env)
     passphrase = os.environ.get(args.passphrase_env)
     return open_signer(args.data_dir, hsm_module=args.hsm_module, hsm_token=args.hsm_token,
@@ -131,13 +163,54 @@ def _users_add(args) -> int:
 
 
 def _users_list(args) -> int:
+    import time
+
+    from uqo.security.limits import AttemptGate
     from uqo.security.users import UserStore
 
+    locks = args.data_dir / "lockouts.json"
+    gate = AttemptGate(5, 900, str(locks)) if locks.exists() else None
     for u in UserStore(args.data_dir / "users.json").all():
+        locked = gate.locked(u.user_id, time.time()) if gate else []
         print(f"{u.user_id:<24} {u.role.value:<9} {u.clearance.name:<13} "
               f"{','.join(sorted(u.compartments)) or '-':<16} mfa={'yes' if u.totp_secret else 'no'}"
-              f"{' LOCKED' if u.failures and u.locked_until else ''}")
+              f"{' DISABLED' if u.disabled else ''}"
+              f"{' LOCKED from ' + ','.join(locked) if locked else ''}")
     return 0
+
+
+def _users_change(args) -> int:
+    from uqo.security import SecurityError, SecurityFramework
+
+    if not (args.data_dir / "users.json").exists():
+        return _fail(f"no accounts in --data-dir {args.data_dir} (give the server's "
+                     f"<data>/security directory)")
+    try:
+        signer = _open_signer(args)
+    except SecurityError as exc:
+        return _fail(str(exc))
+    try:
+        fw = SecurityFramework(args.data_dir, signer)
+        try:
+            done = _apply_change(fw, args.change, args.user)
+        finally:
+            fw.close()
+    except SecurityError as exc:
+        return _fail(f"{exc}; nothing changed")
+    finally:
+        signer.close()
+    print(f"{args.user}: {done}")
+    return 0
+
+
+def _apply_change(fw, change: str, user: str) -> str:
+    if change == "unlock":
+        return f"{fw.unlock_user(user, actor='cli')} lockout(s) cleared"
+    if change == "revoke":
+        fw.accounts.revoke_sessions(user, actor="cli")
+        return "every session revoked"
+    fw.set_disabled(user, change == "disable", actor="cli")
+    return f"{change}d; its sessions revoked"
 
 
 def _trusted_keys(args):
@@ -165,7 +238,11 @@ def _audit_verify(args) -> int:
         keys, source = _trusted_keys(args)
     except (OSError, SecurityError) as exc:
         return _fail(f"--public-key: {exc}")
-    report = verify_log(str(audit_dir), keys)
+    try:
+        witnessed = _witnessed(args.witness)
+    except (OSError, SecurityError) as exc:
+        return _fail(f"--witness: {exc}")
+    report = verify_log(str(audit_dir), keys, witnessed)
     if args.json:
         print(json.dumps({**report.to_dict(), "trusted_keys": source}, indent=1))
     else:
@@ -173,10 +250,43 @@ def _audit_verify(args) -> int:
         print(f"audit log {audit_dir}: {state}; {report.records} records from seq "
               f"{report.first_seq}, {report.verified_checkpoints}/{report.checkpoints} "
               f"checkpoints verified, {report.unsigned_tail} records not yet signed; "
-              f"keys: {source}")
+              f"keys: {source}"
+              + (f"; {report.witnessed}/{len(witnessed)} witnessed checkpoints match"
+                 if witnessed else ""))
         for f in report.findings:
             print(f"  {f.kind:<11} {f.where}: {f.message}")
     return 0 if report.ok else 1
+
+
+def _witnessed(paths) -> list:
+    from uqo.security.auditfile import read_checkpoints
+    from uqo.security.errors import AuditError
+
+    out = []
+    for path in paths:
+        if not path.is_file():
+            raise OSError(f"{path} does not exist")
+        for line_no, cp in read_checkpoints(str(path)):
+            if isinstance(cp, AuditError):
+                raise AuditError(f"{path}: line {line_no}: {cp}")
+            out.append(cp)
+    return out
+
+
+def _certs_agent(args) -> int:
+    from uqo.security import SecurityError
+    from uqo.security.certs import issue_leaf
+
+    ca_dir = args.data_dir / "tls"
+    if not (ca_dir / "ca.key").exists():
+        return _fail(f"no local CA in {ca_dir} (start the server once with this --data-dir)")
+    try:
+        cert, key = issue_leaf(ca_dir, args.kind, args.name, args.host, args.days, args.out)
+    except SecurityError as exc:
+        return _fail(f"{exc}; nothing written")
+    print(f"wrote {cert} and {key} ({args.kind} {args.name}, {args.days} days); trust "
+          f"{ca_dir / 'ca.pem'} on the client (uqo agent --ca ... --cert {cert} --key {key})")
+    return 0
 
 
 def _certs_init(args) -> int:
