@@ -26,7 +26,7 @@ import threading
 
 from cryptography.hazmat.primitives.asymmetric import mldsa
 
-from uqo.fsutil import atomic_write
+from uqo.fsutil import atomic_write, ensure_private_dir
 
 from .errors import KeyStoreError, SecurityError
 from .signing import ML_DSA_65, PublicKeyInfo, Signer, key_id_of, public_pem
@@ -68,7 +68,7 @@ def _context(key_id: str) -> bytes:
 
 def open_countersigner(data_dir, signer: Signer) -> Countersigner:
     """The data directory's countersigner, created (and its seed wrapped) on first use."""
-    path = os.path.join(os.fspath(data_dir), PQ_KEY_FILE)
+    path = os.path.join(ensure_private_dir(data_dir), PQ_KEY_FILE)
     wrap = signer.key_wrap()
     if not os.path.exists(path):
         key = mldsa.MLDSA65PrivateKey.generate()
