@@ -3,7 +3,8 @@ revocation, keys, compliance evidence.
 
 Use cases (the HTTP side; docs/control.md has the table)::
 
-    POST /v1/users {"user_id", "role", "clearance", "password"?}   -> provisioning URI, once
+    POST /v1/users {"user_id", "role", "clearance", "password"?}   -> TOTP secret (and a
+                                                                    generated password), once
     POST /v1/users/{id}/disable | enable | unlock | revoke
     PUT  /v1/users/{id}/clearance {"clearance": 1, "compartments": ["INTEL"]}
     POST /v1/auth/revoke {"token_id"}          GET /v1/keys     POST /v1/keys/rotate
@@ -78,10 +79,10 @@ async def add_user(request: web.Request) -> web.Response:
     if body.clearance > credential(request).clearance:
         raise ControlError.conflict("above_own_clearance", "an administrator cannot grant a "
                                     "clearance above its own", "clearance")
-    loop = asyncio.get_running_loop()
+    loop, args = asyncio.get_running_loop(), _enrol_args(body)
     try:                     # Argon2id takes ~0.2 s: off the event loop
         user, enrolment = await loop.run_in_executor(None, fw.accounts.build, body.user_id,
-                                                     _enrol_args(body))
+                                                     args)
     except SecurityError as exc:
         raise _security_error(exc) from None
     if fw.users.get(user.user_id) is not None:            # added while we hashed
@@ -89,16 +90,18 @@ async def add_user(request: web.Request) -> web.Response:
                                     "user_id")
     fw.accounts.enrol(user, actor=credential(request).user_id, bump=False)
     await _replicate(request, fw, user.user_id)
+    generated = None if body.password else args["password"]
     return respond(request, {**fw.accounts.describe(user.user_id),
                              "provisioning_uri": enrolment.provisioning_uri,
                              "totp_secret": enrolment.totp_secret,
-                             "password": enrolment.password}, 201)
+                             "password": generated}, 201)
 
 
 def _enrol_args(body: s.UserCreate) -> dict:
+    import secrets
+
     return {"role": body.role, "clearance": body.clearance, "compartments": body.compartments,
-            "password": body.password, "allowed_sources": body.allowed_sources,
-            "mfa": body.mfa}
+            "password": body.password or secrets.token_urlsafe(24)}
 
 
 async def remove_user(request: web.Request) -> web.Response:

@@ -91,17 +91,17 @@ class Empty(_Strict):
 UserId = Annotated[str, Meta(min_length=1, max_length=128,
                              pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
 Role = Literal["admin", "operator", "analyst", "agent"]
-Network = Annotated[str, Meta(min_length=1, max_length=64, description="CIDR or address")]
 
 
 class UserCreate(_Strict):
+    """An account to enrol. Without ``password`` one is generated (shown once, in the
+    answer); people always get a TOTP secret. Source allow-lists: ``uqo users add``."""
+
     user_id: UserId
     role: Role
     clearance: Level
     compartments: Compartments = []
-    password: Annotated[str, Meta(max_length=1024)] | None = None
-    allowed_sources: Annotated[list[Network], Meta(max_length=32)] = []
-    mfa: bool | None = None
+    password: Annotated[str, Meta(min_length=12, max_length=1024)] | None = None
 
 
 class ClearanceChange(_Strict):
