@@ -47,6 +47,8 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     long_poll_max_s: Positive = 60.0
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
     auth: bool = True                             # false: pass-through (development only)
+    login_burst: Annotated[int, msgspec.Meta(ge=1)] = 20     # login attempts per source ...
+    login_refill_per_s: Positive = 0.2                       # ... refilled at this rate
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # -- transport (docs/security.md, "TLS on uqo serve") --------------------------------
     tls: Literal["auto", "on", "off"] = "auto"    # auto: TLS when bound beyond loopback

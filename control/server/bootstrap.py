@@ -46,12 +46,24 @@ def open_security(data_dir: str, cfg=None, env=None):
 
         raise ConfigError(f"audit_witness {witness} lies inside the data directory: a witness "
                          f"must be kept where a copy of the data directory is not")
-    fw = SecurityFramework(security_dir(data_dir), signer, witness=witness, owns_signer=True)
+    fw = SecurityFramework(security_dir(data_dir), signer, _settings(cfg), witness=witness,
+                           owns_signer=True)
     path = os.path.join(data_dir, ADMIN_FILE)
     fw.login_listeners.append(_forget_on_first_login(fw, path))
     if len(fw.users):
         return fw, None, note
     return fw, _bootstrap_admin(fw, path), note
+
+
+def _settings(cfg):
+    """The security settings a server runs with: the defaults, with the login rate limit
+    from its configuration."""
+    from uqo.security.settings import AuthPolicy, SecuritySettings
+
+    if cfg is None:
+        return None
+    return SecuritySettings(auth=AuthPolicy(source_burst=cfg.login_burst,
+                                            source_refill_per_s=cfg.login_refill_per_s))
 
 
 def _bootstrap_admin(fw, path: str) -> str:
