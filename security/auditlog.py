@@ -33,12 +33,11 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from array import array
 
-from uqo.fsutil import append_durable, ensure_private_dir, fsync_dir, open_append
+from uqo.fsutil import append_durable, ensure_private_dir, open_append
 
 from .auditfile import (
     ANCHOR_PREFIX,
@@ -50,6 +49,7 @@ from .auditfile import (
     read_checkpoints,
     read_keys,
     read_lines,
+    replace_tail,
     split_line,
     write_keys,
 )
@@ -257,14 +257,7 @@ class AuditLog:
 
     def records_since(self, ts: float):
         """Records with ``ts >= ts``, oldest first (timestamps never decrease in the log)."""
-        lo, hi = self.tree.prefix_size, self.tree.size
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.record(mid)["ts"] < ts:
-                lo = mid + 1
-            else:
-                hi = mid
-        for seq in range(lo, self.tree.size):
+        for seq in range(self._count_before(ts), self.tree.size):
             yield self.record(seq)
 
     def inclusion_proof(self, seq: int, size: int | None = None) -> list[bytes]:
@@ -306,6 +299,7 @@ class AuditLog:
             return new_prefix - before
 
     def _count_before(self, cutoff: float) -> int:
+        """The first sequence number whose record is at or after ``cutoff``."""
         lo, hi = self.tree.prefix_size, self.tree.size
         while lo < hi:
             mid = (lo + hi) // 2
@@ -319,16 +313,7 @@ class AuditLog:
         anchor = Anchor(new_prefix, self.tree.compact_range(new_prefix))
         start = self._offsets[new_prefix - self.tree.prefix_size] if new_prefix < self.size \
             else os.path.getsize(self._path)
-        tmp = self._path + ".tmp"
-        with open(self._path, "rb") as src, open(tmp, "wb") as dst:
-            os.chmod(tmp, 0o600)
-            dst.write(anchor.line())
-            src.seek(start)
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, self._path)
-        fsync_dir(self.dir)
+        replace_tail(self._path, anchor.line(), start)
         os.close(self._fd)
         self._fd = -1
         self._load()
