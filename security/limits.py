@@ -119,6 +119,10 @@ class AttemptGate:
         return sorted(net for (user, net), until in self._locks.items()
                       if user == name and until > now)
 
+    def locked_names(self, now: float) -> list[str]:
+        """Every name locked out from some network now."""
+        return sorted({user for (user, _), until in self._locks.items() if until > now})
+
     def unlock(self, name: str) -> int:
         """Clear every lock and count of ``name``; returns how many locks were cleared."""
         keys = [k for k in self._locks if k[0] == name]
