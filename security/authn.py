@@ -101,7 +101,7 @@ class Authenticator:
                 self.on_lockout(name, source, self.gate)
             if ok:
                 self.users.save(user)             # the TOTP replay mark
-        user = self._effective(user)
+        user = self.effective(user)
         level = parse_level(context.get("clearance_required", user.clearance),
                             "context.clearance_required")
         if level > user.clearance:
@@ -121,7 +121,7 @@ class Authenticator:
             raise
         return user, await self._factors(user, credentials)
 
-    def _effective(self, user):
+    def effective(self, user):
         """The account as the replicated state has it (clearance or compartments changed
         through the service on any replica win over this node's store)."""
         access = self.tokens.sessions.access(user.user_id)

@@ -195,6 +195,7 @@ class SecurityFramework:
                                        actor=agent_id)
             raise AuthenticationError(f"certificate identity {agent_id!r} is not an enrolled "
                                       f"agent")
+        user = self.authn.effective(user)          # clearance as the replicated state has it
         cred = self.tokens.issue(user, user.clearance, "client-certificate", None)
         self._peer_cache[agent_id] = cred
         self.trail.background("auth.certificate", agent_id, "success",

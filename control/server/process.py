@@ -50,7 +50,7 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
     from uqo.control.api.app import build_app
     from uqo.control.leader.service import Orchestrator
 
-    from .tls import TLS_DIR, plan_tls
+    from .tls import plan_tls
 
     loop = asyncio.get_running_loop()
     for path in private_data_dir(cfg.data_dir):
@@ -65,7 +65,7 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
         print("uqo serve: WARNING: auth = false: authentication is a pass-through; anyone "
               "who can reach the port can act", flush=True)
     orch = Orchestrator(cfg)
-    app = build_app(orch, security, certs_dir=os.path.join(cfg.data_dir, TLS_DIR))
+    app = build_app(orch, security)     # certificate evidence: `uqo compliance report --certs`
     runner = web.AppRunner(app, shutdown_timeout=grace_s, handle_signals=False,
                            access_log=None)
     await runner.setup()                         # starts the orchestrator (recovery)
