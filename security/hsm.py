@@ -14,11 +14,12 @@ directory, sign with the same key. The keys are generated on the token, non-extr
 
 The PIN comes from an environment variable (``UQO_HSM_PIN``) or a PIN file, never from the
 data directory (a PIN file inside it is refused): a copy of the data directory then holds no
-key and nothing that opens one. With SoftHSM2 (the development HSM) and no token configured,
-``provision`` makes a token store of its own (``store``, default
+key and nothing that opens one. With SoftHSM2 (the development HSM) and no token configured (no
+``SOFTHSM2_CONF``, or one without a token labelled ``token``), ``provision`` makes a token
+store of its own (``store``, default
 ``~/.local/share/uqo/softhsm``, outside the data directory), a random PIN in the PIN file
 (default ``~/.config/uqo/hsm-pin``, mode 0600) and a token labelled ``token``, so ``make run``
-needs no setup; with ``SOFTHSM2_CONF`` already set, that configuration's token is used as is.
+needs no setup; a ``SOFTHSM2_CONF`` that has the token is used as is.
 SoftHSM reads its configuration when first loaded in a process: ``provision`` sets
 ``SOFTHSM2_CONF`` before that.
 """
@@ -144,7 +145,8 @@ def _new_record(sec_dir: str, cfg: HsmConfig, module: str, env) -> dict:
     pin_file = cfg.pin_file or _home(".config", "uqo", "hsm-pin")
     conf = None
     softhsm = "softhsm" in os.path.basename(module)
-    if softhsm and (cfg.store or not env.get("SOFTHSM2_CONF")):
+    external = env.get("SOFTHSM2_CONF")
+    if softhsm and (cfg.store or not external or not _token_exists(external, cfg.token)):
         store = cfg.store or _home(".local", "share", "uqo", "softhsm")
         if _inside(store, os.path.dirname(os.path.abspath(sec_dir))):
             raise InvalidArgument("hsm_store", f"{store} lies inside the data directory")

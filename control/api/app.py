@@ -3,7 +3,7 @@
 Use cases::
 
     app = build_app(Orchestrator(cfg))       # the orchestrator starts with the app
-    app = build_app(Orchestrator(cfg), security=fw, certs_dir="uqo-data/tls")
+    app = build_app(Orchestrator(cfg), security=fw, background_start=True)   # uqo serve
     web.run_app(app, host=cfg.host, port=cfg.port)
 
 The orchestrator is opened in ``cleanup_ctx`` (so it is closed only if it opened); on shutdown
@@ -11,10 +11,13 @@ long-polls are released first, aiohttp then waits for in-flight requests, and th
 the background loops and closes the log (everything acknowledged is already fsync'd). With a
 security framework, session revocation is taken from the orchestrator's replicated state
 (``sessions.py``), and changes made to the data directory while the server was stopped are
-logged into it once the log has recovered, before any request is served.
+logged into it once the log has recovered (requests other than the public ones wait for the
+start: 503 ``starting``).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
@@ -28,15 +31,21 @@ from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 from .sessions import StateSessions, take_over_local_changes
 
 
-def build_app(orch, security=None, certs_dir: str | None = None) -> web.Application:
+def build_app(orch, security=None, background_start: bool = False,
+              certs_dir: str | None = None) -> web.Application:
     """``security``: a ``uqo.security.SecurityFramework``; every route but the public ones
-    then needs a token. None installs the pass-through (development only)."""
+    then needs a token. None installs the pass-through (development only).
+
+    ``background_start``: the app's startup returns at once and the orchestrator starts
+    (recovery, engine build, kernel compilation) in the background, so the server can listen
+    and answer ``/health/live`` at once; until it has started, every route but the public
+    ones answers 503 ``starting`` with ``Retry-After``. ``app[STARTING]`` is that task."""
     auth = ([middleware.passthrough_auth()] if security is None
             else security_middlewares(security, PUBLIC_PATHS))
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
                           middlewares=[middleware.errors, middleware.timing(orch.metrics),
-                                       *auth])
+                                       middleware.until_started(orch, PUBLIC_PATHS), *auth])
     app[ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
@@ -49,17 +58,35 @@ def build_app(orch, security=None, certs_dir: str | None = None) -> web.Applicat
     app[ROUTE_TABLE] = ROUTE_BY_NAME
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
-    app.cleanup_ctx.append(_orchestrator_ctx)
+    app.cleanup_ctx.append(_background_ctx if background_start else _orchestrator_ctx)
     app.on_shutdown.append(_release_long_polls)
     return app
 
 
-async def _orchestrator_ctx(app: web.Application):
-    orch = app[ORCH]
-    await orch.start()
+async def _start(app: web.Application) -> None:
+    """Start the orchestrator; then log into its state the session changes made to the data
+    directory while the server was stopped."""
+    await app[ORCH].start()
     if SECURITY in app:
-        await take_over_local_changes(orch, app[SECURITY])
+        await take_over_local_changes(app[ORCH], app[SECURITY])
+
+
+async def _orchestrator_ctx(app: web.Application):
+    await _start(app)
     yield
+    await app[ORCH].stop()
+
+
+STARTING = web.AppKey("starting", asyncio.Task)
+
+
+async def _background_ctx(app: web.Application):
+    orch = app[ORCH]
+    app[STARTING] = task = asyncio.create_task(_start(app), name="uqo-start")
+    yield
+    if not task.done():
+        task.cancel()
+    await asyncio.wait({task})          # its outcome was reported by whoever awaited it
     await orch.stop()
 
 

@@ -1,11 +1,17 @@
 """Run the HTTP server until SIGTERM/SIGINT, then shut down gracefully.
 
+Start-up: the server listens first and answers ``/health/live`` at once, while the
+orchestrator recovers the log and builds the engine (kernel compilation on a cold cache) in
+the background; other routes answer 503 ``starting`` until then. Prints ``uqo serve: listening
+on ...`` at once and ``uqo serve: ready on http://HOST:PORT`` once started; a start that fails
+(a damaged log, say) prints the reason and exits 1.
+
 Shutdown order: stop being ready and release long-polls, stop accepting connections, wait for
 in-flight requests (up to ``grace_s``), stop background work, snapshot and close the log
 (everything acknowledged was fsync'd before it was acknowledged; close syncs and releases).
-Prints ``uqo serve: ready on http(s)://HOST:PORT`` once recovered and listening. TLS is on by
-default beyond loopback (``tls.py``); the signing key is on a PKCS#11 token when one is
-installed (``uqo.security.hsm``); the data directory and what it holds are private (0700).
+TLS is on by default beyond loopback (``tls.py``: the URLs printed are then ``https``); the
+signing key is on a PKCS#11 token when one is installed (``uqo.security.hsm``); the data
+directory and what it holds are private (0700).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ def _open_security(cfg: ServerConfig):
 
 
 async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10.0) -> None:
-    from uqo.control.api.app import build_app
+    from uqo.control.api.app import STARTING, build_app
     from uqo.control.leader.service import Orchestrator
 
     from .tls import plan_tls
@@ -65,35 +71,65 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
         print("uqo serve: WARNING: auth = false: authentication is a pass-through; anyone "
               "who can reach the port can act", flush=True)
     orch = Orchestrator(cfg)
-    app = build_app(orch, security)     # certificate evidence: `uqo compliance report --certs`
+    app = build_app(orch, security, background_start=True)   # certificate evidence for the
+    #                                     compliance report: `uqo compliance report --certs`
     runner = web.AppRunner(app, shutdown_timeout=grace_s, handle_signals=False,
                            access_log=None)
-    await runner.setup()                         # starts the orchestrator (recovery)
-    # Everything alive now (libraries, the recovered state) lives as long as the process:
-    # keep it out of the cyclic GC's full collections, which measured ~100 ms each here.
-    gc.freeze()
+    await runner.setup()                  # returns at once: the orchestrator starts meanwhile
+    failed = False
     try:
         site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True,
                            ssl_context=tls.context)
         await site.start()
         host, port = runner.addresses[0][:2]
-        log = orch.log.status()
+        url = f"{tls.scheme}://{_url_host(host)}:{port}"
         if tls.ca:
             print(f"uqo serve: TLS 1.3 with the local CA {tls.ca} (clients: --ca)", flush=True)
-        print(f"uqo serve: ready on {tls.scheme}://{_url_host(host)}:{port} (recovered "
-              f"{log['replayed_on_start']} entries after snapshot {log['snapshot_index']} in "
-              f"{log['recovery_s']:.3f} s)", flush=True)
-        await stop.wait()
+        print(f"uqo serve: listening on {url} (/health/live answers; starting: recovering the "
+              "log, building the engine)", flush=True)
+        failed = not await _until_started(app[STARTING], stop)
+        if not failed and not stop.is_set():
+            # Everything alive now (libraries, the recovered state) lives as long as the
+            # process: keep it out of the cyclic GC's full collections (~100 ms each here).
+            gc.freeze()
+            log = orch.log.status()
+            print(f"uqo serve: ready on {url} (recovered {log['replayed_on_start']} entries "
+                  f"after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s)",
+                  flush=True)
+            await stop.wait()
         print("uqo serve: shutting down", flush=True)
     finally:
         await runner.cleanup()                   # in-flight requests, then orchestrator stop
         if security is not None:
             security.close()
+    if failed:
+        raise StartFailed
     print("uqo serve: stopped; log synced", flush=True)
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+class StartFailed(Exception):
+    """The orchestrator could not start (the reason was printed)."""
+
+
+async def _until_started(starting: asyncio.Task, stop: asyncio.Event) -> bool:
+    """Wait until the background start finishes (True) or fails (False, reason printed), or
+    until a stop is asked for (True: shut down normally)."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not starting.done():
+        return True
+    exc = starting.exception()
+    if exc is not None:
+        print(f"uqo serve: could not start: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def serve(cfg: ServerConfig) -> int:
@@ -119,5 +155,7 @@ def serve(cfg: ServerConfig) -> int:
         return 2
     except OSError as exc:
         print(f"uqo serve: cannot listen on {cfg.host}:{cfg.port}: {exc}", file=sys.stderr)
+        return 1
+    except StartFailed:
         return 1
     return 0
