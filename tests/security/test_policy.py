@@ -6,7 +6,7 @@ import pytest
 from uqo.security.errors import InvalidArgument
 from uqo.security.levels import Role
 from uqo.security.levels import SecurityLevel as L
-from uqo.security.policy import CREATE, MODIFY, READ, ROLE_ACTIONS, WRITE, decide
+from uqo.security.policy import CREATE, MODIFY, READ, ROLE_ACTIONS, SELF, WRITE, decide
 from uqo.security.tokens import Credential
 
 
@@ -128,5 +128,6 @@ def test_bad_input_raises_naming_the_field(args, field):
 
 def test_every_role_has_an_action_table():
     assert set(ROLE_ACTIONS) == set(Role)
-    assert ROLE_ACTIONS[Role.ANALYST] <= READ | WRITE
+    assert ROLE_ACTIONS[Role.ANALYST] <= READ | WRITE | SELF
+    assert all(SELF <= actions for actions in ROLE_ACTIONS.values())      # everyone logs out
     assert MODIFY | CREATE == WRITE and not MODIFY & CREATE
