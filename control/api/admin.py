@@ -13,8 +13,8 @@ Use cases (the HTTP side; docs/control.md has the table)::
 Every change that ends sessions is logged first as a ``RevokeSessions`` command (so every
 replica refuses the user's tokens, across restarts) and then applied to this node's user store
 (``bump=False``: the epoch is the log's). An administrator cannot disable, remove, revoke or
-re-clear its own account (the one way back in would be the command line on a stopped server),
-nor grant a clearance above its own.
+re-clear its own account (the one way back in would be the command line on a stopped server):
+409 ``self_change``; nor grant a clearance above its own: 403 ``grant``, audited.
 """
 
 from __future__ import annotations
@@ -50,6 +50,22 @@ def _user_id(request: web.Request, fw, *, not_self: str | None = None) -> str:
     return user_id
 
 
+async def _within_own_clearance(request: web.Request, fw, level: int) -> None:
+    """Nobody grants a clearance above its own: a 403 (rule ``grant``), audited."""
+    from uqo.security.levels import SecurityLevel
+    from uqo.security.policy import Decision
+
+    cred = credential(request)
+    if level <= cred.clearance:
+        return
+    decision = Decision(False, f"denied (grant): {cred.user_id!r} holds clearance "
+                               f"{cred.clearance.name} and cannot grant "
+                               f"{SecurityLevel(level).name}", "grant")
+    await fw.audit_decision(decision, cred.user_id, "users", "manage_users",
+                            {"source": request.remote})
+    raise ControlError("forbidden", decision.reason, 403, "clearance", reason="grant")
+
+
 def _security_error(exc) -> ControlError:
     return ControlError("invalid_value", str(exc), 400, getattr(exc, "field", None))
 
@@ -76,9 +92,7 @@ async def add_user(request: web.Request) -> web.Response:
     if fw.users.get(body.user_id) is not None:
         raise ControlError.conflict("user_exists", f"user {body.user_id!r} already exists",
                                     "user_id")
-    if body.clearance > credential(request).clearance:
-        raise ControlError.conflict("above_own_clearance", "an administrator cannot grant a "
-                                    "clearance above its own", "clearance")
+    await _within_own_clearance(request, fw, body.clearance)
     loop, args = asyncio.get_running_loop(), _enrol_args(body)
     try:                     # Argon2id takes ~0.2 s: off the event loop
         user, enrolment = await loop.run_in_executor(None, fw.accounts.build, body.user_id,
@@ -148,9 +162,7 @@ async def set_clearance(request: web.Request) -> web.Response:
 
     fw, body = _fw(request), await read_body(request, s.ClearanceChange)
     user_id = _user_id(request, fw, not_self="change the clearance of")
-    if body.clearance > credential(request).clearance:
-        raise ControlError.conflict("above_own_clearance", "an administrator cannot grant a "
-                                    "clearance above its own", "clearance")
+    await _within_own_clearance(request, fw, body.clearance)
     try:
         fw.accounts.set_clearance(user_id, body.clearance, body.compartments,
                                   actor=credential(request).user_id, bump=False)

@@ -120,15 +120,17 @@ async def test_a_removed_name_enrolled_again_does_not_inherit_old_tokens(admin):
 
 
 async def test_admins_cannot_lock_themselves_out_nor_grant_above_their_clearance(admin):
-    s, _, _ = admin
+    s, fw, _ = admin
     for method, path in (("POST", "/v1/users/boss/disable"), ("DELETE", "/v1/users/boss"),
                          ("POST", "/v1/users/boss/revoke")):
         assert (await s.call(method, path, 409))["error"]["code"] == "self_change"
     await _new_user(s)
-    err = await s.call("PUT", "/v1/users/ana/clearance", 409, json={"clearance": 3})
-    assert err["error"]["code"] == "above_own_clearance"
-    await s.call("POST", "/v1/users", 409, json={"user_id": "x1", "role": "analyst",
+    err = await s.call("PUT", "/v1/users/ana/clearance", 403, json={"clearance": 3})
+    assert (err["error"]["code"], err["error"]["reason"]) == ("forbidden", "grant")
+    await s.call("POST", "/v1/users", 403, json={"user_id": "x1", "role": "analyst",
                                                  "clearance": 3, "password": PW})
+    denied = [r for r in fw.audit.records_since(0) if r["outcome"] == "denied"]
+    assert [r["detail"]["rule"] for r in denied] == ["grant", "grant"]
 
 
 async def test_logout_and_token_revocation(admin):
