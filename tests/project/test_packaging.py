@@ -22,7 +22,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_maps_directories_onto_uqo(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for pkg in ("uqo/__init__.py", "uqo/engine/__init__.py", "uqo/engine/register.py",
+    for pkg in ("uqo/__init__.py", "uqo/engine/__init__.py", "uqo/engine/register/__init__.py",
                 "uqo/kernels/__init__.py", "uqo/control/__init__.py",
                 "uqo/security/__init__.py", "uqo/bench/engine.py", "uqo/cli.py"):
         assert pkg in names, pkg
