@@ -49,7 +49,7 @@ def register_pytrees() -> None:
     _registered = True
 
 
-class _TickInputs:
+class TickInputs:
     """What both input kinds share: the per-cell arrays in kernel order, and a map over them."""
 
     CELL_FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -69,7 +69,7 @@ class _TickInputs:
 
 
 @dataclasses.dataclass(frozen=True)
-class PairInputs(_TickInputs):
+class PairInputs(TickInputs):
     """Inputs of a tick of ``C`` pair cells: sites ``a`` (0) and ``b`` (1) of each cell."""
 
     p_a: Any          # (C,) depolarising probability of site a
@@ -89,7 +89,7 @@ class PairInputs(_TickInputs):
 
 
 @dataclasses.dataclass(frozen=True)
-class SingleInputs(_TickInputs):
+class SingleInputs(TickInputs):
     """Inputs of a tick of ``C`` single-agent cells."""
 
     p: Any            # (C,) depolarising probability
@@ -100,8 +100,6 @@ class SingleInputs(_TickInputs):
 
     CELL_FIELDS: ClassVar[tuple[str, ...]] = ("p", "q", "g", "r")
 
-
-TickInputs = (PairInputs, SingleInputs)
 
 if "jax" in sys.modules:   # imported after jax: register now
     register_pytrees()

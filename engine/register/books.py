@@ -92,6 +92,10 @@ class Books:
         self.single_hw = max(self.single_hw, int(cells.max(initial=-1)) + 1)
         self.membership += 1
 
+    def seen(self, ids: np.ndarray, when: float) -> None:
+        """Agents seen alive at model time ``when``: their staleness clocks restart."""
+        self.last_seen[ids] = when
+
     def unseat(self, ids: np.ndarray) -> list[tuple[bool, int]]:
         """Free the slots of ``ids`` (checked); returns the cells left empty, in order, as
         ``(is_pair, row)``. A removed agent's partner stays in its pair cell."""

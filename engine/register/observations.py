@@ -45,7 +45,7 @@ class Observations:
         np.add.at(self.rewards, ids, r)
 
     def heartbeat(self, ids: np.ndarray, when: float) -> None:
-        self._books.last_seen[ids] = when
+        self._books.seen(ids, when)
         self._queue.append((ids, _HEARTBEAT))
 
     def failure(self, ids: np.ndarray) -> None:
@@ -54,6 +54,10 @@ class Observations:
     def forget(self, ids: np.ndarray) -> None:
         """Drop the summed rewards of ``ids`` (new or removed agents)."""
         self.rewards[ids] = 0.0
+
+    def rewards_applied(self) -> None:
+        """The tick used every summed reward: start the next sums from 0."""
+        self.rewards[:] = 0.0
 
     # ---- applying ---------------------------------------------------------------------------
     def flush(self, refresh: bool = True) -> None:

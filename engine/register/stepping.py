@@ -45,7 +45,7 @@ class Stepper:
         self.now += float(dt)
         pair_out = self._tick_pairs(dt)
         single_out = self._tick_singles(dt)
-        self._obs.rewards[:] = 0.0
+        self._obs.rewards_applied()
         if not self._cells.failed:  # after a GPU failover the state is on the host
             self._backend.synchronize()
         self.report = self._diag.report(pair_out, single_out, time.perf_counter() - t0, self.now)
