@@ -63,6 +63,10 @@ class _StateCollector(Collector):
             tasks.add_metric([state], sm.counts.get(state, 0))
         yield tasks
         yield GaugeMetricFamily("uqo_agents", "registered agents", value=len(sm.agents))
+        # The tick budget, so an alert can compare tick durations with it (tick overrun).
+        yield GaugeMetricFamily("uqo_engine_tick_interval_seconds",
+                                "configured engine tick period (tick_interval_s)",
+                                value=self.orch.cfg.tick_interval_s)
         report = self.orch.tick_report
         if report is not None:
             yield GaugeMetricFamily("uqo_global_coherence", "fleet global coherence [0, 1]",
