@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "uqo.commands.peers",
     "uqo.commands.scheduler",
     "uqo.commands.security",
+    "uqo.commands.stack",
 )
 
 
