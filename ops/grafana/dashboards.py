@@ -9,10 +9,10 @@ Use cases::
     render(DASHBOARDS[0])                       # -> the JSON text written for it
 
 Each dashboard has three variables: ``datasource`` (any Prometheus), ``job`` (the uqo
-deployment) and ``instance`` (replicas, multi-select). Queries use ``$job``, ``$instance`` and
-Grafana's ``$__rate_interval``; aggregates come from the recording rules in
-``ops/prometheus/rules/recording.rules.yml`` where one exists. Grafana loads the files at start
-through ``ops/grafana/provisioning``.
+deployment) and ``instance`` (replicas, multi-select), used by every query. Rates and
+quantiles come from the recording rules in ``ops/prometheus/rules/recording.rules.yml``
+(5-minute windows), computed once for every viewer. Grafana loads the files at start through
+``ops/grafana/provisioning``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ OUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job="$job", instance=~"$instance"'       # per-replica series
 JOB = 'job="$job"'                              # recording rules aggregated per deployment
-RATE = "$__rate_interval"
 COHERENCE_THRESHOLD = 0.6                       # DESIGN.md section 4; the alert uses the same
 SCHEDULING_TARGET_S = 0.1                       # submit-to-assigned p95 target
 
@@ -112,22 +111,11 @@ def render(d: D) -> str:
     return buf.getvalue()
 
 
-def quantile(q: float, metric: str, by: str) -> str:
-    """A quantile of a histogram over the panel's rate interval, per ``by`` labels."""
-    return f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}_bucket{{{SEL}}}[{RATE}])))"
-
-
-def rate_by(metric: str, by: str, match: str = "") -> str:
-    selector = f"{SEL}, {match}" if match else SEL
-    return f"sum by ({by}) (rate({metric}{{{selector}}}[{RATE}]))"
-
-
 def queries(d: D) -> list[str]:
     """Every PromQL expression of a dashboard (templating queries are label_values calls)."""
     return [expr for p in d.panels for expr, _ in p.queries]
 
 
-HTTP = "uqo_http_request_duration_seconds"
 FIRING = f'count by (severity) (ALERTS{{alertstate="firing", alertname=~"Uqo.*", {JOB}}})'
 
 FLEET = D("uqo-fleet", "uqo / Fleet coherence and entropy",
@@ -162,14 +150,14 @@ TASKS = D("uqo-tasks", "uqo / Tasks and latency",
                  (f"uqo:task_submit_to_assigned_seconds:p95_5m{{{JOB}}}", "p95")),
                 unit="s", width=8, threshold=SCHEDULING_TARGET_S),
               P("HTTP requests / s by route and status",
-                ((rate_by(HTTP + "_count", "route, status"), "{{route}} {{status}}"),),
-                unit="reqps"),
-              P("HTTP p95 by route", ((quantile(0.95, HTTP, "route"), "{{route}}"),), unit="s"),
+                ((f"uqo:http_requests:rate5m{{{JOB}}}", "{{route}} {{status}}"),), unit="reqps"),
+              P("HTTP p95 by route",
+                ((f"uqo:http_request_duration_seconds:p95_5m{{{JOB}}}", "{{route}}"),), unit="s"),
               P("HTTP 5xx ratio", ((f"uqo:http_request_errors:ratio_rate5m{{{JOB}}}", "5xx"),),
                 unit="percentunit", threshold=0.05),
               P("Scheduling round p95",
-                ((quantile(0.95, "uqo_scheduler_round_duration_seconds", "instance"),
-                  "{{instance}}"),), unit="s"),
+                ((f"uqo:scheduler_round_duration_seconds:p95_5m{{{SEL}}}", "{{instance}}"),),
+                unit="s"),
           ))
 
 CONSENSUS = D("uqo-consensus", "uqo / Consensus",
@@ -201,7 +189,7 @@ SECURITY = D("uqo-security", "uqo / Security",
                  P("Security events / s by kind",
                    ((f"uqo:security_events:rate5m{{{JOB}}}", "{{kind}}"),), unit="reqps"),
                  P("Refused requests / s (401, 403)",
-                   ((rate_by(HTTP + "_count", "route, status", 'status=~"401|403"'),
+                   ((f'uqo:http_requests:rate5m{{{JOB}, status=~"401|403"}}',
                      "{{route}} {{status}}"),), unit="reqps"),
              ))
 
