@@ -3,11 +3,14 @@
 #   softhsm2    a real PKCS#11 token (security tests)
 #   prometheus  promtool (rule checks and rule unit tests) and the server (the end-to-end alert
 #               test scrapes a real `uqo serve`); tests start their own server on a free port.
+#   prometheus-alertmanager  amtool: checks ops/alertmanager/alertmanager.yml and tests which
+#               receiver each alert's escalation labels reach.
 # Idempotent; needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 need=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: present"
   exit 0

@@ -19,7 +19,8 @@ PROMTOOL_TESTS = OPS / "prometheus" / "tests"
 PENDING_FILE = OPS / "PENDING_METRICS.md"
 CONTAINERS = ROOT / "containers"
 K8S = CONTAINERS / "k8s"
-SETUP_HINT = "install Debian's prometheus: bash scripts/setup-system.sh (make test runs it)"
+SETUP_HINT = ("install Debian's prometheus and prometheus-alertmanager: "
+              "bash scripts/setup-system.sh (make test runs it)")
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _NOT_NAMES = re.compile(r'"[^"]*"|\{[^}]*\}|\b(by|on|without|ignoring|group_left|group_right)'

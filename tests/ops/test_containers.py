@@ -85,10 +85,11 @@ def test_compose_renders_the_topology():
     model = _compose("docker-compose.yml")
     services = model["services"]
     assert set(services) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init", "uqo-1", "uqo-2",
-                             "uqo-3", "prometheus", "jaeger", "grafana"}
+                             "uqo-3", "prometheus", "alertmanager", "jaeger", "grafana"}
     published = {s: {int(p["published"]) for p in services[s].get("ports", [])}
                  for s in services}
     assert published["prometheus"] == {9090} and published["grafana"] == {3000}
+    assert published["alertmanager"] == {9093}
     assert {16686, 4317, 4318} <= published["jaeger"]
     assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
     for i in (1, 2, 3):
@@ -123,6 +124,11 @@ def test_compose_mounts_our_prometheus_config_and_rules():
 
     doc = yaml.safe_load(config.read_text())
     assert doc["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    (am,) = doc["alerting"]["alertmanagers"]
+    assert am["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    am_mounts = {m["target"]: Path(m["source"]) for m in services["alertmanager"]["volumes"]
+                 if m["type"] == "bind"}
+    assert am_mounts["/etc/alertmanager/alertmanager.yml"] == OPS / "alertmanager" / "alertmanager.yml"
     (uqo,) = [j for j in doc["scrape_configs"] if j["job_name"] == "uqo"]
     assert uqo["static_configs"][0]["targets"] == ["uqo-1:8080", "uqo-2:8080", "uqo-3:8080"]
 

@@ -40,6 +40,18 @@ def test_promtool_check_rules_rejects_a_broken_expression(tmp_path):
     assert result.returncode != 0
 
 
+def test_compose_prometheus_config_loads_our_rules(tmp_path):
+    """ops/prometheus/prometheus.yml as the compose Prometheus reads it, with the rules where
+    the compose file mounts them (here: their place in the repository)."""
+    text = (RULES_DIR.parent / "prometheus.yml").read_text()
+    assert "/etc/prometheus/rules/*.yml" in text
+    config = tmp_path / "prometheus.yml"
+    config.write_text(text.replace("/etc/prometheus/rules", str(RULES_DIR)))
+    result = run([binary("promtool"), "check", "config", str(config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 rule files found" in result.stdout
+
+
 def test_promtool_unit_tests_pass():
     files = sorted(str(p) for p in PROMTOOL_TESTS.glob("*.test.yml"))
     assert files
