@@ -15,16 +15,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import handlers, middleware
-from .auth import SECURITY, security_middlewares
+from .auth import ROUTE_TABLE, SECURITY, security_middlewares
 from .codec import MAX_BODY
 from .openapi import build_openapi
+from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 
 
 def build_app(orch, security=None) -> web.Application:
     """``security``: a ``uqo.security.SecurityFramework``; every route but the public ones
     then needs a token. None installs the pass-through (development only)."""
     auth = ([middleware.passthrough_auth()] if security is None
-            else security_middlewares(security))
+            else security_middlewares(security, PUBLIC_PATHS))
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
                           middlewares=[middleware.errors, middleware.timing(orch.metrics),
@@ -34,8 +35,9 @@ def build_app(orch, security=None) -> web.Application:
     if security is not None:
         app[SECURITY] = security
     app[handlers.OPENAPI] = build_openapi()
-    for method, path, handler, name in handlers.ROUTES:
-        app.router.add_route(method, path, handler, name=name)
+    app[ROUTE_TABLE] = ROUTE_BY_NAME
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app.cleanup_ctx.append(_orchestrator_ctx)
     app.on_shutdown.append(_release_long_polls)
     return app

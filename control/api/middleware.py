@@ -11,8 +11,8 @@ import logging
 import time
 
 from aiohttp import web
+from uqo.control.errors import ControlError
 
-from ..errors import ControlError
 from .codec import respond
 
 _LOG = logging.getLogger(__name__)

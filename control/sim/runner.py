@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy.special import ndtri
 
-from .metrics import Metrics
+from .scores import Metrics
 from .world import World, crn
 
 DISPATCH_TIMEOUT_S = 5.0

@@ -67,7 +67,7 @@ class Http:
 
 
 def _login(base: str, data_dir: str) -> str:
-    from uqo.control.bootstrap import ADMIN_FILE
+    from uqo.control.server.bootstrap import ADMIN_FILE
     from uqo.control.sdk.credentials import login_body, read_credential_file
 
     body = login_body(read_credential_file(os.path.join(data_dir, ADMIN_FILE)))
@@ -195,7 +195,7 @@ def _exported(prom: str) -> set[str]:
 
 def _check_pending_metrics_are_absent(prom: str) -> None:
     exported = _exported(prom)
-    assert "uqo_global_coherence" in exported and "uqo_engine_tick_interval_seconds" in exported
+    assert "uqo_global_coherence" in exported and "uqo_engine_tick_duration_seconds_sum" in exported
     now_exported = {m for m in pending_metrics()[NOT_YET]
                     if {m, f"{m}_total", f"{m}_bucket"} & exported}
     assert not now_exported, (f"{sorted(now_exported)} are exported now: remove them from "

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from uqo.commands.stack import prometheus_config
+from uqo.cli.stack import prometheus_config
 
 from ._opsfiles import RULES_DIR, binary, run
 
