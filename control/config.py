@@ -13,8 +13,8 @@ raise ``ConfigError`` naming the setting and where it came from. Nothing here re
 environment unless handed it.
 
 Tracing also takes OpenTelemetry's standard names, below every source of our own:
-defaults < ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_PROTOCOL`` < TOML < ``UQO_*``
-< flags (docs/tracing.md).
+defaults < ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` / ``..._PROTOCOL`` < TOML < ``UQO_*`` < flags
+(docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -126,13 +126,19 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
             if k.startswith("UQO_") and k[4:].lower() in known}
 
 
-_OTEL = {"otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
-         "otlp_protocol": "OTEL_EXPORTER_OTLP_PROTOCOL"}
+_OTEL = {"otlp_endpoint": ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+         "otlp_protocol": ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")}
 
 
 def otel_env(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """Tracing settings from OpenTelemetry's standard variables: setting -> (name, value)."""
-    return {key: (name, env[name]) for key, name in _OTEL.items() if env.get(name)}
+    """Tracing settings from OpenTelemetry's standard variables (the traces-only name before
+    the general one): setting -> (variable, value)."""
+    out = {}
+    for key, names in _OTEL.items():
+        name = next((n for n in names if env.get(n)), None)
+        if name is not None:
+            out[key] = (name, env[name])
+    return out
 
 
 def describe(cfg: ServerConfig, sources: Mapping[str, str] | None = None) -> str:

@@ -70,7 +70,8 @@ def _tracing_flags(p) -> None:
 
 
 _TRACING_ENV = ("UQO_OTLP_ENDPOINT", "UQO_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "OTEL_EXPORTER_OTLP_PROTOCOL")
+                "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 
 
 def _fail(message: str) -> int:
@@ -124,10 +125,9 @@ def _agent(args) -> int:
     import signal
 
     from uqo.control.client.worker import AgentWorker
+    from uqo.control.config import ConfigError, load_config
     from uqo.control.errors import ControlError
     from uqo.control.sdk.client import UnifiedOrchestrator
-
-    from uqo.control.config import ConfigError, load_config
     from uqo.control.tracing import start_tracing, stop_tracing
 
     handler = _handler(args.handler)
