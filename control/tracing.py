@@ -128,15 +128,17 @@ def parent_context(value: str | None) -> Context:
 
 
 def links_to(values: Iterable[str | None]) -> list[trace.Link]:
-    """Span links to the spans the ``traceparent`` values name (invalid and None skipped),
-    at most ``MAX_LINKS``."""
+    """Span links to the spans the ``traceparent`` values name (None and malformed ones
+    skipped), at most ``MAX_LINKS``."""
     links = []
     for value in values:
-        if len(links) >= MAX_LINKS:
-            break
+        if not value:               # untraced tasks: the common case, checked before parsing
+            continue
         ctx = trace.get_current_span(parent_context(value)).get_span_context()
         if ctx.is_valid:
             links.append(trace.Link(ctx))
+            if len(links) >= MAX_LINKS:
+                break
     return links
 
 
