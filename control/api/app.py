@@ -21,6 +21,7 @@ from .auth import ROUTE_TABLE, SECURITY, security_middlewares
 from .codec import MAX_BODY
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
+from .tracing import server_spans
 
 
 def build_app(orch, security=None, background_start: bool = False) -> web.Application:
@@ -35,7 +36,8 @@ def build_app(orch, security=None, background_start: bool = False) -> web.Applic
             else security_middlewares(security, PUBLIC_PATHS))
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
-                          middlewares=[middleware.errors, middleware.timing(orch.metrics),
+                          middlewares=[server_spans, middleware.errors,
+                                       middleware.timing(orch.metrics),
                                        middleware.until_started(orch, PUBLIC_PATHS), *auth])
     app[handlers.ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes

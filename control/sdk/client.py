@@ -16,7 +16,8 @@ Use cases (the seed's own calls)::
 Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
 Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
 retried on transient failures with backoff and jitter; every call passes a circuit breaker
-that fails fast while the server is down.
+that fails fast while the server is down. Each request is a client span whose context the
+server continues (``sdk/tracing.py``; docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from uqo.control.errors import ControlError
 from . import args as a
 from .enums import TaskPriority
 from .resilience import CircuitBreaker, retrying
+from .tracing import client_trace_config
 
 _MSGPACK = "application/msgpack"
 
@@ -73,7 +75,8 @@ class UnifiedOrchestrator:
     async def _once(self, method: str, path: str, body, params, credential):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout,
+                                                  trace_configs=[client_trace_config()])
         data = msgspec.msgpack.encode(body) if body is not None else None
         async with self._session.request(method, self.base_url + path, data=data,
                                          params=params,

@@ -8,7 +8,8 @@ on ...`` at once and ``uqo serve: ready on http://HOST:PORT`` once started; a st
 
 Shutdown order: stop being ready and release long-polls, stop accepting connections, wait for
 in-flight requests (up to ``grace_s``), stop background work, snapshot and close the log
-(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases).
+(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases),
+then flush the spans still buffered when tracing is on (``otlp_endpoint``; docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
 from uqo.control.config import ServerConfig
+from uqo.control.tracing import start_tracing, stop_tracing
 
 
 async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10.0) -> None:
@@ -106,6 +110,8 @@ def serve(cfg: ServerConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_server(cfg, stop)
 
+    tracing = start_tracing(cfg.otlp_endpoint, "uqo", f"{socket.gethostname()}:{cfg.port}",
+                            os.environ, cfg.otlp_protocol)
     try:
         asyncio.run(main())
     except OSError as exc:
@@ -113,4 +119,6 @@ def serve(cfg: ServerConfig) -> int:
         return 1
     except StartFailed:
         return 1
+    finally:
+        stop_tracing(tracing)
     return 0

@@ -14,6 +14,7 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
     p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
+    _tracing_flags(p)
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("agent", help="run an agent worker against a server")
@@ -32,6 +33,7 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--credential-file",
                    help="log in with this JSON credential file instead (user_id, password, "
                         "totp_secret), e.g. an agent account's")
+    _tracing_flags(p)
     p.set_defaults(func=_agent)
 
     p = bench.add_parser("api", help="HTTP API load: batch/single submit, latency percentiles")
@@ -59,6 +61,19 @@ def add_commands(sub, bench) -> None:
     p.set_defaults(func=_bench_startup)
 
 
+def _tracing_flags(p) -> None:
+    p.add_argument("--otlp-endpoint", help="export traces over OTLP to this collector URL, e.g. "
+                   "http://127.0.0.1:4317 (default: UQO_OTLP_ENDPOINT, then "
+                   "OTEL_EXPORTER_OTLP_ENDPOINT; none: tracing off; docs/tracing.md)")
+    p.add_argument("--otlp-protocol", choices=("grpc", "http/protobuf"),
+                   help="OTLP transport (default grpc, or OTEL_EXPORTER_OTLP_PROTOCOL)")
+
+
+_TRACING_ENV = ("UQO_OTLP_ENDPOINT", "UQO_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+
+
 def _fail(message: str) -> int:
     print(f"uqo: {message}", file=sys.stderr)
     return 2
@@ -70,7 +85,8 @@ def _serve(args) -> int:
     from uqo.control.config import ConfigError, describe, load_config_sources
     from uqo.control.server.process import serve
 
-    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
+                 "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
@@ -109,14 +125,22 @@ def _agent(args) -> int:
     import signal
 
     from uqo.control.client.worker import AgentWorker
+    from uqo.control.config import ConfigError, load_config
     from uqo.control.errors import ControlError
     from uqo.control.sdk.client import UnifiedOrchestrator
+    from uqo.control.tracing import start_tracing, stop_tracing
 
     handler = _handler(args.handler)
     if handler is None:
         return _fail(f"--handler {args.handler!r}: expected echo, fail or sleep:SECONDS")
     if not 0 <= args.clearance <= 3:
         return _fail(f"--clearance {args.clearance}: expected 0..3")
+    try:        # the server's tracing settings and precedence (flag > UQO_* > OTEL_*)
+        traced = load_config(env={k: os.environ[k] for k in _TRACING_ENV if k in os.environ},
+                             overrides={"otlp_endpoint": args.otlp_endpoint,
+                                        "otlp_protocol": args.otlp_protocol})
+    except ConfigError as exc:
+        return _fail(str(exc))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -136,12 +160,16 @@ def _agent(args) -> int:
             print(f"uqo agent {args.agent_id}: stopped ({worker.completed} done, "
                   f"{worker.failed} failed, {worker.reconnects} reconnects)", flush=True)
 
+    tracing = start_tracing(traced.otlp_endpoint, "uqo-agent", args.agent_id, os.environ,
+                            traced.otlp_protocol)
     try:
         asyncio.run(main())
     except ControlError as exc:
         return _fail(f"{exc.code}: {exc.message}")
     except (OSError, ValueError, PermissionError) as exc:
         return _fail(f"--credential-file {args.credential_file!r}: {exc}")
+    finally:
+        stop_tracing(tracing)
     return 0
 
 
