@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import handlers, middleware
+from . import handlers, middleware, replica
 from .auth import ROUTE_TABLE, SECURITY, security_middlewares
 from .codec import MAX_BODY
 from .openapi import build_openapi
@@ -29,7 +29,7 @@ def build_app(orch, security=None) -> web.Application:
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
                           middlewares=[middleware.errors, middleware.timing(orch.metrics),
-                                       *auth])
+                                       replica.middleware(handlers.ORCH), *auth])
     app[handlers.ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
@@ -38,6 +38,7 @@ def build_app(orch, security=None) -> web.Application:
     app[ROUTE_TABLE] = ROUTE_BY_NAME
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app.cleanup_ctx.append(replica.forward_session_ctx)
     app.cleanup_ctx.append(_orchestrator_ctx)
     app.on_shutdown.append(_release_long_polls)
     return app

@@ -46,10 +46,13 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
         site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True)
         await site.start()
         host, port = runner.addresses[0][:2]
+        orch.serving(f"http://{host}:{port}")     # a replica campaigns from now on
         log = orch.log.status()
+        where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
+                 f"{log['role']}" if log.get("mode") == "etcd" else "")
         print(f"uqo serve: ready on http://{host}:{port} (recovered {log['replayed_on_start']}"
-              f" entries after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s)",
-              flush=True)
+              f" entries after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s"
+              f"{where})", flush=True)
         await stop.wait()
         print("uqo serve: shutting down", flush=True)
     finally:
@@ -73,9 +76,14 @@ def serve(cfg: ServerConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_server(cfg, stop)
 
+    from uqo.control.leader.replica import StartRefused
+
     try:
         asyncio.run(main())
     except OSError as exc:
         print(f"uqo serve: cannot listen on {cfg.host}:{cfg.port}: {exc}", file=sys.stderr)
+        return 1
+    except StartRefused as exc:
+        print(f"uqo serve: {exc}", file=sys.stderr)
         return 1
     return 0
