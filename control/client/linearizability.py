@@ -43,6 +43,8 @@ class Op:
 
 
 class Model(Protocol):
+    """``reduce(ops)`` (optional): an equivalent, smaller history of one key."""
+
     def key(self, op: Op) -> Hashable: ...
     def init(self) -> Hashable: ...
     def step(self, state: Hashable, op: Op) -> tuple[bool, Hashable]:
@@ -70,6 +72,16 @@ class TaskModel:
 
     def init(self) -> Hashable:
         return False
+
+    def reduce(self, ops: list[Op]) -> list[Op]:
+        """Unknown-outcome writes of one id collapse into the earliest: a write is idempotent
+        (absent -> present), so any of them taking effect at instant p is the earliest one
+        taking effect at p. Keeps the search small when a client retried many times."""
+        unknown = [o for o in ops if o.fn == "write" and o.ret is None]
+        if len(unknown) < 2:
+            return ops
+        first = min(unknown, key=lambda o: o.call)
+        return [o for o in ops if not (o.fn == "write" and o.ret is None)] + [first]
 
     def step(self, state, op: Op):
         if op.fn == "write":
@@ -102,7 +114,10 @@ def check(history: Iterable[Op], model) -> CheckResult:
     by_key: dict[Hashable, list[Op]] = defaultdict(list)
     for op in history:
         by_key[model.key(op)].append(op)
+    reduce = getattr(model, "reduce", None)
     for n, (key, ops) in enumerate(by_key.items(), 1):
+        if reduce is not None:
+            ops = reduce(ops)
         if not _check_one(ops, model):
             return CheckResult(False, key, sorted(ops, key=lambda o: o.call), n)
     return CheckResult(True, keys_checked=len(by_key))

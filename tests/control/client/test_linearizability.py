@@ -107,3 +107,12 @@ def test_agrees_with_brute_force_on_random_histories(seed):
         assert check(ops, RegisterModel()).ok == expected, ops
         verdicts.add(expected)
     assert verdicts == {True, False}       # the random histories exercise both answers
+
+
+def test_many_unknown_retries_stay_cheap_and_exact():
+    retries = [Op(0, 0.01 * k, None, "write", "t1") for k in range(200)]
+    late = Op(0, 5, 6, "write", "t1", "exists")
+    assert check([*retries, late, Op(1, 7, 8, "read", "t1", "present")], TaskModel()).ok
+    assert not check([*retries, late, Op(1, 7, 8, "read", "t1", "absent")], TaskModel()).ok
+    # a read before every retry began cannot see the write
+    assert not check([Op(1, -2, -1, "read", "t1", "present"), *retries], TaskModel()).ok

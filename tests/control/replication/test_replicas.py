@@ -168,3 +168,20 @@ def test_leader_cut_from_etcd_stops_and_another_takes_over(rc):
         rc.heal(leader)
     st = http("GET", f"{rc.urls[new]}/v1/status")[1]["consensus"]
     assert st["is_leader"] is True
+
+
+def test_cluster_status_command(rc, capsys):
+    from uqo.cli.main import main
+
+    leader = rc.leader()
+    time.sleep(1.2)                        # every replica has published its presence
+    assert main(["cluster", "status", "--etcd", ",".join(rc.etcd.endpoints), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["leader"]["replica_id"] == f"r{leader}"
+    assert doc["leader"]["url"] == rc.urls[leader]
+    assert sum(m["is_leader"] for m in doc["members"] if m["reachable"]) == 1
+    assert {r["replica_id"] for r in doc["replicas"]} == {"r0", "r1", "r2"}
+    assert all(r["lag_entries"] >= 0 for r in doc["replicas"])
+    assert main(["cluster", "status", "--etcd", ",".join(rc.etcd.endpoints)]) == 0
+    table = capsys.readouterr().out
+    assert f"leader: r{leader} at {rc.urls[leader]}" in table
