@@ -54,7 +54,9 @@ async def _post(session, url: str, path: str, body) -> int:
 
     async with session.post(url + path, data=msgspec.msgpack.encode(body),
                             headers=_MSGPACK) as r:
-        await r.read()
+        raw = await r.read()
+        if r.status >= 400:
+            raise RuntimeError(f"POST {path}: HTTP {r.status}: {msgspec.msgpack.decode(raw)}")
         return r.status
 
 

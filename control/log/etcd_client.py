@@ -7,7 +7,7 @@ Use cases::
     resp.header.revision                                    # .header.revision, .responses
     kvs, rev = await etcd.get(b"/uqo/ctl/log")
     async for resp in etcd.watch(b"/uqo/ctl/", b"/uqo/ctl0", start_revision=42): ...
-    lease_id, ttl = await etcd.lease_grant(2); await etcd.lease_keepalive(lease_id)
+    lease_id, ttl = await etcd.lease_grant(2)     # refreshed by a KeepaliveThread
 
 Which client, and why: the generated etcd v3 protobuf stubs come from ``aetcd`` (1.0, pinned;
 maintained), but its ``Client`` is not used: it connects to a single host without TLS, and its
@@ -27,8 +27,10 @@ stale stream.
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -184,29 +186,6 @@ class EtcdClient:
             raise EtcdError(f"lease grant refused: {resp.error}")
         return resp.ID, resp.TTL
 
-    async def lease_keepalive(self, lease_id: int, timeout_s: float | None = None) -> int:
-        """Refresh the lease once; its remaining ttl (0: it had already expired)."""
-        last = None
-        for _ in range(len(self.endpoints)):
-            i = self._current
-            call = rpc.LeaseStub(self._channel(i)).LeaseKeepAlive(
-                timeout=timeout_s or self.timeout_s)
-            try:
-                await call.write(rpc.LeaseKeepAliveRequest(ID=lease_id))
-                resp = await call.read()
-                await call.done_writing()
-                if resp is grpc.aio.EOF:
-                    raise EtcdUnavailable("keepalive stream closed")
-                return resp.TTL
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _TRANSIENT:
-                    raise _error(exc) from None
-                last = exc
-                self._rotate(i)
-            finally:
-                call.cancel()
-        raise EtcdUnavailable(f"no etcd endpoint answered a keepalive: {last.details()}")
-
     async def lease_revoke(self, lease_id: int) -> None:
         try:
             await self._unary(rpc.LeaseStub, "LeaseRevoke", rpc.LeaseRevokeRequest(ID=lease_id))
@@ -262,6 +241,75 @@ class EtcdClient:
                                   f"{exc.details()}") from None
         finally:
             call.cancel()
+
+
+class KeepaliveThread:
+    """Refreshes one lease from a thread of its own (blocking gRPC on its own channels), so
+    an event loop busy applying a large batch cannot starve the lease: etcd keeps it alive,
+    and the loop finds the answers waiting in ``results`` (``(lease_id, sent_at, ttl)``;
+    ttl None for a failed refresh) when it next looks. It refreshes every ``interval_s`` and
+    at once after ``kick()``. Safety never rests on this: appends are fenced in etcd."""
+
+    def __init__(self, endpoints: Sequence[str], tls: TlsFiles | None, interval_s: float,
+                 timeout_s: float, clock: Callable[[], float]):
+        self.endpoints, self.tls = list(endpoints), tls
+        self.interval_s, self.timeout_s, self.clock = interval_s, timeout_s, clock
+        self.lease_id = 0
+        self.results: deque[tuple[int, float, int | None]] = deque(maxlen=64)
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._channels: dict[int, grpc.Channel] = {}
+        self._current = 0
+        self._thread = threading.Thread(target=self._run, name="uqo-lease", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        self._thread.join(5)
+        for ch in self._channels.values():
+            ch.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._kick.wait(self.interval_s)
+            self._kick.clear()
+            lease_id = self.lease_id
+            if self._stop.is_set() or not lease_id:
+                continue
+            sent = self.clock()
+            self.results.append((lease_id, sent, self._refresh(lease_id)))
+
+    def _channel(self, i: int) -> grpc.Channel:
+        if i not in self._channels:
+            url = urllib.parse.urlsplit(self.endpoints[i])
+            target = f"{url.hostname}:{url.port}"
+            if url.scheme == "https" or self.tls is not None:
+                creds = (self.tls or TlsFiles(ca=None)).credentials()
+                self._channels[i] = grpc.secure_channel(target, creds, _OPTIONS)
+            else:
+                self._channels[i] = grpc.insecure_channel(target, _OPTIONS)
+        return self._channels[i]
+
+    def _refresh(self, lease_id: int) -> int | None:
+        for _ in range(len(self.endpoints)):
+            i = self._current
+            stub = rpc.LeaseStub(self._channel(i))
+            try:
+                stream = stub.LeaseKeepAlive(iter([rpc.LeaseKeepAliveRequest(ID=lease_id)]),
+                                             timeout=self.timeout_s)
+                try:
+                    return next(stream).TTL
+                finally:
+                    stream.cancel()
+            except (grpc.RpcError, StopIteration):
+                self._current = (i + 1) % len(self.endpoints)
+        return None
 
 
 def _error(exc: grpc.aio.AioRpcError) -> EtcdError:

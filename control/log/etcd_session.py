@@ -9,9 +9,11 @@ Use cases (``EtcdLog`` owns one)::
 
 One *session lease* per replica (as etcd's own ``concurrency.Session``): the election key and
 the replica's presence record (``P/replicas/<id>``: URL, role, applied position, for the lag
-column of ``uqo cluster status``) both hang on it. Keepalives run as their own tasks so a slow
-etcd never delays the deadline check: the core stops a leader when its lease may have expired,
-whatever the network does.
+column of ``uqo cluster status``) both hang on it. Keepalives run on a thread of their own
+(``KeepaliveThread``): neither a slow etcd nor an event loop busy applying a big batch delays
+them, and the core still stops a leader when its lease may have expired, whatever happens. A
+lease given up (the core lost it) is revoked before a new one is granted, so the election key
+it held disappears at once and a successor is elected without waiting for the TTL.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .election import ElectionCore, Holder
 from .etcd_client import (
     EtcdClient,
     EtcdError,
+    KeepaliveThread,
     cmp_create_revision,
     op_get,
     op_put,
@@ -62,11 +65,13 @@ class Session:
         self.campaigns = self.keepalive_failures = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._keepalive: asyncio.Task | None = None
+        self.keeper = KeepaliveThread(etcd.endpoints, etcd.tls, core.ttl_s / 3,
+                                      core.ttl_s / 3, clock)
         self._stopping = False
 
     def start(self, url: str) -> None:
         self.url = url
+        self.keeper.start()
         self._tasks = [asyncio.create_task(self._run(), name="uqo-election"),
                        asyncio.create_task(self._presence_loop(), name="uqo-presence")]
 
@@ -75,6 +80,7 @@ class Session:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._absorb_keepalives()
             self.core.tick(self.clock())
             await self._carry_out()
             try:
@@ -91,13 +97,20 @@ class Session:
                 self.on_ready(ready)
             if ready.grant:
                 await self._grant()
-            if ready.keepalive and (self._keepalive is None or self._keepalive.done()):
-                self._keepalive = asyncio.create_task(self._refresh(self.lease_id))
+            if ready.keepalive:
+                self.keeper.kick()
             if ready.campaign:
                 await self._campaign()
 
     # ---- lease --------------------------------------------------------------------------
     async def _grant(self) -> None:
+        old, self.lease_id, self.keeper.lease_id = self.lease_id, 0, 0
+        if old:
+            try:
+                await self.etcd.lease_revoke(old)
+            except EtcdError as exc:
+                _LOG.info("giving up lease %x: revoke failed (it expires by itself): %s",
+                          old, exc)
         sent = self.clock()
         try:
             self.lease_id, self.lease_ttl = await self.etcd.lease_grant(
@@ -106,19 +119,18 @@ class Session:
             _LOG.warning("session lease grant failed: %s", exc)
             self.core.lease_failed()
             return
+        self.keeper.lease_id = self.lease_id
         self.core.lease_granted(sent, self.lease_ttl)
 
-    async def _refresh(self, lease_id: int) -> None:
-        sent = self.clock()
-        try:
-            ttl = await self.etcd.lease_keepalive(lease_id, timeout_s=self.core.ttl_s / 3)
-        except EtcdError as exc:
-            self.keepalive_failures += 1
-            _LOG.info("lease keepalive failed: %s", exc)
-            return
-        if lease_id == self.lease_id:
-            self.core.keepalive_ok(sent, ttl)
-            self.poke()
+    def _absorb_keepalives(self) -> None:
+        while self.keeper.results:
+            lease_id, sent, ttl = self.keeper.results.popleft()
+            if lease_id != self.lease_id:
+                continue
+            if ttl is None:
+                self.keepalive_failures += 1
+            else:
+                self.core.keepalive_ok(sent, ttl)
 
     # ---- campaign -----------------------------------------------------------------------
     async def _campaign(self) -> None:
@@ -166,11 +178,11 @@ class Session:
         await self._carry_out_final()
         self._stopping = True
         self._wake.set()
-        for task in [*self._tasks, self._keepalive]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [*self._tasks, self._keepalive] if t is not None],
-                             return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.get_running_loop().run_in_executor(None, self.keeper.stop)
         if self.lease_id:
             try:
                 await self.etcd.lease_revoke(self.lease_id)

@@ -57,9 +57,7 @@ def test_one_leader_and_status(rc):
 def test_writes_through_a_follower_are_forwarded_and_read_everywhere(rc):
     leader = rc.leader()
     forwarding = [i for i in _followers(rc, leader) if i != 2]
-    via = forwarding[0] if forwarding else _followers(rc, leader)[0]
-    if via == 2:
-        pytest.skip("the only follower redirects; covered by the 307 test")
+    via = forwarding[0]                   # replica 2 redirects; one of 0, 1 forwards
     status, body, headers = http("POST", f"{rc.urls[via]}/v1/tasks", {"task_id": "fw-1"})
     assert status == 201 and body["task_id"] == "fw-1"
     assert headers.get("X-Uqo-Leader") == rc.urls[leader]
@@ -68,10 +66,21 @@ def test_writes_through_a_follower_are_forwarded_and_read_everywhere(rc):
         assert status == 200 and body["task_id"] == "fw-1"
 
 
+def _move_leadership_off(rc, i):
+    """Pause replica ``i`` past its lease so another one leads, then wake it (a follower)."""
+    if rc.leader() != i:
+        return
+    rc.pause(i)
+    try:
+        rc.leader(exclude=(i,))
+    finally:
+        rc.resume(i)
+
+
 def test_redirecting_follower_answers_307_with_the_leader(rc):
-    leader = rc.leader()
-    if leader == 2:
-        pytest.skip("replica 2 leads now")
+    _move_leadership_off(rc, 2)
+    leader = rc.leader(exclude=(2,))
+    time.sleep(0.5)                       # replica 2 has seen the new leader's key
     opener = urllib.request.build_opener(_NoRedirect)
     req = urllib.request.Request(f"{rc.urls[2]}/v1/tasks", data=b'{"task_id": "rd-1"}',
                                  method="POST", headers={"Content-Type": "application/json"})
