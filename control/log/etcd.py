@@ -13,9 +13,10 @@ Use cases::
 Writes. Only the elected leader proposes. Queued proposals are packed into one *batch* (one
 etcd value, under the 1.5 MiB request limit) and appended with a transaction that compares the
 election key's create revision with the leader's token (``election.py``): a deposed or paused
-leader's append fails in etcd itself. One append is in flight at a time (group commit: while it
-is, the next batch gathers). An append whose outcome is unknown (a timeout, an etcd member
-killed mid-call) is sent again with the same ``(term, seq)``; replicas apply a batch once.
+leader's append fails in etcd itself. Up to ``max_inflight`` appends are in flight at once
+(group commit: while they are, the next batch gathers); a scheduling decision never waits
+behind a client's write. An append whose outcome is unknown (a timeout, an etcd member killed
+mid-call) is sent again with the same ``(term, seq)``; replicas apply a batch once.
 
 Applying. Every replica, the leader included, applies by one watch on ``P/ctl/`` from its last
 applied revision: log batches in revision order, the election key's changes, snapshot pointers.
@@ -94,7 +95,7 @@ class EtcdLog(Log):
                  prefix: str = "/uqo", lease_ttl_s: int = 2, snapshot_every: int = 100_000,
                  snapshot_bytes: int = 16 << 20, max_batch_bytes: int = MAX_BATCH_BYTES,
                  read_timeout_s: float = 5.0, unknown_after_s: float | None = None,
-                 clock=time.monotonic):
+                 max_inflight: int = 4, clock=time.monotonic):
         self.etcd, self.replica_id, self.data_dir = etcd, replica_id, data_dir
         self.keys = Keys(prefix)
         self.snapshot_every, self.snapshot_bytes = snapshot_every, snapshot_bytes
@@ -119,6 +120,8 @@ class EtcdLog(Log):
         self._rev_waiters: list[tuple[int, int, asyncio.Future]] = []
         self._waiter_id = 0
         self._wake_writer = asyncio.Event()
+        self._inflight = asyncio.Semaphore(max_inflight)
+        self._appends: set[asyncio.Task] = set()
         self._tasks: list[asyncio.Task] = []
         self._snap_task: asyncio.Task | None = None
         self._since_snap_entries = self._since_snap_bytes = 0
@@ -174,7 +177,7 @@ class EtcdLog(Log):
         ptr = decode_pointer(kvs[0].value)
         data = await read_snapshot(self.etcd, self.keys, ptr)
         self._applier.restore(Snapshot(SnapshotMeta(ptr.index, ptr.term), data))
-        self.seq = Sequencer(ptr.index, ptr.term, ptr.seq)
+        self.seq = Sequencer(ptr.index, ptr.term, ptr.seq, ptr.above)
         self.applied_revision = self.log_revision = ptr.revision
         self.pointer = ptr
 
@@ -300,7 +303,12 @@ class EtcdLog(Log):
                 self._wake_writer.clear()
                 await self._wake_writer.wait()
                 continue
+            await self._inflight.acquire()
+            if not self._queue:
+                self._inflight.release()
+                continue
             if not self.election.is_leader:
+                self._inflight.release()
                 self._refuse_queued()
                 continue
             n = pack([item[2] for item in self._queue], self.max_batch_bytes)
@@ -309,7 +317,15 @@ class EtcdLog(Log):
             term, seq = self.election.token, self._next_seq
             entries = [bytes(p) for payloads, _, _ in items for p in payloads]
             self._pending[(term, seq)] = (self.clock(), [(len(p), f) for p, f, _ in items])
-            await self._append(Batch(term, seq, entries))
+            task = asyncio.create_task(self._append_one(Batch(term, seq, entries)))
+            self._appends.add(task)
+            task.add_done_callback(self._appends.discard)
+
+    async def _append_one(self, batch: Batch) -> None:
+        try:
+            await self._append(batch)
+        finally:
+            self._inflight.release()
 
     async def _append(self, batch: Batch) -> None:
         value = encode_batch(batch)
@@ -428,8 +444,8 @@ class EtcdLog(Log):
         if due and (self._snap_task is None or self._snap_task.done()):
             self._since_snap_entries = self._since_snap_bytes = 0
             snap = self._applier.snapshot()           # on the loop: the state is still
-            position = (self.applied_revision, self.seq.index, self.seq.term, self.seq.seq)
-            self._snap_task = asyncio.create_task(self._save_snapshot(snap.data, position))
+            self._snap_task = asyncio.create_task(self._save_snapshot(snap.data,
+                                                                      self._position()))
 
     async def snapshot_now(self) -> SnapshotPointer | None:
         """Snapshot what is applied now (leader only; tests and benchmarks)."""
@@ -438,16 +454,19 @@ class EtcdLog(Log):
         if not self.election.is_leader:
             return None
         snap = self._applier.snapshot()
-        position = (self.applied_revision, self.seq.index, self.seq.term, self.seq.seq)
-        await self._save_snapshot(snap.data, position)
+        await self._save_snapshot(snap.data, self._position())
         return self.pointer
 
+    def _position(self) -> tuple:
+        return (self.applied_revision, self.seq.index, self.seq.term, self.seq.seq,
+                sorted(self.seq.above))
+
     async def _save_snapshot(self, data: bytes, position) -> None:
-        revision, index, term, seq = position
+        revision, index, term, seq, above = position
         previous, token = self.pointer, self.election.token
         try:
             ptr = await write_snapshot(self.etcd, self.keys, data, revision=revision,
-                                       index=index, term=term, seq=seq,
+                                       index=index, term=term, seq=seq, above=above,
                                        replica_id=self.replica_id, token=token)
             if ptr is None:
                 return
@@ -514,6 +533,8 @@ class EtcdLog(Log):
         await self.session.stop()
         self._refuse_queued()
         self._wake_writer.set()
+        if self._appends:
+            await asyncio.gather(*self._appends, return_exceptions=True)
         if self._snap_task is not None:
             await asyncio.gather(self._snap_task, return_exceptions=True)
         for task in self._tasks:

@@ -7,11 +7,13 @@ Use cases::
     ptr = SnapshotPointer(revision=..., index=..., ...); decode_pointer(encode_pointer(ptr))
 
 A *batch* is many commands in one etcd value (one etcd revision), written by the leader whose
-election token is ``term``; ``seq`` counts the leader's batches from 1. Every replica applies
+election token is ``term``; ``seq`` numbers the leader's batches from 1. Every replica applies
 the batches in revision order and numbers their entries consecutively, so indexes agree
-everywhere without the leader assigning them. A batch whose outcome was unknown (the etcd call
+everywhere without the leader assigning them. The leader keeps a few appends in flight, so
+etcd may order them differently from their ``seq``: that is fine (they were concurrent), and
+every replica sees the same revision order. A batch whose outcome was unknown (the etcd call
 timed out) is sent again with the same ``seq``; if both copies land, ``Sequencer.admit``
-applies the first and skips the other (same term, ``seq`` not above the last applied), so a
+applies the first and skips the other (its ``seq`` is already applied in this term), so a
 retried append is applied once. A batch from an older term than the last applied one is skipped
 too (fencing makes that impossible; the rule keeps replicas equal even so).
 
@@ -35,8 +37,9 @@ class Batch(msgspec.Struct, array_like=True, frozen=True):
 
 class SnapshotPointer(msgspec.Struct, frozen=True, kw_only=True):
     """Where the latest snapshot is and what it covers: every batch up to ``revision``
-    (entries up to ``index``; the last batch applied was ``(term, seq)``). ``sha256`` names
-    the content; it is stored in ``chunks`` etcd values under ``<prefix>/snap/<sha256>/``."""
+    (entries up to ``index``; in term ``term`` every seq up to ``seq`` and those in ``above``
+    were applied). ``sha256`` names the content; it is stored in ``chunks`` etcd values under
+    ``<prefix>/snap/<sha256>/``."""
 
     revision: int
     index: int
@@ -46,6 +49,7 @@ class SnapshotPointer(msgspec.Struct, frozen=True, kw_only=True):
     size: int
     chunks: int
     replica_id: str = ""
+    above: list[int] = []
 
 
 _BATCH_DECODER = msgspec.msgpack.Decoder(Batch)
@@ -69,20 +73,29 @@ def decode_pointer(data: bytes) -> SnapshotPointer:
 
 
 class Sequencer:
-    """The applied position: last entry index, and the ``(term, seq)`` of the last batch
-    applied. Restored from a snapshot pointer."""
+    """The applied position: last entry index; the term of the last batch applied; in that
+    term, every seq up to ``seq`` applied and the seqs in ``above`` too (applied out of order,
+    at most as many as the leader keeps in flight). Restored from a snapshot pointer."""
 
-    def __init__(self, index: int = 0, term: int = 0, seq: int = 0):
+    def __init__(self, index: int = 0, term: int = 0, seq: int = 0, above=()):
         self.index, self.term, self.seq = index, term, seq
+        self.above: set[int] = set(above)
 
     def admit(self, batch: Batch) -> int | None:
         """The index of the batch's first entry if it is to be applied (and the position
         moves past it), or None for a duplicate or stale batch (skip it)."""
-        if batch.term < self.term or (batch.term == self.term and batch.seq <= self.seq):
+        if batch.term < self.term:
             return None
+        if batch.term > self.term:
+            self.term, self.seq, self.above = batch.term, 0, set()
+        if batch.seq <= self.seq or batch.seq in self.above:
+            return None
+        self.above.add(batch.seq)
+        while self.seq + 1 in self.above:
+            self.seq += 1
+            self.above.remove(self.seq)
         first = self.index + 1
         self.index += len(batch.entries)
-        self.term, self.seq = batch.term, batch.seq
         return first
 
 

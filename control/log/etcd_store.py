@@ -123,7 +123,7 @@ def _has_single_node_log(data_dir: str) -> bool:
 # ---- snapshots ------------------------------------------------------------------------------
 async def write_snapshot(etcd: EtcdClient, keys: Keys, data: bytes, *, revision: int,
                          index: int, term: int, seq: int, replica_id: str,
-                         token: int) -> SnapshotPointer | None:
+                         token: int, above=()) -> SnapshotPointer | None:
     """Store ``data`` in chunks, then point ``P/ctl/snapshot`` at it in a transaction fenced by
     ``token`` (the leader's). None if fenced out (no longer the leader)."""
     sha = hashlib.sha256(data).hexdigest()
@@ -131,7 +131,7 @@ async def write_snapshot(etcd: EtcdClient, keys: Keys, data: bytes, *, revision:
     for i in range(n):
         await etcd.put(keys.chunk(sha, i), data[i * CHUNK_BYTES:(i + 1) * CHUNK_BYTES])
     ptr = SnapshotPointer(revision=revision, index=index, term=term, seq=seq, sha256=sha,
-                          size=len(data), chunks=n, replica_id=replica_id)
+                          size=len(data), chunks=n, replica_id=replica_id, above=list(above))
     resp = await etcd.txn([cmp_create_revision(keys.leader, token)],
                           [op_put(keys.snapshot, encode_pointer(ptr))])
     return ptr if resp.succeeded else None

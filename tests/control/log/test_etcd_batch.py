@@ -61,3 +61,16 @@ def test_pack_takes_at_least_one_and_stops_at_the_limit():
     assert pack([5, 5, 5], max_bytes=10) == 2
     assert pack([50, 1], max_bytes=10) == 1              # one oversized proposal still goes
     assert pack([], max_bytes=10) == 0
+
+
+def test_pipelined_batches_land_in_any_order_and_each_applies_once():
+    seq = Sequencer()
+    assert seq.admit(Batch(5, 2, [b"b"])) == 1          # etcd ordered seq 2 before seq 1
+    assert seq.admit(Batch(5, 1, [b"a"])) == 2
+    assert seq.seq == 2 and seq.above == set()
+    assert seq.admit(Batch(5, 4, [b"d"])) == 3
+    assert seq.admit(Batch(5, 4, [b"d"])) is None       # a retried copy
+    assert seq.above == {4}
+    restored = Sequencer(seq.index, seq.term, seq.seq, seq.above)   # from a snapshot pointer
+    assert restored.admit(Batch(5, 4, [b"d"])) is None
+    assert restored.admit(Batch(5, 3, [b"c"])) == 4 and restored.seq == 4
