@@ -8,6 +8,9 @@ Use cases::
         etcd.restart(0)                               # ... and start it again on its data dir
         etcd.pause(1); etcd.resume(1)                 # SIGSTOP / SIGCONT
 
+    EtcdCluster(tmp_dir, tls=EtcdTls(ca, cert, key))  # clients must speak TLS with a cert
+                                                      # signed by ``ca`` (mutual TLS)
+
 Fault tests, ``uqo bench replication`` and ``uqo stack up`` use it. Every member is started
 and stopped by its PID (never by name). Auto-compaction is off: the replicated log compacts
 etcd itself, only after a snapshot is durable (``uqo.control.log.etcd``). The election timeout
@@ -20,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -41,6 +45,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class EtcdTls:
+    """PEM files for etcd's client port: the CA clients' certificates must chain to, and the
+    server's certificate and key (e.g. ``uqo certs init``'s ca.pem, server.pem, server.key);
+    ``client_cert``/``client_key``: a client identity for the health checks here."""
+
+    ca: str
+    cert: str
+    key: str
+    client_cert: str
+    client_key: str
+
+
 @dataclass
 class Member:
     name: str
@@ -50,10 +67,11 @@ class Member:
     proc: subprocess.Popen | None = None
     log_path: str = ""
     args: list[str] = field(default_factory=list)
+    scheme: str = "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{self.scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -69,7 +87,8 @@ class EtcdCluster:
     ``heartbeat_ms``/``election_ms``: etcd's Raft timers (defaults 100/1000 ms)."""
 
     def __init__(self, base_dir: str, members: int = 3, heartbeat_ms: int = 100,
-                 election_ms: int = 1000, timeout_s: float = 30.0, token: str | None = None):
+                 election_ms: int = 1000, timeout_s: float = 30.0, token: str | None = None,
+                 tls: EtcdTls | None = None):
         if members < 1:
             raise ValueError(f"members must be >= 1, got {members}")
         binary = etcd_binary()
@@ -79,8 +98,10 @@ class EtcdCluster:
         self.binary, self.base_dir, self.timeout_s = binary, base_dir, timeout_s
         self.heartbeat_ms, self.election_ms = heartbeat_ms, election_ms
         self.token = token or f"uqo-{os.getpid()}-{time.monotonic_ns()}"
+        self.tls = tls
         self.members = [Member(f"etcd{i}", free_port(), free_port(),
-                               os.path.join(base_dir, f"etcd{i}")) for i in range(members)]
+                               os.path.join(base_dir, f"etcd{i}"),
+                               scheme="https" if tls else "http") for i in range(members)]
 
     @property
     def endpoints(self) -> list[str]:
@@ -96,7 +117,13 @@ class EtcdCluster:
                 "--heartbeat-interval", str(self.heartbeat_ms),
                 "--election-timeout", str(self.election_ms),
                 "--auto-compaction-retention", "0", "--logger", "zap",
-                "--log-outputs", "stderr"]
+                "--log-outputs", "stderr", *self._tls_args()]
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return ["--cert-file", self.tls.cert, "--key-file", self.tls.key,
+                "--trusted-ca-file", self.tls.ca, "--client-cert-auth"]
 
     def _spawn(self, m: Member) -> None:
         os.makedirs(self.base_dir, exist_ok=True)
@@ -120,7 +147,7 @@ class EtcdCluster:
             m = todo[0]
             if not m.alive:
                 raise RuntimeError(f"etcd member {m.name} exited:\n{self.log_tail(m)}")
-            if _healthy(m.client_url):
+            if self._healthy(m):
                 todo.pop(0)
                 continue
             if time.monotonic() > deadline:
@@ -178,9 +205,14 @@ class EtcdCluster:
         self.stop()
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1.0) as resp:
-            return b'"true"' in resp.read()
-    except (OSError, ValueError):
-        return False
+    def _healthy(self, m: Member) -> bool:
+        context = None
+        if self.tls is not None:
+            context = ssl.create_default_context(cafile=self.tls.ca)
+            context.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        try:
+            with urllib.request.urlopen(f"{m.client_url}/health", timeout=1.0,
+                                        context=context) as resp:
+                return b'"true"' in resp.read()
+        except (OSError, ValueError):
+            return False

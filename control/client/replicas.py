@@ -104,6 +104,20 @@ class ReplicaCluster:
             time.sleep(0.05)
         raise TimeoutError(f"no replica leads after {timeout_s} s")
 
+    def describe(self, lines: int = 15) -> str:
+        """Each replica's consensus status and last log lines (for a failing test's message)."""
+        out = []
+        for i in range(self.n):
+            st = self.status(i, 2.0) if self.alive(i) else None
+            c = st["consensus"] if st else {}
+            out.append(f"--- r{i} alive={self.alive(i)} role={c.get('role')} "
+                       f"leader={c.get('leader_id')} term={c.get('term')} "
+                       f"applied={c.get('applied_revision')} healthy={c.get('healthy')} "
+                       f"lease={c.get('lease')}")
+            if self.procs[i] is not None:
+                out.extend(self.procs[i].lines[-lines:])
+        return "\n".join(out)
+
     def alive(self, i: int) -> bool:
         p = self.procs[i]
         return p is not None and p.proc is not None and p.proc.poll() is None

@@ -18,7 +18,7 @@ Inputs (``now``: monotonic seconds, a parameter: nothing here reads a clock)::
     core.lost(holder)                 # our create failed: ``holder`` leads
     core.applied(revision)            # the log applied everything up to ``revision``
     core.keepalive_ok(sent_at, ttl_s) # the lease lives ttl_s from when the refresh was sent
-    core.fenced()                     # an append's compare failed: someone else leads
+    core.fenced(term)                 # an append of ``term`` was fenced out
     core.tick(now)                    # lease deadline and keepalive timer
     ready = core.ready(); ...carry it out...; core.advance()
 
@@ -152,9 +152,10 @@ class ElectionCore:
         self.applied_revision = max(self.applied_revision, revision)
         self._maybe_activate()
 
-    def fenced(self) -> None:
-        """An append's compare failed: another replica has won since."""
-        if self.role == LEADER:
+    def fenced(self, term: int) -> None:
+        """An append made in ``term`` failed its compare. If ``term`` is our current one,
+        another replica has won since; an older term's late answer says nothing now."""
+        if self.role == LEADER and term == self.token:
             self._step_down("an append was fenced out: another replica leads")
 
     def tick(self, now: float) -> None:
@@ -192,11 +193,17 @@ class ElectionCore:
         self.has_lease = False
         if self.role == LEADER:
             self._step_down(reason)
+        self._ready.grant = True
 
     def _step_down(self, reason: str) -> None:
+        """Stop leading, and give the session lease up (the driver revokes it before granting
+        a new one): an election key of ours that may still exist must not outlive our
+        leadership, or nobody else could campaign while our keepalives go on."""
         self.role, self.active, self.token = FOLLOWER, False, 0
         if self.holder is not None and self.holder.replica_id == self.replica_id:
             self.holder = None
+        self.has_lease = False
         self.last_reason = reason
         self._ready.activate = False
         self._ready.deactivate = reason
+        self._ready.grant = self._started

@@ -349,7 +349,7 @@ class EtcdLog(Log):
                 self.entries_written += len(batch.entries)
                 self.head_revision = max(self.head_revision, resp.header.revision)
             else:
-                self.election.fenced()
+                self.election.fenced(batch.term)
                 self.session.poke()
             return
 

@@ -80,7 +80,7 @@ def test_paused_leader_resumes_deposed():
 
 
 def test_fenced_append_and_taken_key_depose():
-    for depose in (lambda c: c.fenced(), lambda c: c.observed(Holder("r2", "u", 99)),
+    for depose in (lambda c: c.fenced(10), lambda c: c.observed(Holder("r2", "u", 99)),
                    lambda c: c.observed(None)):
         core = _leader(ElectionCore("r1", ttl_s=2), token=10, head=0)
         core.applied(0)
@@ -121,3 +121,28 @@ def test_bad_arguments():
         ElectionCore("", 2)
     with pytest.raises(ValueError, match="ttl_s"):
         ElectionCore("r1", 0)
+
+
+def test_a_late_fenced_answer_from_an_older_term_does_not_depose():
+    """An append of our previous term answered after we won again says nothing about now."""
+    core = _leader(ElectionCore("r1", ttl_s=2), token=10, head=0)
+    core.applied(0)
+    _drain(core)
+    core.fenced(7)
+    assert core.is_leader
+    core.fenced(10)
+    assert not core.is_leader
+
+
+def test_stepping_down_gives_the_lease_up():
+    """Our key may still exist after a step-down (fenced, resigned): the lease it hangs on is
+    given up (revoked, then a new one granted), so others can campaign at once."""
+    core = _leader(ElectionCore("r1", ttl_s=2), token=10, head=0)
+    core.applied(0)
+    _drain(core)
+    core.fenced(10)
+    ready = _drain(core)
+    assert ready.deactivate and ready.grant and not core.has_lease
+    core.lease_granted(1.0, 2)       # a new lease: it may campaign again, but leads only if it
+    assert not core.is_leader        # wins a new term
+    assert core.token == 0
