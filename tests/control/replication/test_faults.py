@@ -179,7 +179,13 @@ def test_faults_under_load(tmp_path):
         async def run():
             clients = [asyncio.create_task(load.client(c)) for c in range(CLIENTS)]
             for k in range(CYCLES):
-                await asyncio.to_thread(FAULTS[k % len(FAULTS)], rc, k)
+                fault = FAULTS[k % len(FAULTS)]
+                try:
+                    await asyncio.to_thread(fault, rc, k)
+                except Exception as exc:
+                    load.stop.set()
+                    raise AssertionError(f"cycle {k} ({fault.__name__}): {exc!r}\n"
+                                         f"{rc.describe()}") from exc
             await asyncio.sleep(1.0)
             load.stop.set()
             await asyncio.gather(*clients)
