@@ -25,6 +25,7 @@ durable. The content hash names the chunks and is checked on read.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -137,14 +138,20 @@ async def write_snapshot(etcd: EtcdClient, keys: Keys, data: bytes, *, revision:
     return ptr if resp.succeeded else None
 
 
-async def read_snapshot(etcd: EtcdClient, keys: Keys, ptr: SnapshotPointer) -> bytes:
-    parts = []
-    for i in range(ptr.chunks):
-        kvs, _ = await etcd.get(keys.chunk(ptr.sha256, i))
+async def read_snapshot(etcd: EtcdClient, keys: Keys, ptr: SnapshotPointer,
+                        parallel: int = 8) -> bytes:
+    """The snapshot's bytes, ``parallel`` chunks in flight at once, checked against the
+    pointer's size and SHA-256."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def chunk(i: int) -> bytes:
+        async with gate:
+            kvs, _ = await etcd.get(keys.chunk(ptr.sha256, i))
         if not kvs:
             raise SnapshotDamaged(f"snapshot {ptr.sha256[:12]}: chunk {i} is missing")
-        parts.append(kvs[0].value)
-    data = b"".join(parts)
+        return kvs[0].value
+
+    data = b"".join(await asyncio.gather(*(chunk(i) for i in range(ptr.chunks))))
     if len(data) != ptr.size or hashlib.sha256(data).hexdigest() != ptr.sha256:
         raise SnapshotDamaged(f"snapshot {ptr.sha256[:12]}: content does not match its hash")
     return data

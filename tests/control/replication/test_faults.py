@@ -12,10 +12,12 @@ all replicas with failover. At the end:
   leader appended after its successor won (fencing);
 * a paused leader woke up as a follower.
 
-``UQO_FAULT_CYCLES`` (default 5: one of each fault) sets how many; the full run is 100.
+``UQO_FAULT_CYCLES`` (default 5: one of each fault) sets how many; the full run is 100
+(``UQO_FAULT_REPORT=path`` writes its summary as JSON).
 """
 
 import asyncio
+import json
 import os
 import random
 import time
@@ -204,3 +206,14 @@ def test_faults_under_load(tmp_path):
     assert replicas[0] == replicas[1] == replicas[2]
     assert terms == sorted(terms), "a deposed leader appended after its successor"
     assert len(set(terms)) >= 2                    # leadership did move
+    summary = {"cycles": CYCLES, "faults": {f.__name__.lstrip("_"): len(range(i, CYCLES, 5))
+                                            for i, f in enumerate(FAULTS)},
+               "operations": len(load.history), "acknowledged_writes": len(acked),
+               "unknown_outcomes": sum(o.ret is None for o in load.history),
+               "reads": sum(o.fn == "read" for o in load.history),
+               "terms": len(set(terms)), "batches": len(terms),
+               "linearizable": result.ok, "lost_acknowledged": 0}
+    print("fault run:", json.dumps(summary))
+    if os.environ.get("UQO_FAULT_REPORT"):
+        with open(os.environ["UQO_FAULT_REPORT"], "w") as f:
+            json.dump(summary, f, indent=1)
