@@ -66,7 +66,7 @@ class Orchestrator:
         self.driver: SchedulerDriver | None = None
         self.loop: LeaderLoop | None = None
         self.role = ReplicaRole(self)
-        self._ready = self.closing = False
+        self._ready = self.closing = self.started = False
         self.started_at = 0.0
 
     @property
@@ -116,6 +116,7 @@ class Orchestrator:
             self.applier.on_applied = self._on_applied
             self.loop.start()
         self.started_at, self.ready = self.clock(), True
+        self.started = True
         _LOG.info("orchestrator ready: %d agents, %d tasks, recovered in %.3f s",
                   len(self.sm.agents), len(self.sm.tasks), self.log.recovery_s)
 

@@ -1,9 +1,14 @@
 """Run the HTTP server until SIGTERM/SIGINT, then shut down gracefully.
 
+Start-up: the server listens first and answers ``/health/live`` at once, while the
+orchestrator recovers the log and builds the engine (kernel compilation on a cold cache) in
+the background; other routes answer 503 ``starting`` until then. Prints ``uqo serve: listening
+on ...`` at once and ``uqo serve: ready on http://HOST:PORT`` once started; a start that fails
+(a damaged log, say) prints the reason and exits 1.
+
 Shutdown order: stop being ready and release long-polls, stop accepting connections, wait for
 in-flight requests (up to ``grace_s``), stop background work, snapshot and close the log
 (everything acknowledged was fsync'd before it was acknowledged; close syncs and releases).
-Prints ``uqo serve: ready on http://HOST:PORT`` once recovered and listening.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from uqo.control.config import ServerConfig
 
 
 async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10.0) -> None:
-    from uqo.control.api.app import build_app
+    from uqo.control.api.app import STARTING, build_app
     from uqo.control.leader.service import Orchestrator
 
     loop = asyncio.get_running_loop()
@@ -35,31 +40,59 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
         print("uqo serve: WARNING: auth = false: authentication is a pass-through; anyone "
               "who can reach the port can act", flush=True)
     orch = Orchestrator(cfg)
-    app = build_app(orch, security)
+    app = build_app(orch, security, background_start=True)
     runner = web.AppRunner(app, shutdown_timeout=grace_s, handle_signals=False,
                            access_log=None)
-    await runner.setup()                         # starts the orchestrator (recovery)
-    # Everything alive now (libraries, the recovered state) lives as long as the process:
-    # keep it out of the cyclic GC's full collections, which measured ~100 ms each here.
-    gc.freeze()
+    await runner.setup()                  # returns at once: the orchestrator starts meanwhile
+    failed = False
     try:
         site = web.TCPSite(runner, cfg.host, cfg.port, reuse_address=True)
         await site.start()
         host, port = runner.addresses[0][:2]
-        orch.serving(f"http://{host}:{port}")     # a replica campaigns from now on
-        log = orch.log.status()
-        where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
-                 f"{log['role']}" if log.get("mode") == "etcd" else "")
-        print(f"uqo serve: ready on http://{host}:{port} (recovered {log['replayed_on_start']}"
-              f" entries after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s"
-              f"{where})", flush=True)
-        await stop.wait()
+        print(f"uqo serve: listening on http://{host}:{port} (/health/live answers; starting: "
+              "recovering the log, building the engine)", flush=True)
+        failed = not await _until_started(app[STARTING], stop)
+        if not failed and not stop.is_set():
+            # Everything alive now (libraries, the recovered state) lives as long as the
+            # process: keep it out of the cyclic GC's full collections (~100 ms each here).
+            gc.freeze()
+            orch.serving(f"http://{host}:{port}")     # a replica campaigns from now on
+            log = orch.log.status()
+            where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
+                     f"{log['role']}" if log.get("mode") == "etcd" else "")
+            print(f"uqo serve: ready on http://{host}:{port} (recovered "
+                  f"{log['replayed_on_start']} entries after snapshot {log['snapshot_index']} "
+                  f"in {log['recovery_s']:.3f} s{where})", flush=True)
+            await stop.wait()
         print("uqo serve: shutting down", flush=True)
     finally:
         await runner.cleanup()                   # in-flight requests, then orchestrator stop
         if security is not None:
             security.close()
+    if failed:
+        raise StartFailed
     print("uqo serve: stopped; log synced", flush=True)
+
+
+class StartFailed(Exception):
+    """The orchestrator could not start (the reason was printed)."""
+
+
+async def _until_started(starting: asyncio.Task, stop: asyncio.Event) -> bool:
+    """Wait until the background start finishes (True) or fails (False, reason printed), or
+    until a stop is asked for (True: shut down normally)."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not starting.done():
+        return True
+    exc = starting.exception()
+    if exc is not None:
+        print(f"uqo serve: could not start: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def serve(cfg: ServerConfig) -> int:
@@ -76,14 +109,11 @@ def serve(cfg: ServerConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_server(cfg, stop)
 
-    from uqo.control.leader.replica import StartRefused
-
     try:
         asyncio.run(main())
     except OSError as exc:
         print(f"uqo serve: cannot listen on {cfg.host}:{cfg.port}: {exc}", file=sys.stderr)
         return 1
-    except StartRefused as exc:
-        print(f"uqo serve: {exc}", file=sys.stderr)
+    except StartFailed:
         return 1
     return 0

@@ -1,9 +1,12 @@
-"""``uqo serve``, ``uqo agent`` and ``uqo bench api``."""
+"""``uqo serve``, ``uqo agent``, ``uqo bench api`` and ``uqo bench startup``."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+
+from .base import int_at_least
 
 
 def add_commands(sub, bench) -> None:
@@ -58,6 +61,12 @@ def add_commands(sub, bench) -> None:
                    "for production; shows the cost of durability)")
     p.add_argument("--out", default=None, help="JSON path (default bench/results/api-*.json)")
     p.set_defaults(func=_bench_api)
+
+    p = bench.add_parser("startup", help="seconds from spawn to /health/live and /health/ready, "
+                         "cold (empty kernel cache) and warm")
+    p.add_argument("--repeat", type=int_at_least(1), default=3, help="runs per mode")
+    p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.set_defaults(func=_bench_startup)
 
 
 def _fail(message: str) -> int:
@@ -170,6 +179,12 @@ def _agent(args) -> int:
     except (OSError, ValueError, PermissionError) as exc:
         return _fail(f"--credential-file {args.credential_file!r}: {exc}")
     return 0
+
+
+def _bench_startup(args) -> int:
+    from uqo.bench.startup import main
+
+    return main(args.repeat, args.out)
 
 
 def _bench_api(args) -> int:
