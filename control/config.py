@@ -55,6 +55,17 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # ---- tracing (docs/tracing.md): off while no endpoint is set ----
     otlp_endpoint: Annotated[str, msgspec.Meta(pattern=r"^(https?://[^/\s]+(/\S*)?)?$")] = ""
     otlp_protocol: Literal["grpc", "http/protobuf"] = "grpc"
+    # ---- replication on etcd (empty ``etcd``: the single-node log; docs/replication.md) ----
+    etcd: str = ""                                # "http://h1:2379,http://h2:2379,..."
+    replica_id: str = ""                          # this replica's name (required with etcd)
+    etcd_prefix: str = "/uqo"                     # keys of this uqo cluster in etcd
+    etcd_ca: str = ""                             # TLS to etcd: CA file (PEM) ...
+    etcd_cert: str = ""                           # ... and this client's certificate ...
+    etcd_key: str = ""                            # ... and key, for mutual TLS
+    lease_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=60)] = 2    # leader lease (seconds)
+    advertise_url: str = ""                       # URL clients use for this replica
+    follower_writes: Literal["forward", "redirect"] = "forward"   # or answer 307
+    read_timeout_s: Positive = 5.0                # a linearizable read waits this long at most
 
 
 class ConfigError(ValueError):

@@ -5,12 +5,14 @@
 #               test scrapes a real `uqo serve`); tests start their own server on a free port.
 #   prometheus-alertmanager  amtool: checks ops/alertmanager/alertmanager.yml and tests which
 #               receiver each alert's escalation labels reach.
+#   etcd-server Debian's etcd 3.4: the replicated log's tests start a real 3-member cluster.
 # Idempotent; needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 need=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: present"
   exit 0

@@ -60,10 +60,13 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
             # Everything alive now (libraries, the recovered state) lives as long as the
             # process: keep it out of the cyclic GC's full collections (~100 ms each here).
             gc.freeze()
+            orch.serving(f"http://{host}:{port}")     # a replica campaigns from now on
             log = orch.log.status()
+            where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
+                     f"{log['role']}" if log.get("mode") == "etcd" else "")
             print(f"uqo serve: ready on http://{host}:{port} (recovered "
                   f"{log['replayed_on_start']} entries after snapshot {log['snapshot_index']} "
-                  f"in {log['recovery_s']:.3f} s)", flush=True)
+                  f"in {log['recovery_s']:.3f} s{where})", flush=True)
             await stop.wait()
         print("uqo serve: shutting down", flush=True)
     finally:
@@ -110,8 +113,8 @@ def serve(cfg: ServerConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_server(cfg, stop)
 
-    tracing = start_tracing(cfg.otlp_endpoint, "uqo", f"{socket.gethostname()}:{cfg.port}",
-                            os.environ, cfg.otlp_protocol)
+    instance = cfg.replica_id or f"{socket.gethostname()}:{cfg.port}"
+    tracing = start_tracing(cfg.otlp_endpoint, "uqo", instance, os.environ, cfg.otlp_protocol)
     try:
         asyncio.run(main())
     except OSError as exc:

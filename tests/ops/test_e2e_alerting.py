@@ -67,8 +67,8 @@ class Http:
 
 
 def _login(base: str, data_dir: str) -> str:
-    from uqo.control.server.bootstrap import ADMIN_FILE
     from uqo.control.sdk.credentials import login_body, read_credential_file
+    from uqo.control.server.bootstrap import ADMIN_FILE
 
     body = login_body(read_credential_file(os.path.join(data_dir, ADMIN_FILE)))
     status, answer = Http(base).call("POST", "/v1/auth/login", body, auth=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,10 +16,19 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
     p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
     _tracing_flags(p)
+    p.add_argument("--etcd", help="replicate on etcd: comma-separated endpoints, e.g. "
+                   "http://127.0.0.1:2379,http://127.0.0.1:22379 (docs/replication.md)")
+    p.add_argument("--replica-id", help="this replica's name (required with --etcd)")
+    p.add_argument("--etcd-ca", help="TLS to etcd: CA certificate (PEM)")
+    p.add_argument("--etcd-cert", help="TLS to etcd: client certificate (PEM)")
+    p.add_argument("--etcd-key", help="TLS to etcd: client key (PEM)")
+    p.add_argument("--advertise-url", help="URL clients reach this replica at (default: the "
+                   "bound http://HOST:PORT)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("agent", help="run an agent worker against a server")
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="server URL")
+    p.add_argument("--url", default="http://127.0.0.1:8080",
+                   help="server URL, or several comma-separated (replicas: fails over)")
     p.add_argument("--agent-id", required=True)
     p.add_argument("--capabilities", default="general", help="comma-separated")
     p.add_argument("--clearance", type=int, default=0, help="0..3")
@@ -80,20 +90,46 @@ def _fail(message: str) -> int:
 
 
 def _serve(args) -> int:
-    import os
-
     from uqo.control.config import ConfigError, describe, load_config_sources
     from uqo.control.server.process import serve
 
     overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
-                 "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol}
+                 "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol,
+                 "etcd": args.etcd, "replica_id": args.replica_id, "etcd_ca": args.etcd_ca,
+                 "etcd_cert": args.etcd_cert, "etcd_key": args.etcd_key,
+                 "advertise_url": args.advertise_url}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
         return _fail(str(exc))
+    problem = _check_replication(cfg)
+    if problem:
+        return _fail(problem)
     print("uqo serve: configuration", flush=True)
     print(describe(cfg, sources), flush=True)
     return serve(cfg)
+
+
+def _check_replication(cfg) -> str | None:
+    """A message naming the offending value, or None."""
+    if not cfg.etcd:
+        return "--replica-id needs --etcd" if cfg.replica_id else None
+    from uqo.control.log.etcd_client import parse_endpoints
+
+    try:
+        parse_endpoints(cfg.etcd)
+    except ValueError as exc:
+        return f"--etcd {cfg.etcd!r}: {exc}"
+    if not cfg.replica_id or not all(c.isalnum() or c in "-_." for c in cfg.replica_id):
+        return (f"--replica-id {cfg.replica_id!r}: a replica on etcd needs a name of letters, "
+                "digits, '-', '_' or '.'")
+    for name in ("etcd_ca", "etcd_cert", "etcd_key"):
+        path = getattr(cfg, name)
+        if path and not os.path.isfile(path):
+            return f"--{name.replace('_', '-')} {path!r}: no such file"
+    if bool(cfg.etcd_cert) != bool(cfg.etcd_key):
+        return "--etcd-cert and --etcd-key go together (mutual TLS)"
+    return None
 
 
 def _split(text: str) -> list[str]:
