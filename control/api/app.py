@@ -21,7 +21,7 @@ import asyncio
 
 from aiohttp import web
 
-from . import middleware
+from . import handlers, middleware, replica
 from .admin import CERTS_DIR
 from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
 from .auth import security_middlewares
@@ -29,6 +29,7 @@ from .codec import MAX_BODY
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 from .sessions import StateSessions, take_over_local_changes
+from .tracing import server_spans
 
 
 def build_app(orch, security=None, background_start: bool = False,
@@ -44,8 +45,10 @@ def build_app(orch, security=None, background_start: bool = False,
             else security_middlewares(security, PUBLIC_PATHS))
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
-                          middlewares=[middleware.errors, middleware.timing(orch.metrics),
-                                       middleware.until_started(orch, PUBLIC_PATHS), *auth])
+                          middlewares=[server_spans, middleware.errors,
+                                       middleware.timing(orch.metrics),
+                                       middleware.until_started(orch, PUBLIC_PATHS),
+                                       replica.middleware(handlers.ORCH), *auth])
     app[ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
@@ -58,6 +61,7 @@ def build_app(orch, security=None, background_start: bool = False,
     app[ROUTE_TABLE] = ROUTE_BY_NAME
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app.cleanup_ctx.append(replica.forward_session_ctx)
     app.cleanup_ctx.append(_background_ctx if background_start else _orchestrator_ctx)
     app.on_shutdown.append(_release_long_polls)
     return app

@@ -8,7 +8,8 @@ on ...`` at once and ``uqo serve: ready on http://HOST:PORT`` once started; a st
 
 Shutdown order: stop being ready and release long-polls, stop accepting connections, wait for
 in-flight requests (up to ``grace_s``), stop background work, snapshot and close the log
-(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases).
+(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases),
+then flush the spans still buffered when tracing is on (``otlp_endpoint``; docs/tracing.md).
 TLS is on by default beyond loopback (``tls.py``: the URLs printed are then ``https``); the
 signing key is on a PKCS#11 token when one is installed (``uqo.security.hsm``); the data
 directory and what it holds are private (0700).
@@ -21,11 +22,13 @@ import gc
 import logging
 import os
 import signal
+import socket
 import stat
 import sys
 
 from aiohttp import web
 from uqo.control.config import ConfigError, ServerConfig
+from uqo.control.tracing import start_tracing, stop_tracing
 
 
 def private_data_dir(data_dir: str) -> list[str]:
@@ -92,9 +95,12 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
             # Everything alive now (libraries, the recovered state) lives as long as the
             # process: keep it out of the cyclic GC's full collections (~100 ms each here).
             gc.freeze()
+            orch.serving(url)                         # a replica campaigns from now on
             log = orch.log.status()
+            where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
+                     f"{log['role']}" if log.get("mode") == "etcd" else "")
             print(f"uqo serve: ready on {url} (recovered {log['replayed_on_start']} entries "
-                  f"after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s)",
+                  f"after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s{where})",
                   flush=True)
             await stop.wait()
         print("uqo serve: shutting down", flush=True)
@@ -148,6 +154,8 @@ def serve(cfg: ServerConfig) -> int:
 
     from uqo.security import SecurityError
 
+    instance = cfg.replica_id or f"{socket.gethostname()}:{cfg.port}"
+    tracing = start_tracing(cfg.otlp_endpoint, "uqo", instance, os.environ, cfg.otlp_protocol)
     try:
         asyncio.run(main())
     except (ConfigError, SecurityError) as exc:
@@ -158,4 +166,6 @@ def serve(cfg: ServerConfig) -> int:
         return 1
     except StartFailed:
         return 1
+    finally:
+        stop_tracing(tracing)
     return 0
