@@ -76,6 +76,9 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
     orch = Orchestrator(cfg)
     app = build_app(orch, security, background_start=True)   # certificate evidence for the
     #                                     compliance report: `uqo compliance report --certs`
+    if tls.forward is not None:
+        from uqo.control.api.replica import FORWARD_SSL
+        app[FORWARD_SSL] = tls.forward
     runner = web.AppRunner(app, shutdown_timeout=grace_s, handle_signals=False,
                            access_log=None)
     await runner.setup()                  # returns at once: the orchestrator starts meanwhile

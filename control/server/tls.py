@@ -14,6 +14,11 @@ Rules (``tls``: ``auto`` by default):
 * ``auto`` on loopback, or ``off``: plain HTTP; beyond loopback that needs ``--insecure``
   (``insecure = true``) and prints a warning, else the start stops (exit 2).
 
+Replicas forward writes to the leader over mutual TLS: give each one a replica certificate
+from one CA (``uqo certs init --replicas N``) as ``--tls-cert/--tls-key`` and that CA as
+``--client-ca``; a follower then trusts the leader through that CA and presents its own
+certificate, and the leader takes the forwarded caller's token (``uqo.security.http``).
+
 Without a certificate the server uses its own: on every start ``<data>/tls/`` holds a local
 CA and a server certificate naming localhost, the loopback addresses, the host name and the
 bind address (made on the first start, reissued when a name is missing or expiry nears; keys
@@ -51,6 +56,7 @@ class TlsPlan:
     context: ssl.SSLContext | None
     ca: str | None                         # the CA clients should trust (local PKI)
     warning: str | None = None
+    forward: ssl.SSLContext | None = None  # to other replicas (a follower forwarding writes)
 
 
 def local_pki(data_dir: str, host: str) -> dict:
@@ -90,9 +96,22 @@ def plan_tls(cfg: ServerConfig) -> TlsPlan:
     try:
         ctx = server_context(cert, key, ca=client_ca,
                              require_client_cert=cfg.require_client_cert)
+        forward = _forwarding(cfg, pki)
     except SecurityError as exc:
         raise ConfigError(f"TLS: {exc}") from None
-    return TlsPlan("https", ctx, pki["ca"] if cfg.tls_cert is None else None)
+    return TlsPlan("https", ctx, pki["ca"] if cfg.tls_cert is None else None, None, forward)
+
+
+def _forwarding(cfg: ServerConfig, pki: dict) -> ssl.SSLContext:
+    """How a follower reaches the leader: trusting ``client_ca`` (the replicas' shared CA)
+    and presenting this replica's own certificate (``uqo certs init --replicas N`` issues
+    replica certificates for both ends), i.e. mutual TLS; with the local PKI (one node),
+    trusting the local CA."""
+    from uqo.security.tls import client_context
+
+    if cfg.tls_cert is not None and cfg.client_ca is not None:
+        return client_context(cfg.client_ca, cert=cfg.tls_cert, key=cfg.tls_key)
+    return client_context(cfg.client_ca or pki["ca"])
 
 
 def client_tls(data_dir: str | None = None, ca: str | None = None, cert: str | None = None,
