@@ -18,7 +18,11 @@ request.
 
 from __future__ import annotations
 
+import logging
+
 from uqo.control.state import commands as cmds
+
+_LOG = logging.getLogger(__name__)
 
 
 class StateSessions:
@@ -54,9 +58,21 @@ def account_command(fw, user_id: str, count: int = 1) -> cmds.RevokeSessions:
 
 
 async def take_over_local_changes(orch, fw) -> list[str]:
-    """Log the local file's epochs (offline changes) into the state; returns the users."""
-    epochs = fw.local_sessions.epochs()
+    """Log the local file's epochs (offline changes) into the state; returns the users taken
+    over. A replica that cannot write now (not the leader: 503) keeps them local, where they
+    still count (epoch = state + local) on this replica."""
+    from uqo.control.errors import ControlError
+
+    epochs, done = fw.local_sessions.epochs(), []
     for user_id, count in sorted(epochs.items()):
-        await orch.revoke(account_command(fw, user_id, count))
-    fw.local_sessions.forget_epochs(epochs)
-    return sorted(epochs)
+        try:
+            await orch.revoke(account_command(fw, user_id, count))
+        except ControlError as exc:
+            if exc.status != 503:
+                raise
+            _LOG.warning("session changes of %s stay local to this replica for now: %s",
+                         user_id, exc.message)
+            continue
+        fw.local_sessions.forget_epochs([user_id])
+        done.append(user_id)
+    return done
