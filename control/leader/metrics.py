@@ -76,6 +76,7 @@ class StateReadings:
     state: Callable[[], object]              # the StateMachine
     tick_report: Callable[[], object]        # the engine's last TickReport, or None
     log_status: Callable[[], dict]           # the log's status()
+    engine: Callable[[], tuple[str, int]] = lambda: ("", 0)   # (backend, fallback events)
 
 
 class _StateCollector(Collector):
@@ -102,6 +103,37 @@ class _StateCollector(Collector):
         log = self.readings.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
                                 value=log.get("commit_index", 0))
+        yield from _consensus(log)
+        backend, fallbacks = self.readings.engine()
+        yield CounterMetricFamily("uqo_engine_fallback", "times the engine left its device "
+                                  "for the CPU (GPU failover)", value=fallbacks)
+        info = GaugeMetricFamily("uqo_engine_backend_info", "the engine's array backend",
+                                 labels=["backend"])
+        if backend:
+            info.add_metric([backend], 1)
+        yield info
+
+
+def _consensus(log: dict):
+    """The log's role and progress (docs/replication.md); a single node is always leader and
+    never behind."""
+    replica = [log.get("replica_id") or log.get("node_id") or ""]
+
+    def gauge(name, doc, value):
+        family = GaugeMetricFamily(name, doc, labels=["replica"])
+        family.add_metric(replica, value)
+        return family
+
+    yield gauge("uqo_consensus_is_leader", "1 while this replica leads (may propose)",
+                1 if log.get("is_leader") else 0)
+    changes = CounterMetricFamily("uqo_consensus_leader_changes", "leaders this replica has "
+                                  "seen come (new election tokens)", labels=["replica"])
+    changes.add_metric(replica, log.get("leader_changes", 1 if log.get("is_leader") else 0))
+    yield changes
+    yield gauge("uqo_consensus_applied_revision", "last log revision (etcd) or index applied",
+                log.get("applied_revision", log.get("applied_index", 0)))
+    yield gauge("uqo_consensus_replica_lag_seconds", "seconds this replica has been behind the "
+                "log head it knows of (0 when caught up)", log.get("lag_s", 0.0))
 
 
 class GpuCollector(Collector):

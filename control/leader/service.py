@@ -59,7 +59,7 @@ class Orchestrator:
         self.core = self.new_core()
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
-            log_status=self.log_status))
+            log_status=self.log_status, engine=self._engine_reading))
         self.waiters = Waiters()
         self.latency = LatencyWindow()
         self.log: Log | None = None
@@ -297,6 +297,11 @@ class Orchestrator:
             latency=self.latency, waiting=len(self.waiters),
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
+
+    def _engine_reading(self) -> tuple[str, int]:
+        if self.driver is None:
+            return "", 0
+        return self.driver.register.backend.name, self.driver.engine_fallbacks
 
     @property
     def tick_report(self):
