@@ -50,6 +50,7 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_batch_tasks: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     long_poll_max_s: Positive = 60.0
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
+    audit_verify_interval_s: Positive = 300.0     # the audit log is re-verified this often
     auth: bool = True                             # false: pass-through (development only)
     login_burst: Annotated[int, msgspec.Meta(ge=1)] = 20     # login attempts per source ...
     login_refill_per_s: Positive = 0.2                       # ... refilled at this rate

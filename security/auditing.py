@@ -40,6 +40,8 @@ class AuditTrail:
         self.events = EventCounter(clock=clock)
         self.events.seed(audit.records_since(clock() - DAY_S))
         self.failures: Counter[str] = Counter()
+        self.by_kind: Counter[str] = Counter()    # security events (refusals, lockouts) by kind
+        self.last_verify = None                   # (ok, findings, at) of the last verification
         self.max_queued = MAX_QUEUED
         self._io = ThreadPoolExecutor(1, thread_name_prefix="uqo-audit")
         self._lock = threading.Lock()
@@ -50,6 +52,7 @@ class AuditTrail:
         seq = self.audit.append(kind, actor, outcome, detail)
         if outcome in EVENT_OUTCOMES and not counted:
             self.events.add(self.clock())
+            self.by_kind[kind] += 1
         return seq
 
     async def record_async(self, kind: str, actor, outcome: str, detail: dict) -> int:
@@ -61,6 +64,7 @@ class AuditTrail:
         waiting records, further ones are dropped and counted with the next one written."""
         if outcome in EVENT_OUTCOMES:
             self.events.add(self.clock())   # counted now, before the record is written
+            self.by_kind[kind] += 1
         with self._lock:
             if self._queued >= self.max_queued:
                 self._skipped += 1
@@ -82,6 +86,15 @@ class AuditTrail:
                 return
             self._tokens -= 1.0
         self.background(kind, actor, "failure", detail)
+
+    def verify(self) -> bool:
+        """Verify the whole audit log on disk now (blocking: run it in an executor); the result
+        is kept in ``last_verify`` for the ``uqo_audit_verify_ok`` gauge."""
+        report = self.audit.verify()
+        self.last_verify = (report.ok, len(report.findings), self.clock())
+        if not report.ok:
+            _LOG.critical("audit log verification FAILED: %s", report.findings[:3])
+        return report.ok
 
     def _with_skipped(self, detail: dict) -> dict:
         if self._skipped:

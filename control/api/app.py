@@ -18,6 +18,7 @@ start: 503 ``starting``).
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 
@@ -30,6 +31,8 @@ from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 from .sessions import StateSessions, take_over_local_changes
 from .tracing import server_spans
+
+_LOG = logging.getLogger(__name__)
 
 
 def build_app(orch, security=None, background_start: bool = False,
@@ -54,7 +57,8 @@ def build_app(orch, security=None, background_start: bool = False,
     if security is not None:
         app[SECURITY] = security
         security.use_sessions(StateSessions(orch, security.local_sessions))
-        orch.metrics.watch_auth_failures(security.trail.failures)
+        orch.metrics.watch_security(security.trail)
+        app.cleanup_ctx.append(_audit_verifier)
     if certs_dir is not None:
         app[CERTS_DIR] = certs_dir
     app[OPENAPI] = build_openapi()
@@ -92,6 +96,28 @@ async def _background_ctx(app: web.Application):
         task.cancel()
     await asyncio.wait({task})          # its outcome was reported by whoever awaited it
     await orch.stop()
+
+
+async def _audit_verifier(app: web.Application):
+    """Verify the audit log at start and every ``audit_verify_interval_s`` (in a thread: it
+    reads the whole log), for ``uqo_audit_verify_ok`` and its alert."""
+    trail = app[SECURITY].trail
+    interval = app[ORCH].cfg.audit_verify_interval_s
+
+    async def verify_forever():
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(None, trail.verify)
+            except Exception:  # noqa: BLE001 - unreadable log: reported as a failed verification
+                _LOG.exception("audit verification could not run")
+                trail.last_verify = (False, -1, trail.clock())
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(verify_forever(), name="uqo-audit-verify")
+    yield
+    task.cancel()
+    await asyncio.wait({task})
 
 
 async def _release_long_polls(app: web.Application) -> None:

@@ -49,23 +49,38 @@ class ServiceMetrics:
             registry.register(_StateCollector(state))
         registry.register(GpuCollector())
 
-    def watch_auth_failures(self, failures) -> None:
-        """Expose ``failures`` (a ``Counter`` of reason code -> unauthenticated refusals,
-        kept by the security framework) as ``uqo_auth_failures_total{code}``."""
-        self.registry.register(_AuthFailures(failures))
+    def watch_security(self, trail) -> None:
+        """Expose the security framework's audit trail: ``uqo_auth_failures_total{code}``
+        (unauthenticated refusals, counted even when sampled out of the audit log),
+        ``uqo_security_events_total{kind}`` (audited refusals and lockouts) and
+        ``uqo_audit_verify_ok`` (1/0 after the last verification of the audit log; absent
+        before the first)."""
+        self.registry.register(_SecurityCollector(trail))
 
 
-class _AuthFailures(Collector):
-    def __init__(self, failures):
-        self.failures = failures
+class _SecurityCollector(Collector):
+    def __init__(self, trail):
+        self.trail = trail
 
     def collect(self):
-        family = CounterMetricFamily("uqo_auth_failures", "unauthenticated refusals (bad, "
-                                     "expired or revoked tokens; unknown certificates)",
-                                     labels=["code"])
-        for code, n in sorted(dict(self.failures).items()):
-            family.add_metric([code], n)
-        yield family
+        failures = CounterMetricFamily("uqo_auth_failures", "unauthenticated refusals (bad, "
+                                       "expired or revoked tokens; unknown certificates)",
+                                       labels=["code"])
+        for code, n in sorted(dict(self.trail.failures).items()):
+            failures.add_metric([code], n)
+        yield failures
+        events = CounterMetricFamily("uqo_security_events", "audited security events "
+                                     "(refusals, lockouts) by kind", labels=["kind"])
+        for kind, n in sorted(dict(self.trail.by_kind).items()):
+            events.add_metric([kind], n)
+        yield events
+        if self.trail.last_verify is not None:
+            ok, _, at = self.trail.last_verify
+            yield GaugeMetricFamily("uqo_audit_verify_ok", "1 when the last verification of "
+                                    "the audit log passed, 0 when it found tampering",
+                                    value=1 if ok else 0)
+            yield GaugeMetricFamily("uqo_audit_verify_timestamp_seconds", "when the audit "
+                                    "log was last verified", value=at)
 
 
 @dataclass(frozen=True)
