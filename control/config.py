@@ -11,6 +11,10 @@ The TOML file holds the settings at top level or under a ``[server]`` table. Env
 are ``UQO_`` + the setting in upper case (``UQO_PORT=9000``). Unknown settings and wrong types
 raise ``ConfigError`` naming the setting and where it came from. Nothing here reads the
 environment unless handed it.
+
+Tracing also takes OpenTelemetry's standard names, below every source of our own:
+defaults < ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` / ``..._PROTOCOL`` < TOML < ``UQO_*`` < flags
+(docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -46,8 +50,39 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_batch_tasks: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     long_poll_max_s: Positive = 60.0
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
+    audit_verify_interval_s: Positive = 300.0     # the audit log is re-verified this often
     auth: bool = True                             # false: pass-through (development only)
+    login_burst: Annotated[int, msgspec.Meta(ge=1)] = 20     # login attempts per source ...
+    login_refill_per_s: Positive = 0.2                       # ... refilled at this rate
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- transport (docs/security.md, "TLS on uqo serve") --------------------------------
+    tls: Literal["auto", "on", "off"] = "auto"    # auto: TLS when bound beyond loopback
+    tls_cert: str | None = None                   # PEM; default: the data dir's local CA's
+    tls_key: str | None = None
+    client_ca: str | None = None                  # verifies client (agent) certificates
+    require_client_cert: bool = False             # true: mutual TLS for every caller
+    insecure: bool = False                        # allow plain HTTP beyond loopback (warns)
+    # -- keys ----------------------------------------------------------------------------
+    hsm: Literal["auto", "on", "off"] = "auto"    # auto: PKCS#11 when a module is installed
+    hsm_module: str | None = None                 # default: SoftHSM2's, where installed
+    hsm_token: str = "uqo"                        # token label
+    hsm_pin_file: str | None = None               # outside the data dir; or env UQO_HSM_PIN
+    hsm_store: str | None = None                  # SoftHSM2 token directory when we make one
+    audit_witness: str | None = None              # checkpoints also appended here
+    # ---- tracing (docs/tracing.md): off while no endpoint is set ----
+    otlp_endpoint: Annotated[str, msgspec.Meta(pattern=r"^(https?://[^/\s]+(/\S*)?)?$")] = ""
+    otlp_protocol: Literal["grpc", "http/protobuf"] = "grpc"
+    # ---- replication on etcd (empty ``etcd``: the single-node log; docs/replication.md) ----
+    etcd: str = ""                                # "http://h1:2379,http://h2:2379,..."
+    replica_id: str = ""                          # this replica's name (required with etcd)
+    etcd_prefix: str = "/uqo"                     # keys of this uqo cluster in etcd
+    etcd_ca: str = ""                             # TLS to etcd: CA file (PEM) ...
+    etcd_cert: str = ""                           # ... and this client's certificate ...
+    etcd_key: str = ""                            # ... and key, for mutual TLS
+    lease_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=60)] = 2    # leader lease (seconds)
+    advertise_url: str = ""                       # URL clients use for this replica
+    follower_writes: Literal["forward", "redirect"] = "forward"   # or answer 307
+    read_timeout_s: Positive = 5.0                # a linearizable read waits this long at most
 
 
 class ConfigError(ValueError):
@@ -70,6 +105,8 @@ def load_config_sources(path: str | None = None, env: Mapping[str, str] | None =
     """``load_config`` plus, per setting given, where it came from (for ``describe``)."""
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
+    for key, (name, value) in otel_env(env or {}).items():
+        values[key], sources[key] = value, f"env {name}"
     if path is not None:
         for key, value in _read_toml(path).items():
             values[key], sources[key] = value, f"file {path}"
@@ -115,6 +152,21 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     known = _fields()
     return {k[4:].lower(): v for k, v in env.items()
             if k.startswith("UQO_") and k[4:].lower() in known}
+
+
+_OTEL = {"otlp_endpoint": ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+         "otlp_protocol": ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")}
+
+
+def otel_env(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Tracing settings from OpenTelemetry's standard variables (the traces-only name before
+    the general one): setting -> (variable, value)."""
+    out = {}
+    for key, names in _OTEL.items():
+        name = next((n for n in names if env.get(n)), None)
+        if name is not None:
+            out[key] = (name, env[name])
+    return out
 
 
 def describe(cfg: ServerConfig, sources: Mapping[str, str] | None = None) -> str:

@@ -1,6 +1,8 @@
 """HTTP handlers: parse, call the orchestrator, serialise. Nothing else happens here.
 
-The route table that names each handler, with its path and access rule, is ``routes.ROUTES``.
+The route table that names each handler, with its path and access rule, is ``routes.ROUTES``;
+the authorisation middleware (``access.py``) has decided on the object a handler touches
+before it runs, and hands lists and counts the caller's ``Scope`` (what it may read).
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uqo.control.errors import ControlError
+from uqo.control.tracing import traceparent
 
 from . import schemas as s
+from .access import scope_of
+from .appkeys import OPENAPI, ORCH
 from .auth import caller
 from .codec import read_body, read_query, respond
 from .normalize import agent_info, task_info
 
-ORCH = web.AppKey("orchestrator", object)
-OPENAPI = web.AppKey("openapi", dict)
+__all__ = ["OPENAPI", "ORCH"]
 
 
 def _opt(value):
@@ -49,7 +53,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return respond(request, _orch(request).status())
+    return respond(request, scope_of(request).status(_orch(request)))
 
 
 # ---- agents -----------------------------------------------------------------------------
@@ -64,7 +68,7 @@ async def list_agents(request: web.Request) -> web.Response:
     page = _orch(request).list_agents(capability=_opt(q.capability),
                                       min_clearance=_opt(q.min_clearance),
                                       failure_domain=_opt(q.failure_domain), limit=q.limit,
-                                      cursor=q.cursor)
+                                      cursor=q.cursor, visible=scope_of(request).agent)
     return respond(request, page)
 
 
@@ -100,7 +104,7 @@ async def report_outcome(request: web.Request) -> web.Response:
 # ---- tasks ------------------------------------------------------------------------------
 async def submit_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.TaskSubmission)
-    info = task_info(body, caller(request))
+    info = task_info(body, caller(request), traceparent())
     try:
         [task_id] = await _orch(request).submit_tasks([info])
     except ControlError as exc:
@@ -115,14 +119,16 @@ async def submit_task(request: web.Request) -> web.Response:
 async def submit_batch(request: web.Request) -> web.Response:
     body = await read_body(request, s.BatchSubmission)
     user = caller(request)
-    ids = await _orch(request).submit_tasks([task_info(t, user) for t in body.tasks])
+    trace = traceparent()
+    ids = await _orch(request).submit_tasks([task_info(t, user, trace) for t in body.tasks])
     return respond(request, {"task_ids": ids}, 201)
 
 
 async def list_tasks(request: web.Request) -> web.Response:
     q = read_query(request, s.TaskQuery)
     return respond(request, _orch(request).list_tasks(state=_opt(q.state), limit=q.limit,
-                                                      cursor=q.cursor))
+                                                      cursor=q.cursor,
+                                                      visible=scope_of(request).task))
 
 
 async def get_task(request: web.Request) -> web.Response:

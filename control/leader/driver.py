@@ -46,6 +46,7 @@ class SchedulerDriver:
         self._beats: dict[str, float] = {}
         self._stats: dict = {}
         self.op_errors = 0
+        self.engine_fallbacks = 0    # the engine moved off its device (failover events)
 
     @staticmethod
     def _warm_up(backend) -> None:
@@ -104,6 +105,7 @@ class SchedulerDriver:
                 self.op_errors += 1
         result = job()
         self._stats = dict(self.scheduler.stats())
+        self.engine_fallbacks = len(self.register.events)
         return result
 
     def _add(self, specs: list) -> None:

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from ..config import ServerConfig
 from ..errors import ControlError
-from ..log import SingleNodeLog, WalStorage
+from ..log import Log
 from ..state import commands as cmds
 from ..state.applier import CommandApplier
 from ..state.machine import ASSIGNED, TERMINAL, StateMachine
@@ -40,6 +40,7 @@ from .driver import SchedulerDriver
 from .loop import LeaderLoop
 from .metrics import ServiceMetrics, StateReadings
 from .perf import LatencyWindow
+from .replica import ReplicaRole, make_log, open_log
 from .status import build_status
 from .waiters import Waiters
 
@@ -47,55 +48,89 @@ _LOG = logging.getLogger(__name__)
 
 
 class Orchestrator:
-    """One orchestrator node (single-node log). ``clock``: wall-clock seconds, injectable."""
+    """One orchestrator node: on the single-node log it leads from the start; on etcd
+    (``cfg.etcd``) it starts as a follower and leads while it holds the election
+    (``replica.py``). ``clock``: wall-clock seconds, injectable."""
 
     def __init__(self, cfg: ServerConfig, clock=time.time,
                  registry: CollectorRegistry | None = None, security=None):
         self.cfg, self.clock, self.security = cfg, clock, security
         self.applier = CommandApplier(StateMachine(cfg.retain_terminal or None))
-        self.core = LeaderCore(_strategies(), cfg.heartbeat_timeout_s)
+        self.core = self.new_core()
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
-            log_status=self.log_status))
+            log_status=self.log_status, engine=self._engine_reading))
         self.waiters = Waiters()
         self.latency = LatencyWindow()
-        self.log: SingleNodeLog | None = None
+        self.log: Log | None = None
         self.driver: SchedulerDriver | None = None
         self.loop: LeaderLoop | None = None
-        self.ready = self.closing = self.started = False
+        self.role = ReplicaRole(self)
+        self._ready = self.closing = self.started = False
         self.started_at = 0.0
 
     @property
     def sm(self) -> StateMachine:
         return self.applier.sm
 
-    # ---- lifecycle ----------------------------------------------------------------------
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        os.makedirs(self.cfg.data_dir, exist_ok=True)
-        # the engine (imports, allocation, warm-up) builds while the log recovers
-        driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
-        try:
-            storage = await loop.run_in_executor(None, lambda: WalStorage(
-                self.cfg.data_dir, fsync=self.cfg.fsync))
-            self.log = SingleNodeLog(storage, snapshot_every=self.cfg.snapshot_every,
-                                     snapshot_bytes=self.cfg.snapshot_bytes)
-            await self.log.open(self.applier)
-        finally:
-            self.driver = await driver
-        self.core.ticked(self.driver.initial_report)       # until the first tick with agents
-        self.core.recover(self.sm, time.monotonic())       # runs on the scheduler thread first
-        self.loop = LeaderLoop(
+    @property
+    def ready(self) -> bool:
+        """Serving: started, not shutting down, and (replicated) etcd reachable."""
+        return self._ready and getattr(self.log, "healthy", True)
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self._ready = value
+
+    @property
+    def replicated(self) -> bool:
+        return bool(self.cfg.etcd)
+
+    def new_core(self) -> LeaderCore:
+        return LeaderCore(_strategies(), self.cfg.heartbeat_timeout_s)
+
+    def make_loop(self) -> LeaderLoop:
+        return LeaderLoop(
             self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
             self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
             schedule_interval_s=self.cfg.schedule_interval_s,
             max_decide_batch=self.cfg.max_decide_batch)
-        self.applier.on_applied = self._on_applied
-        self.loop.start()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        os.makedirs(self.cfg.data_dir, mode=0o700, exist_ok=True)
+        # the engine (imports, allocation, warm-up) builds while the log recovers
+        driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
+        try:
+            self.log = await make_log(self.cfg)
+            if self.replicated:
+                self.log.on_role = self.role.changed
+            await open_log(self.log, self.applier, self.cfg)
+        finally:
+            self.driver = await driver
+        self.core.ticked(self.driver.initial_report)       # until the first tick with agents
+        if not self.replicated:                            # a single node leads at once
+            self.core.recover(self.sm, time.monotonic())   # runs on the scheduler thread first
+            self.loop = self.make_loop()
+            self.applier.on_applied = self._on_applied
+            self.loop.start()
         self.started_at, self.ready = self.clock(), True
         self.started = True
         _LOG.info("orchestrator ready: %d agents, %d tasks, recovered in %.3f s",
                   len(self.sm.agents), len(self.sm.tasks), self.log.recovery_s)
+
+    def serving(self, url: str) -> None:
+        """The HTTP site listens at ``url``: a replica may now campaign (its URL is what
+        followers send clients to)."""
+        if self.replicated and self.log is not None:
+            self.log.start_election(self.cfg.advertise_url or url)
+
+    async def read_barrier(self) -> None:
+        """Before a linearizable read: wait until every write acknowledged before now is
+        applied here (a no-op on the single-node log, whose state is the truth)."""
+        if self.replicated and self.log is not None:
+            await self.log.read_barrier()
 
     def begin_shutdown(self) -> None:
         """Stop being ready and release long-polls (before in-flight requests are awaited)."""
@@ -108,16 +143,24 @@ class Orchestrator:
             await self.loop.stop()
         if self.log is not None:
             await self.log.close()
+        await self.role.close()
+        if self.loop is not None:
+            await self.loop.stop()
         if self.driver is not None:
             self.driver.close()
 
     def _on_applied(self, command, result) -> None:
         self.core.applied(command, result, time.monotonic())
-        self.loop.drain()
+        if self.loop is not None:      # a new leader's loop drains what gathered once it starts
+            self.loop.drain()
 
     def _seen(self, agent_id: str) -> None:
+        if self.replicated and not self.log.is_leader:
+            from ..log.etcd import not_leader
+            raise not_leader(self.cfg.replica_id, self.log.leader)
         self.core.seen(agent_id, time.monotonic(), self.clock())
-        self.loop.drain()
+        if self.loop is not None:
+            self.loop.drain()
 
     async def _propose(self, command):
         """Log ``command``; its result once applied, or raise the ``ControlError`` refusing it."""
@@ -157,8 +200,9 @@ class Orchestrator:
     def get_agent(self, agent_id: str) -> dict:
         return agent_view(self._agent(agent_id))
 
-    def list_agents(self, **filters) -> dict:
-        return list_agents(self.sm, **filters)
+    def list_agents(self, *, visible, **filters) -> dict:
+        """``visible(agent) -> bool`` or None (everything): callers must say which."""
+        return list_agents(self.sm, visible=visible, **filters)
 
     async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
         """The agent's open assignments; waits up to ``wait_s`` for one if it has none.
@@ -225,8 +269,16 @@ class Orchestrator:
     def get_task(self, task_id: str) -> dict:
         return task_view(self._task(task_id))
 
-    def list_tasks(self, **filters) -> dict:
-        return list_tasks(self.sm, **filters)
+    def list_tasks(self, *, visible, **filters) -> dict:
+        """``visible(task) -> bool`` or None (everything): callers must say which."""
+        return list_tasks(self.sm, visible=visible, **filters)
+
+    # ---- sessions (security) ------------------------------------------------------------
+    async def revoke(self, command: cmds.RevokeSessions | cmds.RevokeToken) -> None:
+        """Log a session revocation; returns once every later token check refuses it."""
+        if not isinstance(command, cmds.RevokeSessions | cmds.RevokeToken):
+            raise TypeError(f"not a revocation command: {type(command).__name__}")
+        await self._propose(command)
 
     async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
         """Wait (polling the state) until the task is in one of ``states``; its view."""
@@ -245,6 +297,11 @@ class Orchestrator:
             latency=self.latency, waiting=len(self.waiters),
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
+
+    def _engine_reading(self) -> tuple[str, int]:
+        if self.driver is None:
+            return "", 0
+        return self.driver.register.backend.name, self.driver.engine_fallbacks
 
     @property
     def tick_report(self):

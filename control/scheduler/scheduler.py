@@ -25,6 +25,7 @@ import math
 import time
 
 import numpy as np
+from uqo.engine.partition import HashRing
 
 from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
@@ -34,7 +35,6 @@ from .latency import PeakEwma
 from .ledger import Ledger
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
-from .sharding import HashRing
 from .sources import Sources
 from .stats import SchedulerStats
 from .types import QUANTUM_MODES, STRATEGIES, Assignment, Decision

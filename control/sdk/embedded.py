@@ -16,6 +16,9 @@ opened (an administrator is enrolled on first start, as ``uqo serve`` does);
 ``authenticate_user`` logs in through it, and a ``user_credential`` given to ``submit_task`` is
 verified and names the submitter. The calling process itself is trusted: it owns the data
 directory, so calls without a credential are allowed.
+
+Tracing: nothing is installed here; a host application's OpenTelemetry provider receives the
+orchestrator's spans, and a task submitted inside the caller's span continues its trace.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from uqo.control.api.normalize import agent_info, task_info
 from uqo.control.config import load_config
 from uqo.control.errors import ControlError
 from uqo.control.leader.service import Orchestrator
+from uqo.control.tracing import traceparent
 
 from . import args as a
 from .enums import TaskPriority
@@ -54,12 +58,17 @@ class EmbeddedOrchestrator:
         if self.config.auth:
             import asyncio
 
+            from uqo.control.api.sessions import StateSessions
             from uqo.control.server.bootstrap import open_security
             loop = asyncio.get_running_loop()
-            fw, self.admin_file = await loop.run_in_executor(None, open_security,
-                                                             self.config.data_dir)
+            fw, self.admin_file, _ = await loop.run_in_executor(None, open_security,
+                                                                self.config.data_dir)
             self.orchestrator.security = fw
+            fw.use_sessions(StateSessions(self.orchestrator, fw.local_sessions))
         await self.orchestrator.start()
+        if self.orchestrator.security is not None:
+            from uqo.control.api.sessions import take_over_local_changes
+            await take_over_local_changes(self.orchestrator, self.orchestrator.security)
         self._started = True
 
     async def close(self) -> None:
@@ -115,7 +124,7 @@ class EmbeddedOrchestrator:
         return self.orchestrator.get_agent(agent_id)
 
     async def list_agents(self, **filters) -> dict:
-        return self.orchestrator.list_agents(**filters)
+        return self.orchestrator.list_agents(visible=None, **filters)   # in process: all
 
     async def get_assignments(self, agent_id: str, wait: float = 0.0) -> list[dict]:
         return await self.orchestrator.assignments(agent_id, wait)
@@ -135,19 +144,20 @@ class EmbeddedOrchestrator:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
         user = self._submitter(user_credential)
-        [task_id] = await self.orchestrator.submit_tasks([task_info(body, user)])
+        [task_id] = await self.orchestrator.submit_tasks([task_info(body, user, traceparent())])
         return task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         user = self._submitter(user_credential)
-        infos = [task_info(a.task_body(**t), user) for t in tasks]
+        trace = traceparent()                  # the caller's span, if the host traces
+        infos = [task_info(a.task_body(**t), user, trace) for t in tasks]
         return await self.orchestrator.submit_tasks(infos)
 
     async def get_task(self, task_id: str) -> dict:
         return self.orchestrator.get_task(task_id)
 
     async def list_tasks(self, **filters) -> dict:
-        return self.orchestrator.list_tasks(**filters)
+        return self.orchestrator.list_tasks(visible=None, **filters)
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
         return await self.orchestrator.cancel_task(task_id, reason)
