@@ -2,7 +2,7 @@
 
 Use cases (``Orchestrator`` does this)::
 
-    log = await make_log(cfg)                      # SingleNodeLog, or EtcdLog with cfg.etcd
+    log = await make_log(cfg)          # SingleNodeLog, EtcdLog (cfg.etcd) or PBFT (cfg.peers)
     role = ReplicaRole(orch); log.on_role = role.changed
     role.changed(True, "elected")                  # fresh LeaderCore.recover(sm), then the loop
     role.changed(False, "lease expired")           # stop the loop at once; proposals refused
@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 
-from ..config import ServerConfig
+from ..config import ServerConfig, consensus_of
 from ..log import SingleNodeLog, WalStorage
 
 _LOG = logging.getLogger(__name__)
@@ -35,7 +35,15 @@ class StartRefused(RuntimeError):
 
 async def open_log(log, applier, cfg: ServerConfig) -> None:
     """``log.open(applier)``, with the replicated log's start-up failures as ``StartRefused``."""
-    if not cfg.etcd:
+    mode = consensus_of(cfg)
+    if mode == "pbft":
+        try:
+            await log.open(applier)
+        except OSError as exc:          # the PBFT port taken, records unreadable
+            await log.close()
+            raise StartRefused(f"PBFT replica {cfg.replica_id} cannot start: {exc}") from None
+        return
+    if mode != "etcd":
         await log.open(applier)
         return
     from ..log.etcd_client import EtcdError
@@ -52,10 +60,19 @@ async def open_log(log, applier, cfg: ServerConfig) -> None:
         raise StartRefused(f"replica {cfg.replica_id} refuses to start: {exc}") from None
 
 
-async def make_log(cfg: ServerConfig):
-    """The log ``cfg`` asks for (not opened yet)."""
+async def make_log(cfg: ServerConfig, registry=None):
+    """The log ``cfg`` asks for (not opened yet); a PBFT replica's metrics go to
+    ``registry``."""
     loop = asyncio.get_running_loop()
-    if not cfg.etcd:
+    mode = consensus_of(cfg)
+    if mode == "pbft":
+        from ..pbft.served import served_log
+
+        try:
+            return await loop.run_in_executor(None, served_log, cfg, registry)
+        except (OSError, ValueError, KeyError) as exc:
+            raise StartRefused(f"--peers {cfg.peers!r}: {exc}") from None
+    if mode == "single":
         storage = await loop.run_in_executor(None, lambda: WalStorage(cfg.data_dir,
                                                                       fsync=cfg.fsync))
         return SingleNodeLog(storage, snapshot_every=cfg.snapshot_every,

@@ -28,7 +28,7 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from ..config import ServerConfig
+from ..config import ServerConfig, consensus_of
 from ..errors import ControlError
 from ..log import Log
 from ..state import commands as cmds
@@ -49,7 +49,8 @@ _LOG = logging.getLogger(__name__)
 
 class Orchestrator:
     """One orchestrator node: on the single-node log it leads from the start; on etcd
-    (``cfg.etcd``) it starts as a follower and leads while it holds the election
+    (``cfg.etcd``) or PBFT (``cfg.consensus = "pbft"``) it starts as a follower and leads while
+    it holds the election (etcd) or is the primary (PBFT)
     (``replica.py``). ``clock``: wall-clock seconds, injectable."""
 
     def __init__(self, cfg: ServerConfig, clock=time.time,
@@ -84,7 +85,7 @@ class Orchestrator:
 
     @property
     def replicated(self) -> bool:
-        return bool(self.cfg.etcd)
+        return consensus_of(self.cfg) != "single"
 
     def new_core(self) -> LeaderCore:
         return LeaderCore(_strategies(), self.cfg.heartbeat_timeout_s)
@@ -103,7 +104,7 @@ class Orchestrator:
         # the engine (imports, allocation, warm-up) builds while the log recovers
         driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
         try:
-            self.log = await make_log(self.cfg)
+            self.log = await make_log(self.cfg, self.metrics.registry)
             if self.replicated:
                 self.log.on_role = self.role.changed
             await open_log(self.log, self.applier, self.cfg)

@@ -37,6 +37,7 @@ class ClusterSpec:
     pki: str
     core: dict = field(default_factory=dict)
     tick_s: float = 0.01
+    api: dict[str, str] = field(default_factory=dict)    # name -> its uqo serve URL
 
     @property
     def names(self) -> list[str]:
@@ -52,12 +53,14 @@ class ClusterSpec:
 
     def to_json(self) -> dict:
         return {"replicas": self.replicas, "pki": self.pki, "core": self.core,
-                "tick_s": self.tick_s,
+                "tick_s": self.tick_s, "api": self.api,
                 "keys": {n: [k.to_json() for k in ks] for n, ks in self.keys.items()}}
 
 
 def make_cluster(root, n: int, base_port: int, host: str = "127.0.0.1", core: dict | None = None,
-                 tick_s: float = 0.01) -> ClusterSpec:
+                 tick_s: float = 0.01, api_port: int | None = None) -> ClusterSpec:
+    """``api_port``: replica i's ``uqo serve`` listens at ``api_port + i`` (what followers
+    forward writes to under ``uqo serve --consensus pbft``)."""
     root = os.path.abspath(os.fspath(root))
     pki = os.path.join(root, "pki")
     init_pki(pki, hosts=[host, "localhost"], replicas=n, agents=["bench"])
@@ -68,7 +71,9 @@ def make_cluster(root, n: int, base_port: int, host: str = "127.0.0.1", core: di
         signer = open_signer(os.path.join(root, name, "keys"))
         keys[name] = signer.public_keys()
         signer.close()
-    spec = ClusterSpec(root, replicas, keys, pki, dict(core or {}), tick_s)
+    api = ({name: f"http://{host}:{api_port + i}" for i, name in enumerate(names)}
+           if api_port else {})
+    spec = ClusterSpec(root, replicas, keys, pki, dict(core or {}), tick_s, api)
     with open(os.path.join(root, "cluster.json"), "w", encoding="utf-8") as fh:
         json.dump(spec.to_json(), fh, indent=1)
     return spec
@@ -79,7 +84,8 @@ def load_cluster(path) -> ClusterSpec:
         body = json.load(fh)
     keys = {n: [PublicKeyInfo(**k) for k in ks] for n, ks in body["keys"].items()}
     return ClusterSpec(os.path.dirname(os.path.abspath(path)), body["replicas"], keys,
-                       body["pki"], body.get("core", {}), body.get("tick_s", 0.01))
+                       body["pki"], body.get("core", {}), body.get("tick_s", 0.01),
+                       body.get("api", {}))
 
 
 def open_replica_signer(spec: ClusterSpec, name: str):

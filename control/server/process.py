@@ -101,7 +101,10 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
             orch.serving(url)                         # a replica campaigns from now on
             log = orch.log.status()
             where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
-                     f"{log['role']}" if log.get("mode") == "etcd" else "")
+                     f"{log['role']}" if log.get("mode") == "etcd" else
+                     f"; PBFT replica {log['replica_id']} of {len(log['replicas'])}, view "
+                     f"{log['view']}, primary {log['primary']}" if log.get("mode") == "pbft"
+                     else "")
             print(f"uqo serve: ready on {url} (recovered {log['replayed_on_start']} entries "
                   f"after snapshot {log['snapshot_index']} in {log['recovery_s']:.3f} s{where})",
                   flush=True)

@@ -1,4 +1,5 @@
-"""``uqo cluster status`` (the replicated control plane as etcd sees it) and ``uqo bench
+"""``uqo cluster status`` (the replicated control plane as etcd sees it), ``uqo cluster
+pbft-init`` (a PBFT group on disk) and ``uqo bench
 replication``."""
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ def add_commands(sub, bench) -> None:
     s.add_argument("--etcd-key", help="TLS to etcd: client key (PEM)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(func=_status)
+    i = cluster.add_parser("pbft-init", help="a PBFT group on disk: development CA and "
+                           "certificates, each replica's keys, cluster.json (docs/pbft.md)")
+    i.add_argument("dir", help="directory to create the group in")
+    i.add_argument("--replicas", type=int, default=4, help="n >= 4 (f = (n-1)//3)")
+    i.add_argument("--host", default="127.0.0.1")
+    i.add_argument("--port", type=int, default=7401, help="replica i's PBFT port: PORT + i")
+    i.add_argument("--api-port", type=int, default=8081,
+                   help="replica i's uqo serve port: API_PORT + i")
+    i.set_defaults(func=_pbft_init)
 
     b = bench.add_parser("replication", help="etcd-replicated log vs the single-node WAL: "
                          "commit latency, batched throughput, failover gap, catch-up")
@@ -57,6 +67,29 @@ def _bench(args) -> int:
     from uqo.bench.replication import run_bench
 
     return run_bench(args)
+
+
+def _pbft_init(args) -> int:
+    if args.replicas < 4:
+        return _fail(f"--replicas {args.replicas}: PBFT needs n >= 4 to tolerate one fault")
+    for name in ("port", "api_port"):
+        value = getattr(args, name)
+        if not 1 <= value <= 65535 - args.replicas:
+            return _fail(f"--{name.replace('_', '-')} {value}: expected 1..{65535 - args.replicas}")
+    import os
+
+    from uqo.control.pbft.cluster import make_cluster
+
+    if os.path.exists(os.path.join(args.dir, "cluster.json")):
+        return _fail(f"{args.dir!r} already holds a cluster.json (keys are never overwritten)")
+    spec = make_cluster(args.dir, args.replicas, args.port, host=args.host,
+                        api_port=args.api_port)
+    path = os.path.join(spec.root, "cluster.json")
+    print(f"PBFT group of {args.replicas} in {spec.root}; start each replica with:")
+    for i, name in enumerate(spec.names):
+        print(f"  uqo serve --port {args.api_port + i} --data-dir {name}-data "
+              f"--consensus pbft --peers {path} --replica-id {name}")
+    return 0
 
 
 def _status(args) -> int:

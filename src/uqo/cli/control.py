@@ -35,6 +35,11 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--etcd-ca", help="TLS to etcd: CA certificate (PEM)")
     p.add_argument("--etcd-cert", help="TLS to etcd: client certificate (PEM)")
     p.add_argument("--etcd-key", help="TLS to etcd: client key (PEM)")
+    p.add_argument("--consensus", choices=("single", "etcd", "pbft"),
+                   help="the log: single (default), etcd (default with --etcd), or pbft: "
+                   "Byzantine-tolerant replication with --peers and --replica-id (docs/pbft.md)")
+    p.add_argument("--peers", help="pbft: the group's cluster.json (replica URLs, public "
+                   "keys, CA; `uqo cluster pbft-init`)")
     p.add_argument("--advertise-url", help="URL clients reach this replica at (default: the "
                    "bound http://HOST:PORT)")
     p.set_defaults(func=_serve)
@@ -117,7 +122,8 @@ def _serve(args) -> int:
                  "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol,
                  "etcd": args.etcd, "replica_id": args.replica_id, "etcd_ca": args.etcd_ca,
                  "etcd_cert": args.etcd_cert, "etcd_key": args.etcd_key,
-                 "advertise_url": args.advertise_url}
+                 "advertise_url": args.advertise_url, "consensus": args.consensus,
+                 "peers": args.peers}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
@@ -132,8 +138,19 @@ def _serve(args) -> int:
 
 def _check_replication(cfg) -> str | None:
     """A message naming the offending value, or None."""
+    from uqo.control.config import consensus_of
+
+    mode = consensus_of(cfg)
+    if mode == "pbft":
+        return _check_pbft(cfg)
+    if cfg.peers:
+        return "--peers needs --consensus pbft"
+    if mode == "etcd" and not cfg.etcd:
+        return "--consensus etcd needs --etcd ENDPOINTS"
+    if mode == "single" and cfg.etcd:
+        return f"--etcd {cfg.etcd!r} with --consensus single: choose one"
     if not cfg.etcd:
-        return "--replica-id needs --etcd" if cfg.replica_id else None
+        return "--replica-id needs --etcd or --consensus pbft" if cfg.replica_id else None
     from uqo.control.log.etcd_client import parse_endpoints
 
     try:
@@ -149,6 +166,24 @@ def _check_replication(cfg) -> str | None:
             return f"--{name.replace('_', '-')} {path!r}: no such file"
     if bool(cfg.etcd_cert) != bool(cfg.etcd_key):
         return "--etcd-cert and --etcd-key go together (mutual TLS)"
+    return None
+
+
+def _check_pbft(cfg) -> str | None:
+    if cfg.etcd:
+        return f"--etcd {cfg.etcd!r} with --consensus pbft: choose one"
+    if not cfg.peers:
+        return "--consensus pbft needs --peers CLUSTER_JSON (the group's description)"
+    if not os.path.isfile(cfg.peers):
+        return f"--peers {cfg.peers!r}: no such file"
+    from uqo.control.pbft.cluster import load_cluster
+
+    try:
+        names = load_cluster(cfg.peers).names
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"--peers {cfg.peers!r}: not a PBFT cluster description ({exc})"
+    if cfg.replica_id not in names:
+        return f"--replica-id {cfg.replica_id!r}: expected one of {', '.join(names)}"
     return None
 
 
