@@ -21,7 +21,7 @@ replica, mutual TLS, records fsync'd before sending), then:
 Other logs are measured in the same run through the same steps 1-2, in this process, at their
 ``propose``: ``register_log(name, factory)`` adds one (``factory(tmp_dir)`` is an async context
 manager yielding an opened ``Log``). The single-node fsync'd WAL is registered here; the etcd
-log can be added the same way. Writes ``bench/results/pbft.json`` (machine facts, load
+log on a 3-member etcd cluster (``etcd-3``) is measured beside, by default. Writes ``bench/results/pbft.json`` (machine facts, load
 average, parameters, numbers) and prints a table.
 """
 
@@ -64,6 +64,34 @@ async def _single_node(tmp: str):
 
 
 register_log("single-node", _single_node)
+
+
+@contextlib.asynccontextmanager
+async def _etcd(tmp: str):
+    """The etcd log (issue 12) as ``uqo serve --etcd`` runs it: a 3-member etcd cluster on
+    loopback (real etcd processes, fsync'd), this process's ``EtcdLog`` elected leader."""
+    from uqo.control.client.etcdproc import EtcdCluster
+    from uqo.control.log.etcd import EtcdLog
+    from uqo.control.log.etcd_client import EtcdClient
+    from uqo.control.state import CommandApplier, StateMachine
+
+    with EtcdCluster(os.path.join(tmp, "etcd"), members=3) as cluster:
+        log = EtcdLog(EtcdClient(",".join(cluster.endpoints)), "bench", os.path.join(tmp, "r"),
+                      lease_ttl_s=2)
+        await log.open(CommandApplier(StateMachine()))
+        try:
+            log.start_election("http://127.0.0.1:1")
+            deadline = time.monotonic() + 30
+            while not log.is_leader:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the etcd log was not elected within 30 s")
+                await asyncio.sleep(0.05)
+            yield log
+        finally:
+            await log.close()                    # closes its etcd client too
+
+
+register_log("etcd-3", _etcd)
 
 
 def _command(i: int, prefix: str) -> bytes:
@@ -238,7 +266,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="PBFT on loopback beside other logs")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[4, 7])
     ap.add_argument("--logs", type=lambda s: [x for x in s.split(",") if x],
-                    default=["single-node"], help=f"other logs to measure ({', '.join(LOGS)})")
+                    default=["single-node", "etcd-3"], help=f"other logs to measure ({', '.join(LOGS)})")
     ap.add_argument("--ops", type=int, default=300, help="sequential proposals for latency")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=float, default=8.0)
