@@ -8,7 +8,8 @@ status periodically and peers resend what it misses). Every ``status_ticks`` tic
 * resends its own messages that may still matter, if they already waited a whole period:
   its pre-prepares, prepares and commits for sequence numbers it has not executed, its
   checkpoints above the stable one; and its VIEW-CHANGE while changing view, and (backups)
-  its pending requests to the primary.
+  its pending requests to the primary; while changing view, the pending requests to every
+  replica (the multicast of an unanswered client, §4.1), so the others arm their timers.
 
 On a peer's STATUS it sends what that peer lacks: the NEW-VIEW of the current view (or its
 own VIEW-CHANGE) to a replica in an older view, the stable checkpoint's proof to one below
@@ -31,6 +32,13 @@ class Retransmission:
         if not st.normal:
             if st.own_vc is not None:
                 self._send(None, st.own_vc)
+            # §4.1/§4.4: a client whose request is not answered multicasts it to all replicas,
+            # so that every backup arms its timer and the view change gathers f+1 replicas.
+            # A replica's own client (the driver's proposals) never times out by itself, and a
+            # request forwarded only to a dead primary would otherwise leave this replica
+            # changing view alone while the others, holding nothing, never suspect anything.
+            for _, signed in self.pending.values():
+                self._send(None, signed)
         else:
             self._resend_own_votes()
             self._forward_pending()

@@ -167,3 +167,26 @@ def test_client_retransmits_to_all_after_a_timeout():
     assert sends[:4] == [[]] * 4 and [s.to for s in sends[4]] == [None]
     with pytest.raises(RuntimeError, match="outstanding"):
         client.request(b"second")
+
+
+def test_a_request_only_the_dead_primary_saw_still_brings_a_view_change():
+    """The bench's n = 7 stall: a backup proposes (its own client), the request goes to the
+    primary only, the primary is gone. The backup's timer expires and it changes view alone;
+    the others held nothing and never suspected the primary. Changing view, a replica now
+    multicasts its pending requests (§4.1's client multicast), so the others arm their timers,
+    f + 1 VIEW-CHANGEs gather, the next view starts and the request executes."""
+    c = Cluster(4, view_change_ticks=5, status_ticks=2)
+    c.nodes[0].up = False                                   # the primary of view 0
+    c.nodes[1].core.propose(c.request("c1", 1, "x"))
+    c.handle_all([])
+    for _ in range(80):
+        for node in c.nodes[1:]:
+            node.core.tick()
+        c.handle_all([])
+        while c.deliver([]):
+            pass
+        if all(n.core.last_executed >= 1 for n in c.nodes[1:]):
+            break
+    views = [n.core.state.view for n in c.nodes[1:]]
+    assert all(n.core.state.normal for n in c.nodes[1:]) and min(views) >= 1, views
+    assert [n.core.last_executed for n in c.nodes[1:]] == [1, 1, 1]

@@ -12,11 +12,13 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
 import pytest
 from uqo.control.client.procs import ServerProcess
 from uqo.control.client.replicas import FAST
-from uqo.control.pbft.cluster import make_cluster
+from uqo.control.pbft.cluster import make_cluster, open_replica_signer, tls_contexts
 from uqo.control.pbft.launch import free_port_block
+from uqo.control.pbft.messages import Prepare, encode_signed, sign
 
 N = 4
 
@@ -48,6 +50,32 @@ def wait_leader(urls, alive, timeout=60.0):
                 return i, c
         time.sleep(0.1)
     raise TimeoutError("no replica leads: " + json.dumps([consensus(urls[i]) for i in alive]))
+
+
+def dropped(url) -> dict[str, float]:
+    """``uqo_pbft_dropped_messages_total`` by reason, from the replica's /metrics."""
+    _, text, _ = http("GET", f"{url}/metrics")
+    out = {}
+    for line in text.decode().splitlines():
+        if line.startswith("uqo_pbft_dropped_messages_total{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('reason="')[1].split('"')[0]] = float(value)
+    return out
+
+
+def send_bad_messages(spec, target: int, signer_at: int, claimed: int) -> None:
+    """Junk, and a well-formed PREPARE claiming to be from ``claimed`` but signed with
+    ``signer_at``'s key, posted by ``signer_at`` (a replica of the group: mutual TLS passes)."""
+    names = spec.names
+    signer = open_replica_signer(spec, names[signer_at])
+    forged = encode_signed(sign(signer, Prepare(0, 1, b"\x01" * 32, claimed)))
+    signer.close()
+    _, client_ssl = tls_contexts(spec, names[signer_at])
+    batch = msgspec.msgpack.encode([b"\xc1junk", os.urandom(40), forged])
+    req = urllib.request.Request(spec.replicas[names[target]] + "/pbft/v1/msgs", data=batch,
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=10, context=client_ssl) as r:
+        assert r.status == 204
 
 
 def submit(url, task_id, timeout=60.0):
@@ -145,8 +173,21 @@ def test_serve_runs_the_control_plane_on_pbft(group):
         assert status == 200 and json.loads(body)["task_id"] == "pb-1", (u, body)
 
     status, text, _ = http("GET", f"{urls[via]}/metrics")
-    assert status == 200 and b"uqo_pbft_dropped_messages_total" in text
-    assert b"uqo_pbft_executed_seq" in text
+    assert status == 200 and b"uqo_pbft_executed_seq" in text
+
+    # malformed and wrongly signed messages at a real replica: dropped, counted, no crash
+    others = [i for i in range(N) if i != via]
+    send_bad_messages(spec, via, others[0], others[1])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = dropped(urls[via])
+        if counts.get("malformed", 0) >= 2 and counts.get("signature", 0) >= 1:
+            break
+        time.sleep(0.2)
+    assert counts.get("malformed", 0) >= 2 and counts.get("signature", 0) >= 1, counts
+    assert procs[via].proc.poll() is None
+    status, body, _ = submit(urls[via], "pb-1b")
+    assert status == 201, body
 
     procs[leader].kill()                           # kill -9 of the primary
     alive = [i for i in range(N) if i != leader]
