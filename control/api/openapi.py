@@ -21,6 +21,13 @@ _OPS = {
     "ready": ("readiness: recovered, ticking, accepting", None, (200, s.Health), None, (503,)),
     "metrics": ("Prometheus metrics (text exposition)", None, (200, None), None, ()),
     "openapi": ("this document", None, (200, dict), None, ()),
+    "streamStatus": (("`/v1/status` every `interval` seconds as server-sent events, for "
+                     "up to the server's long_poll_max_s; the token is checked before each"),
+                     None, (200, "text/event-stream"), s.StatusStreamQuery, (400,)),
+    "statusPage": ("the status page (static; its script logs in and calls this API)", None,
+                   (200, "text/html"), None, ()),
+    "statusPageScript": ("the status page's script", None, (200, "text/javascript"), None, ()),
+    "statusPageStyle": ("the status page's style sheet", None, (200, "text/css"), None, ()),
     "login": ("log in (password, TOTP code for people): a bearer token", s.Login,
               (200, s.Session), None, (400, 401, 413, 415)),
     "getStatus": ("system status (quantum, scheduler, consensus, security, performance)",
@@ -83,7 +90,8 @@ def _components() -> tuple[dict, dict]:
     """(name -> schema for each struct in the table, the components section)."""
     kinds = {s.Error}
     for _, req, (_, resp), query, _ in _OPS.values():
-        kinds.update(k for k in (req, resp, query) if k not in (None, dict))
+        kinds.update(k for k in (req, resp, query) if k not in (None, dict)
+                     and not isinstance(k, str))
     kinds = sorted(kinds, key=repr)
     refs, comps = msgspec.json.schema_components(kinds, ref_template=_REF)
     return dict(zip(kinds, refs)), comps
@@ -118,8 +126,9 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
     summary, req, (status, resp), query, errors = _OPS[op_id]
     if path not in PUBLIC_PATHS:
         errors = tuple(errors) + (401, 403)
-    if resp is None:
-        ok = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if resp is None or isinstance(resp, str):      # text: a media type, or None for plain
+        media = resp or "text/plain"
+        ok = {"description": "OK", "content": {media: {"schema": {"type": "string"}}}}
     elif resp is dict:
         ok = {"description": "OK", "content": _content({"type": "object"})}
     else:
