@@ -14,7 +14,7 @@
 const STREAM_INTERVAL_S = 1;
 const AGENTS_EVERY_MS = 5000;
 const AGENT_PAGES_MAX = 10;          // 10 x 1000 agents; beyond that the page says so
-const HISTORY = 300;                 // samples kept for the charts
+const HISTORY = 120;                 // samples kept for the charts (2 min at 1 s)
 const SVG = "http://www.w3.org/2000/svg";
 
 let token = null;
