@@ -83,6 +83,11 @@ _OPS = {
     "getCompliance": ("admin: NIST SP 800-53 evidence, computed now", None, (200, dict), None,
                       ()),
 }
+# one server-sent event: ``status`` (data: a Status document) or ``error`` (data: an Error,
+# then the stream ends)
+_SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"enum": ["status", "error"]},
+    "data": {"type": "string", "contentMediaType": "application/json"}}}
 _ALWAYS = (405, 503)   # wrong method on a path; log unavailable (disk failure, shutting down)
 
 
@@ -128,7 +133,8 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
         errors = tuple(errors) + (401, 403)
     if resp is None or isinstance(resp, str):      # text: a media type, or None for plain
         media = resp or "text/plain"
-        ok = {"description": "OK", "content": {media: {"schema": {"type": "string"}}}}
+        schema = _SSE_EVENT if media == "text/event-stream" else {"type": "string"}
+        ok = {"description": "OK", "content": {media: {"schema": schema}}}
     elif resp is dict:
         ok = {"description": "OK", "content": _content({"type": "object"})}
     else:
