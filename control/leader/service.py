@@ -280,6 +280,10 @@ class Orchestrator:
             raise TypeError(f"not a revocation command: {type(command).__name__}")
         await self._propose(command)
 
+    async def publish_keys(self, command: cmds.PublishKeys) -> None:
+        """Log a replica's token-verification keys (the leader's key publisher does)."""
+        await self._propose(command)
+
     async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
         """Wait (polling the state) until the task is in one of ``states``; its view."""
         deadline = time.monotonic() + timeout_s

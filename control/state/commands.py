@@ -118,8 +118,24 @@ class RevokeToken(_Command, tag="revoke_token"):
     expires_at: float
 
 
+class TokenKey(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A session-token verification key: its id (derived from the key), algorithm and PEM."""
+
+    key_id: str
+    algorithm: str
+    public_key_pem: str
+
+
+class PublishKeys(_Command, tag="publish_keys"):
+    """The token-verification keys of ``replica_id`` from now on (the whole set: a key it no
+    longer holds is withdrawn), so every replica accepts the tokens it issues."""
+
+    replica_id: str
+    keys: tuple[TokenKey, ...]
+
+
 Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
-           | TimeOut | RevokeSessions | RevokeToken)
+           | TimeOut | RevokeSessions | RevokeToken | PublishKeys)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Command)

@@ -36,6 +36,7 @@ from .commands import (
     Complete,
     DeregisterAgent,
     Fail,
+    PublishKeys,
     RegisterAgent,
     RevokeSessions,
     RevokeToken,
@@ -127,7 +128,8 @@ class StateMachine:
                           Complete: self._complete, Fail: self._fail, Cancel: self._cancel,
                           TimeOut: self._timeout,
                           RevokeSessions: self.security.revoke_sessions,
-                          RevokeToken: self.security.revoke_token}
+                          RevokeToken: self.security.revoke_token,
+                          PublishKeys: self.security.publish_keys}
 
     # ---- the one entry point ----------------------------------------------------------
     def apply(self, index: int, term: int, command):
@@ -333,6 +335,7 @@ class StateMachine:
         sm.security = SecurityState.restore(snap.security)
         sm._handlers[RevokeSessions] = sm.security.revoke_sessions
         sm._handlers[RevokeToken] = sm.security.revoke_token
+        sm._handlers[PublishKeys] = sm.security.publish_keys
         sm._finished.extend(snap.finished)
         sm.pending = dict.fromkeys(snap.pending)
         return sm
