@@ -27,6 +27,7 @@ from .admin import CERTS_DIR
 from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
 from .auth import security_middlewares
 from .codec import MAX_BODY
+from .keys import key_publisher_ctx
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 from .sessions import StateSessions, take_over_local_changes
@@ -67,6 +68,7 @@ def build_app(orch, security=None, background_start: bool = False,
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app.cleanup_ctx.append(replica.forward_session_ctx)
     app.cleanup_ctx.append(_background_ctx if background_start else _orchestrator_ctx)
+    app.cleanup_ctx.append(key_publisher_ctx)     # after the orchestrator: stops before it
     app.on_shutdown.append(_release_long_polls)
     return app
 
