@@ -280,8 +280,9 @@ class Orchestrator:
             raise TypeError(f"not a revocation command: {type(command).__name__}")
         await self._propose(command)
 
-    async def publish_keys(self, command: cmds.PublishKeys) -> None:
-        """Log a replica's token-verification keys (the leader's key publisher does)."""
+    async def publish_keys(self, command: cmds.PublishKeys | cmds.PutAccount) -> None:
+        """Log a replica's token-verification keys (the leader's key publisher does), or an
+        account (the user administration does)."""
         await self._propose(command)
 
     async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:

@@ -134,8 +134,29 @@ class PublishKeys(_Command, tag="publish_keys"):
     keys: tuple[TokenKey, ...]
 
 
+class AccountRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """An account as every replica stores it: the Argon2id hash, and the TOTP secret sealed
+    under the cluster secret (AES-GCM, ``uqo.security.clusterkey``), never in clear."""
+
+    role: str
+    clearance: int
+    compartments: tuple[str, ...] = ()
+    password_hash: str = ""
+    totp_sealed: bytes | None = None
+    allowed_sources: tuple[str, ...] = ()
+    created: float = 0.0
+    disabled: bool = False
+
+
+class PutAccount(_Command, tag="put_account"):
+    """Enrol, change or (``account`` None) remove ``user_id`` on every replica."""
+
+    user_id: str
+    account: AccountRecord | None = None
+
+
 Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
-           | TimeOut | RevokeSessions | RevokeToken | PublishKeys)
+           | TimeOut | RevokeSessions | RevokeToken | PublishKeys | PutAccount)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Command)

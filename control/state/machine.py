@@ -37,6 +37,7 @@ from .commands import (
     DeregisterAgent,
     Fail,
     PublishKeys,
+    PutAccount,
     RegisterAgent,
     RevokeSessions,
     RevokeToken,
@@ -129,7 +130,8 @@ class StateMachine:
                           TimeOut: self._timeout,
                           RevokeSessions: self.security.revoke_sessions,
                           RevokeToken: self.security.revoke_token,
-                          PublishKeys: self.security.publish_keys}
+                          PublishKeys: self.security.publish_keys,
+                          PutAccount: self.security.put_account}
 
     # ---- the one entry point ----------------------------------------------------------
     def apply(self, index: int, term: int, command):
@@ -336,6 +338,7 @@ class StateMachine:
         sm._handlers[RevokeSessions] = sm.security.revoke_sessions
         sm._handlers[RevokeToken] = sm.security.revoke_token
         sm._handlers[PublishKeys] = sm.security.publish_keys
+        sm._handlers[PutAccount] = sm.security.put_account
         sm._finished.extend(snap.finished)
         sm.pending = dict.fromkeys(snap.pending)
         return sm

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .commands import PublishKeys, RevokeSessions, RevokeToken, TokenKey
+from .commands import AccountRecord, PublishKeys, PutAccount, RevokeSessions, RevokeToken, TokenKey
 
 
 class UserRecord(msgspec.Struct, array_like=True, gc=False):
@@ -38,6 +38,7 @@ class SecuritySnapshot(msgspec.Struct, array_like=True):
     users: dict[str, UserRecord] = {}
     revoked: dict[str, float] = {}
     keys: dict[str, tuple[TokenKey, ...]] = {}
+    accounts: dict[str, AccountRecord | None] = {}
 
 
 class SecurityState:
@@ -46,6 +47,8 @@ class SecurityState:
         self.revoked: dict[str, float] = {}
         self.keys: dict[str, tuple[TokenKey, ...]] = {}      # by replica id
         self._by_kid: dict[str, TokenKey] = {}
+        # replicated accounts; None: removed (kept so a replica drops its local copy)
+        self.accounts: dict[str, AccountRecord | None] = {}
 
     def epoch(self, user_id: str) -> int:
         record = self.users.get(user_id)
@@ -76,6 +79,9 @@ class SecurityState:
             self.keys.pop(cmd.replica_id, None)
         self._index()
 
+    def put_account(self, cmd: PutAccount) -> None:
+        self.accounts[cmd.user_id] = cmd.account
+
     def token_key(self, key_id: str) -> TokenKey | None:
         """A published token-verification key (of any replica), or None."""
         return self._by_kid.get(key_id)
@@ -84,13 +90,14 @@ class SecurityState:
         self._by_kid = {k.key_id: k for rid in sorted(self.keys) for k in self.keys[rid]}
 
     def snapshot(self) -> SecuritySnapshot:
-        return SecuritySnapshot(dict(self.users), dict(self.revoked), dict(self.keys))
+        return SecuritySnapshot(dict(self.users), dict(self.revoked), dict(self.keys),
+                                dict(self.accounts))
 
     @classmethod
     def restore(cls, snap: SecuritySnapshot | None) -> SecurityState:
         state = cls()
         if snap is not None:
             state.users, state.revoked = dict(snap.users), dict(snap.revoked)
-            state.keys = dict(snap.keys)
+            state.keys, state.accounts = dict(snap.keys), dict(snap.accounts)
             state._index()
         return state
