@@ -22,7 +22,7 @@ import logging
 
 from aiohttp import web
 
-from . import handlers, middleware, replica
+from . import accounts, handlers, middleware, replica
 from .admin import CERTS_DIR
 from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
 from .auth import security_middlewares
@@ -58,6 +58,7 @@ def build_app(orch, security=None, background_start: bool = False,
     if security is not None:
         app[SECURITY] = security
         security.use_sessions(StateSessions(orch, security.local_sessions))
+        accounts.install(app, security, orch.cfg)
         orch.metrics.watch_security(security.trail)
         app.cleanup_ctx.append(_audit_verifier)
     if certs_dir is not None:

@@ -4,6 +4,7 @@ one replica verifies at every other.
 Use cases::
 
     app.cleanup_ctx.append(key_publisher_ctx)       # build_app: security on, etcd replicas
+                                                    # (it also runs the account mirror)
     POST /v1/auth/login  at replica a  ->  token (kid: a's key)
     GET  /v1/tasks       at replica b with it: b finds a's key in its state (PublishKeys)
     POST /v1/tasks       at follower b: forwarded; the leader verifies it the same way
@@ -30,6 +31,7 @@ import logging
 from uqo.control.errors import ControlError
 from uqo.control.state.commands import PublishKeys, TokenKey
 
+from .accounts import ACCOUNT_MIRROR
 from .appkeys import ORCH, SECURITY
 
 _LOG = logging.getLogger(__name__)
@@ -106,6 +108,9 @@ async def _publish_forever(app) -> None:
         await asyncio.sleep(EVERY_S)
         if getattr(orch.log, "presence_extra", None) is None:
             continue                       # not started yet
+        mirror = app.get(ACCOUNT_MIRROR)
+        if mirror is not None:
+            mirror.sync(orch.sm.security.accounts)
         try:
             await publish_once(orch, fw)
         except ControlError as exc:        # leadership moved, etcd away: next round
