@@ -31,6 +31,10 @@ from .events import DAY_S, EVENT_OUTCOMES, EventCounter
 
 _LOG = logging.getLogger(__name__)
 MAX_QUEUED = 10_000  # background audit records waiting for the writer thread
+# Label values the metrics show from the start at zero (Prometheus' advice for labelled
+# counters: a series that appears only with its first event breaks rate() and dashboards).
+KNOWN_FAILURE_CODES = ("token_invalid", "token_expired", "token_revoked", "unknown_agent")
+KNOWN_EVENT_KINDS = ("auth.login", "authz.decision", "auth.token", "auth.certificate")
 
 
 class AuditTrail:
@@ -39,8 +43,9 @@ class AuditTrail:
         self.rate, self.burst = policy.audit_sample_per_s, float(policy.audit_sample_burst)
         self.events = EventCounter(clock=clock)
         self.events.seed(audit.records_since(clock() - DAY_S))
-        self.failures: Counter[str] = Counter()
-        self.by_kind: Counter[str] = Counter()    # security events (refusals, lockouts) by kind
+        self.failures: Counter[str] = Counter(dict.fromkeys(KNOWN_FAILURE_CODES, 0))
+        # security events (refusals, lockouts) by kind
+        self.by_kind: Counter[str] = Counter(dict.fromkeys(KNOWN_EVENT_KINDS, 0))
         self.last_verify = None                   # (ok, findings, at) of the last verification
         self.max_queued = MAX_QUEUED
         self._io = ThreadPoolExecutor(1, thread_name_prefix="uqo-audit")
