@@ -102,6 +102,15 @@ def test_a_token_issued_by_one_replica_is_accepted_by_the_others(tmp_path):
             for task in ("from-leader-token", "from-follower-token"):
                 assert _call(f"{proc.url}/v1/tasks/{task}", tokens[i])[0] == 200
 
+        # a key rotated (through a follower: forwarded, so the leader's) is published too;
+        # tokens of the old key stay valid until they expire, as on one replica
+        status, rotated = _call(f"{procs[f1].url}/v1/keys/rotate", tokens[f1], "POST", {})
+        assert status == 200 and rotated["key_id"] != keys[lead], rotated
+        fresh = procs[lead].token(level=1)
+        _until("a token of the rotated key at a follower",
+               lambda: _ok(_call(f"{procs[f2].url}/v1/tasks", fresh)))
+        assert _call(f"{procs[f2].url}/v1/tasks", tokens[lead])[0] == 200
+
         # a token no replica's key signed is refused everywhere
         forged = tokens[f1][:-8] + ("A" * 8 if not tokens[f1].endswith("A" * 8) else "B" * 8)
         assert _call(f"{procs[f2].url}/v1/tasks", forged)[0] == 401
