@@ -40,9 +40,11 @@ MAX_KEYS = 64          # keys one replica may publish (rotations keep old keys)
 
 
 def own_keys(fw) -> tuple[TokenKey, ...]:
-    """This replica's token keys, sorted by id (the signer may ask an HSM: run in a thread)."""
-    return tuple(sorted((TokenKey(k.key_id, k.algorithm, k.public_key_pem)
-                         for k in fw.signer.public_keys()), key=lambda k: k.key_id))
+    """This replica's newest ``MAX_KEYS`` token keys, sorted by id (the signer may ask an
+    HSM: run in a thread)."""
+    newest = fw.signer.public_keys()[:MAX_KEYS]         # newest first (Signer.public_keys)
+    return tuple(sorted((TokenKey(k.key_id, k.algorithm, k.public_key_pem) for k in newest),
+                        key=lambda k: k.key_id))
 
 
 def listed_keys(record: dict) -> tuple[TokenKey, ...] | None:
