@@ -266,6 +266,11 @@ class Orchestrator(Reads):
             raise TypeError(f"not a revocation command: {type(command).__name__}")
         await self._propose(command)
 
+    async def publish_keys(self, command: cmds.PublishKeys | cmds.PutAccount) -> None:
+        """Log a replica's token-verification keys (the leader's key publisher does), or an
+        account (the user administration does)."""
+        await self._propose(command)
+
 
 def _strategies() -> tuple[str, ...]:
     from ..scheduler import STRATEGIES

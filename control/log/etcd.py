@@ -88,6 +88,7 @@ class EtcdLog(_Applying, _Writing, Log):
         self.session = Session(etcd, self.keys, self.election, replica_id,
                                self._election_ready, self._presence, clock)
         self.on_role: Callable[[bool, str], None] | None = None
+        self.presence_extra: dict = {}     # more for this replica's presence record
         self.cluster_id = ""
         self.seq = Sequencer()
         self.applied_revision = 0          # every P/ctl/ event up to here is applied
@@ -184,8 +185,8 @@ class EtcdLog(_Applying, _Writing, Log):
                 self.on_role(True, "elected")
 
     def _presence(self) -> dict:
-        return {"role": self.role, "applied_revision": self.applied_revision,
-                "applied_index": self.seq.index}
+        return {**self.presence_extra, "role": self.role,
+                "applied_revision": self.applied_revision, "applied_index": self.seq.index}
 
     @property
     def role(self) -> str:
