@@ -221,7 +221,8 @@ def _start_all(args, root: Path, stack: Stack) -> dict:
     for i, (child, ready) in enumerate(zip(stack.replicas, probes, strict=True), start=1):
         url = wait_for(child, ready, 180.0)
         replicas.append({"name": f"replica-{i}", "url": url, "pid": child.proc.pid,
-                         "data_dir": str(root / f"replica-{i}"), "log": str(child.log_path)})
+                         "data_dir": str(root / f"replica-{i}"), "log": str(child.log_path),
+                         "cmd": child.cmd})
         print(f"uqo stack: replica {i} ready on {url}", flush=True)
     targets = [r["url"].removeprefix("http://") for r in replicas]
     config = prometheus_config(targets, args.rules, args.scrape_interval, args.evaluation_interval)
