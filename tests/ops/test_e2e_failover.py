@@ -3,15 +3,17 @@
 three every second with a copy of our rules (``for:`` shortened to 2 s). One replica leads,
 the administrator's token works on all three, and all three stay ready while idle. Then the leader is killed -9 (the fault): while
 its lease runs out (``lease_ttl_s`` 15 s here) no replica leads and UqoNoLeader must fire in the
-real Prometheus; a survivor is elected, the alert resolves, and `uqo stack down` stops every
-process of the stack by PID."""
+real Prometheus; a survivor is elected and the alert resolves. `uqo stack restart` then restarts
+the three (the killed one too), and `uqo stack down` stops every process of the stack by PID."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +112,25 @@ def test_killing_the_leader_fires_no_leader_then_a_survivor_leads(stack):
     for r in stack["replicas"]:
         if r["name"] != leader:
             assert _alive(r["pid"]), f"{r['name']} should still run"
+    _rolling_restart_brings_all_three_back(stack, token, new)
+
+
+def _rolling_restart_brings_all_three_back(stack: dict, token: str, leader: str) -> None:
+    """`uqo stack restart`: every replica restarted (the killed one too), the leader last."""
+    out = subprocess.run([sys.executable, "-m", "uqo", "stack", "restart", "--dir",
+                          stack["dir"]], capture_output=True, text=True, timeout=600,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    state = json.loads((Path(stack["dir"]) / "stack.json").read_text())
+    old_pids = {r["pid"] for r in stack["replicas"]}
+    stack["replicas"] = state["replicas"]           # the teardown checks these PIDs are gone
+    assert not old_pids & {r["pid"] for r in state["replicas"]}
+    assert all(_alive(r["pid"]) for r in state["replicas"])
+    restarted = re.findall(r"(replica-\d) \(PID", out.stdout)
+    assert sorted(restarted) == ["replica-1", "replica-2", "replica-3"]
+    log = Path(stack["dir"]) / f"{leader}.log"
+    assert "resigned" in log.read_text()          # the leader stepped down when stopped
+    _until("one leader after the restart", lambda: _one_leader(_roles(stack, token)), 60)
 
 
 def _history(prom: str) -> dict:

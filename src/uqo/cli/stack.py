@@ -8,6 +8,7 @@ Use cases::
     uqo stack up --replicas 1 --etcd-members 0          # one replica on its single-node log
     uqo stack up --dir /tmp/s --port 0 --etcd-port 0 --prometheus-port 0 --scrape-interval 1s
     cat ./uqo-stack/stack.json       # URLs, PIDs, data dirs, log files, admin credential
+    uqo stack restart                # rolling restart: replicas one by one, the leader last
     uqo stack down                   # from another shell: stops everything by PID
 
 It starts an etcd cluster (Debian's ``etcd-server``, ``uqo.control.client.etcdproc``), then
@@ -17,6 +18,11 @@ answers and runs until Ctrl-C, SIGTERM or ``uqo stack down``; then stops Prometh
 replicas and etcd, in that order. A replica that dies is reported and the others go on (that
 is a failover drill); the stack stops with exit 1 when Prometheus or an etcd member exits, or
 no replica is left. ``UQO_*`` settings in the environment reach every replica.
+
+``uqo stack restart`` (SIGHUP to the stack) restarts the replicas one at a time, followers
+first and the leader last, each with its command line of the first start (so code installed
+since then runs), waiting until the restarted one is ready before the next: the rolling
+upgrade of docs/operations.md. It returns once stack.json shows the new PIDs.
 
 Replicas accept each other's tokens only when they share one security state
 (docs/replication.md): on the first start of a directory, replica 1 starts alone, enrols the
@@ -34,12 +40,15 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from uqo.control.client.etcdproc import EtcdCluster, etcd_binary, free_port
 
 from .stackprocs import (
     Child,
+    answers,
+    pid_runs,
     prometheus_config,
     spawn_replica,
     start_prometheus,
@@ -50,6 +59,7 @@ from .stackprocs import (
 
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
 STATE_FILE = "stack.json"
+_LEADS = re.compile(r"^uqo_consensus_is_leader\{[^}]*\} 1(\.0)?$", re.MULTILINE)
 
 
 def add_commands(sub, bench) -> None:
@@ -77,6 +87,12 @@ def add_commands(sub, bench) -> None:
     down = actions.add_parser("down", help="stop a stack started with `uqo stack up`")
     down.add_argument("--dir", default="./uqo-stack", help="the stack's --dir")
     down.set_defaults(func=_down)
+    restart = actions.add_parser("restart", help="rolling restart of the replicas, the "
+                                 "leader last")
+    restart.add_argument("--dir", default="./uqo-stack", help="the stack's --dir")
+    restart.add_argument("--timeout", type=float, default=600.0,
+                         help="seconds to wait for the whole restart (default 600)")
+    restart.set_defaults(func=_restart)
 
 
 def _fail(message: str) -> int:
@@ -159,9 +175,10 @@ def _up(args) -> int:
         return _fail(problem)
     root = Path(args.dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
+    stop, restart = threading.Event(), threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: restart.set())
     stack = Stack()
     try:
         state = _start_all(args, root, stack)
@@ -169,9 +186,15 @@ def _up(args) -> int:
         stack.stop()
         print(f"uqo stack: {exc}", file=sys.stderr)
         return 1
-    (root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    _write_state(root, state)
     _print_urls(state, root)
-    return _supervise(stack, stop)
+    return _supervise(stack, stop, restart, root, state)
+
+
+def _write_state(root: Path, state: dict) -> None:
+    tmp = root / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(root / STATE_FILE)          # readers never see half a file
 
 
 def _ports(first: int, n: int, step: int = 1) -> list[int]:
@@ -247,17 +270,79 @@ def _print_urls(state: dict, root: Path) -> None:
           "Ctrl-C or `uqo stack down` stops", flush=True)
 
 
-def _supervise(stack: Stack, stop: threading.Event) -> int:
-    """Run until asked to stop (exit 0) or until the stack cannot go on (exit 1)."""
+def _supervise(stack: Stack, stop: threading.Event, restart: threading.Event, root: Path,
+               state: dict) -> int:
+    """Run until asked to stop (exit 0) or until the stack cannot go on (exit 1); restart the
+    replicas one by one when asked (SIGHUP)."""
     fatal = None
     while not stop.wait(0.5):
-        fatal = stack.fatal()
+        if restart.is_set():
+            restart.clear()
+            fatal = _rolling_restart(stack, state, root, stop)
+        fatal = fatal or stack.fatal()
         if fatal is not None:
             print(f"uqo stack: {fatal}; stopping the rest", file=sys.stderr, flush=True)
             break
     stack.stop()
     print("uqo stack: stopped", flush=True)
     return 1 if fatal is not None else 0
+
+
+def _is_leader(url: str) -> bool:
+    """Whether the replica at ``url`` leads, from its /metrics (no login needed)."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return False
+    return _LEADS.search(text) is not None
+
+
+def _rolling_restart(stack: Stack, state: dict, root: Path, stop: threading.Event) -> str | None:
+    """Restart every replica, followers first and the leader last; None, or why it failed."""
+    order = sorted(range(len(stack.replicas)),
+                   key=lambda i: _is_leader(state["replicas"][i]["url"]))
+    for i in order:
+        if stop.is_set():
+            return None
+        old, record = stack.replicas[i], state["replicas"][i]
+        print(f"uqo stack: restarting {old.name}", flush=True)
+        old.stop()
+        stack.reported.discard(old.name)
+        child = Child(old.name, old.cmd, old.log_path, env=dict(os.environ))
+        stack.replicas[i] = child
+        try:
+            wait_for(child, lambda r=record: answers(f"{r['url']}/health/ready"), 180.0)
+        except RuntimeError as exc:
+            return str(exc)
+        record["pid"] = child.proc.pid
+        print(f"uqo stack: {old.name} ready again on {record['url']}", flush=True)
+    state["restarts"] = state.get("restarts", 0) + 1
+    _write_state(root, state)
+    return None
+
+
+def _restart(args) -> int:
+    """SIGHUP the stack of ``--dir`` and wait until it has restarted every replica."""
+    root = Path(args.dir).resolve()
+    try:
+        state = json.loads((root / STATE_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        return _fail(f"--dir {args.dir!r}: no readable {STATE_FILE} there ({exc})")
+    if not pid_runs(state["pid"], "stack"):
+        return _fail(f"--dir {args.dir!r}: its uqo stack (PID {state['pid']}) is not running")
+    before = state.get("restarts", 0)
+    os.kill(state["pid"], signal.SIGHUP)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and pid_runs(state["pid"], "stack"):
+        now = json.loads((root / STATE_FILE).read_text())
+        if now.get("restarts", 0) > before:
+            print("uqo stack: restarted " + ", ".join(
+                f"{r['name']} (PID {r['pid']})" for r in now["replicas"]), flush=True)
+            return 0
+        time.sleep(0.5)
+    print(f"uqo stack: the restart did not finish (see {root}/*.log)", file=sys.stderr)
+    return 1
 
 
 def _down(args) -> int:
