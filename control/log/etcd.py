@@ -206,8 +206,10 @@ class EtcdLog(_Applying, _Writing, Log):
 
     @property
     def healthy(self) -> bool:
-        """etcd answered recently (keepalives and the watch keep this fresh)."""
-        return self.clock() - self._last_contact < max(3.0, 1.5 * self.election.ttl_s)
+        """etcd answered recently: the watch, appends, reads or the session's keepalives
+        (the only traffic of an idle cluster) keep this fresh."""
+        last = max(self._last_contact, self.session.last_ok)
+        return self.clock() - last < max(3.0, 1.5 * self.election.ttl_s)
 
     def lag_seconds(self) -> float:
         """0 while this replica has applied the log's head as far as it knows it; otherwise
