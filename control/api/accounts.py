@@ -38,7 +38,7 @@ def install(app, fw, cfg) -> None:
     local to each replica (a warning says so)."""
     from uqo.security.clusterkey import ClusterKey
 
-    if not cfg.etcd:
+    if not (cfg.etcd or cfg.consensus == "pbft"):       # the single-node log
         return
     if not cfg.cluster_secret:
         _LOG.warning("accounts stay local to each replica: no cluster_secret (create one "
