@@ -52,10 +52,10 @@ def compare(cfg: SimConfig, labels=tuple(SETUPS), mi_threshold: float = 0.1,
         sched = make_scheduler(label, cfg, mi_threshold)
         bar = _bar(progress, n_ticks, label)
         t0 = time.perf_counter()
-        metrics = Simulation(world, sched, progress=bar.update if bar else None).run()
+        scores = Simulation(world, sched, progress=bar.update if bar else None).run()
         if bar:
             bar.close()
-        results[label] = {"summary": metrics.summary(cfg.duration_s), "series": metrics.series(cfg.duration_s),
+        results[label] = {"summary": scores.summary(cfg.duration_s), "series": scores.series(cfg.duration_s),
                           "wall_s": time.perf_counter() - t0,
                           "scheduler": {k: v for k, v in sched.stats().items()
                                         if k in ("counts", "decision_latency", "shards")}}

@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy.special import ndtri
 
-from .metrics import Metrics
+from .scores import RunScores
 from .world import World, crn
 
 DISPATCH_TIMEOUT_S = 5.0
@@ -34,7 +34,7 @@ class Simulation:
     def __init__(self, world: World, scheduler, progress=None):
         cfg = world.config
         self.w, self.cfg, self.sched, self.progress = world, cfg, scheduler, progress
-        self.metrics = Metrics(world.n_agents, cfg.bin_s)
+        self.scores = RunScores(world.n_agents, cfg.bin_s)
         self.alive = np.ones(world.n_agents, bool)
         self.last_heard = np.zeros(world.n_agents)
         self.declared = np.zeros(world.n_agents, bool)
@@ -48,7 +48,7 @@ class Simulation:
         self._index = {t.task_id: i for i, t in enumerate(world.tasks)}
         self._ids = {s.agent_id: i for i, s in enumerate(world.specs)}
 
-    def run(self) -> Metrics:
+    def run(self) -> RunScores:
         self.sched.add_agents(self.w.specs)
         self._schedule_failures()
         next_task, n_ticks = 0, math.ceil(self.cfg.duration_s / self.cfg.dt)
@@ -63,7 +63,7 @@ class Simulation:
             self.sched.tick(self.cfg.dt)
             if self.progress:
                 self.progress(1)
-        return self.metrics
+        return self.scores
 
     # ---- events -----------------------------------------------------------------------------
     def _push(self, t: float, kind: str, data) -> None:
@@ -80,7 +80,7 @@ class Simulation:
         tasks = self.w.tasks
         while i < len(tasks) and tasks[i].submitted_at <= now:
             self.queue[tasks[i].task_id] = i
-            self.metrics.counts["arrived"] += 1
+            self.scores.counts["arrived"] += 1
             i += 1
         return i
 
@@ -105,7 +105,7 @@ class Simulation:
         for a in members[self.alive[members]].tolist():
             for task in self.by_agent.get(a, ()):
                 hits[task] = hits.get(task, 0) + 1
-        self.metrics.exposed += sum(1 for n in hits.values() if n > 1)
+        self.scores.exposed += sum(1 for n in hits.values() if n > 1)
         for a in members.tolist():
             self._on_agent_down(t, (a, repair))
 
@@ -143,7 +143,7 @@ class Simulation:
                if now - tasks[i].submitted_at > self.cfg.max_wait_s]
         for tid in old:
             del self.queue[tid]
-            self.metrics.expired(now)
+            self.scores.expired(now)
 
     def _decide(self, now: float) -> None:
         if not self.queue:
@@ -151,20 +151,20 @@ class Simulation:
         batch = [self.w.tasks[i] for i in self.queue.values()]
         t0 = time.perf_counter()
         self.sched.refresh_beliefs()
-        self.metrics.refresh_s.append(time.perf_counter() - t0)
+        self.scores.refresh_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         decision = self.sched.decide(batch, now)
-        self.metrics.decision(now, time.perf_counter() - t0, len(batch))
+        self.scores.decision(now, time.perf_counter() - t0, len(batch))
         for tid in decision.rejected:
             del self.queue[tid]
-            self.metrics.counts["rejected"] += 1
+            self.scores.counts["rejected"] += 1
         for a in decision.assignments:
             task = self.queue.pop(a.task_id)
             self._start(task, np.array([self._ids[x] for x in a.agent_ids]), now)
 
     # ---- task execution -----------------------------------------------------------------------
     def _start(self, task: int, agents: np.ndarray, now: float) -> None:
-        m = self.metrics
+        m = self.scores
         m.counts["assigned"] += 1
         m.waits.append(now - self.w.tasks[task].submitted_at)
         cause, end, ok_agents, lat, report = _outcome(self.w, task, agents, self.alive[agents])
@@ -185,12 +185,12 @@ class Simulation:
         agents = run["agents"]
         for a in agents.tolist():
             self.by_agent[a].discard(task)
-        self.metrics.busy[agents] += t - run["start"]
+        self.scores.busy[agents] += t - run["start"]
         for a, good, seconds in zip(agents[report].tolist(), ok_agents[report].tolist(),
                                     lat[report].tolist()):
             self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds))
         self.sched.release(self.w.tasks[task].task_id)
-        self.metrics.finished(t, cause is None, cause)
+        self.scores.finished(t, cause is None, cause)
 
 
 def _outcome(world: World, task: int, agents: np.ndarray, alive: np.ndarray) -> tuple:

@@ -50,6 +50,6 @@ def test_a_domain_failure_counts_exposed_tasks_and_fails_them():
     sim.sched.hold(w.tasks[task].task_id, [w.specs[a].agent_id for a in members[:2]])
     sim._start(task, members[:2], 0.0)
     sim._on_domain_down(1.0, (0, 5.0))
-    assert sim.metrics.exposed == 1 and task not in sim.running
+    assert sim.scores.exposed == 1 and task not in sim.running
     assert not sim.alive[members].any()
-    assert sim.metrics.counts["failed_agent_down"] == 1
+    assert sim.scores.counts["failed_agent_down"] == 1
