@@ -127,8 +127,8 @@ class BeliefLink:
             self.reg.set_cell_state(int(self.eng[s]), rho)
 
     # ---- events -----------------------------------------------------------------------------
-    def heartbeat(self, slot: int) -> None:
-        self.reg.heartbeat([self.eng[slot]])
+    def heartbeat(self, slots) -> None:
+        self.reg.heartbeat(self.eng[np.atleast_1d(np.asarray(slots, np.int64))])
         self.stale = True
 
     def failed(self, slot: int) -> None:

@@ -30,10 +30,14 @@ from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
 from .classical import Adaptive, LeastConnections, PowerOfTwo, RoundRobin
 from .correlation import JointFailures
+from .forecast import LoadForecast, failure_forecast
 from .latency import PeakEwma
 from .ledger import Ledger
+from .outcomes import OutcomeBooks
+from .probing import ProbePlanner, readiness_gain
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
+from .scored import Scored, ewma, thompson
 from .sharding import HashRing
 from .sources import Sources
 from .stats import SchedulerStats
@@ -88,11 +92,17 @@ class Scheduler:
         self.link = BeliefLink(register, capacity)
         self.ring = HashRing(shards)
         self.latency = PeakEwma(capacity)
+        self.books = OutcomeBooks(capacity)
+        self.load_forecast = LoadForecast()
+        self.probes = ProbePlanner()
+        self._started: dict[str, float] = {}
         self.joint = JointFailures(capacity, register.params.corr_rate)
         self._strategies = {"quantum": QuantumExact() if quantum_mode == "exact"
                             else QuantumSample(), "round_robin": RoundRobin(),
                             "least_connections": LeastConnections(),
-                            "power_of_two": PowerOfTwo(), "adaptive": Adaptive()}
+                            "power_of_two": PowerOfTwo(), "adaptive": Adaptive(),
+                            "thompson": Scored("thompson", thompson),
+                            "ewma": Scored("ewma", ewma)}
         self._held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._stats = SchedulerStats()
         self._decisions = 0
@@ -113,6 +123,7 @@ class Scheduler:
         self.table.shard[slots] = self.ring.assign_many([s.agent_id for s in specs])
         self.link.add(slots, self.table.domain[slots])
         self.latency.reset(slots)
+        self.books.reset(slots)
         paired = slots[self.link.partner[slots] >= 0]
         self.joint.paired(np.r_[paired, self.link.partner[paired]], self.register.now)
         self._stats.counts["agents_added"] += len(slots)
@@ -128,6 +139,7 @@ class Scheduler:
                               self.register.now)
         self.ring.release(int(self.table.shard[slot]))
         self.latency.reset(slot)
+        self.books.reset(slot)
         self.table.remove(agent_id)
         self._stats.counts["agents_removed"] += 1
 
@@ -144,7 +156,8 @@ class Scheduler:
         batch, rejected = compile_batch(tasks, now, self.aging_s, self.strategy, self._need,
                                         self.sources.get)
         self.link.snapshot()
-        view = View(self.table, self.link, self.mi_threshold, self.latency)
+        view = View(self.table, self.link, self.mi_threshold, self.latency, self.books,
+                    self.register.now)
         ledger = Ledger(self.table)
         rng = np.random.Generator(np.random.PCG64([self.seed, self._decisions]))
         self._decisions += 1
@@ -179,8 +192,10 @@ class Scheduler:
             for r, s in zip(rows, slots):
                 task_id, n = batch.tasks[r].task_id, len(s)
                 self._held[task_id] = (s, gens[at:at + n])
+                self._started[task_id] = self.register.now
                 out.assignments.append(Assignment(task_id, tuple(names[at:at + n])))
                 at += n
+        self.load_forecast.placed(sum(len(s) for s in ledger.placed.values()))
         placed = set(rows)
         out.pending = [t.task_id for r, t in enumerate(batch.tasks) if r not in placed]
         c = self._stats.counts
@@ -198,6 +213,9 @@ class Scheduler:
             raise ValueError(f"task_id {task_id!r} holds no agents") from None
         same = self.table.gen[slots] == gens
         np.subtract.at(self.table.load, slots[same], 1)
+        start = self._started.pop(task_id, None)
+        if start is not None:
+            self.load_forecast.released(self.register.now - start)
         self._stats.counts["released"] += 1
 
     def hold(self, task_id: str, agent_ids) -> None:
@@ -209,6 +227,7 @@ class Scheduler:
             raise ValueError(f"agent_ids must be distinct and non-empty, got {agent_ids!r}")
         np.add.at(self.table.load, slots, 1)
         self._held[task_id] = (slots, self.table.gen[slots].copy())
+        self._started[task_id] = self.register.now
 
     def held(self, task_id: str) -> tuple[str, ...] | None:
         """The agents ``task_id`` holds (``None`` if it holds none)."""
@@ -227,14 +246,67 @@ class Scheduler:
             raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
         self.link.outcome(slot, self.rewards[0] if success else self.rewards[1])
         self.latency.observe(slot, latency)
+        self.books.observe(slot, bool(success), self.register.now)
         self._stats.counts["outcomes_ok" if success else "outcomes_failed"] += 1
 
     def heartbeat(self, agent_id: str, now: float) -> None:
         """``agent_id`` was seen alive: weak measurement in the engine; it is up again."""
-        slot = self.table.slot(agent_id)
+        self.heartbeats([agent_id], now)
+
+    def heartbeats(self, agent_ids, now: float) -> None:
+        """Many heartbeats at once (one engine call); unknown ids raise before any is applied."""
+        slots = np.array([self.table.slot(a) for a in agent_ids], np.int64)
         _finite(now, "now")
-        self.table.up[slot] = True
-        self.link.heartbeat(slot)
+        if len(slots) == 0:
+            return
+        self.table.up[slots] = True
+        self.link.heartbeat(slots)
+
+    # ---- probing ----------------------------------------------------------------------------
+    def probe_targets(self, n: int, policy: str = "info_gain") -> list[str]:
+        """The ``n`` agents to health-check now: largest expected information gain of their
+        belief (``info_gain``), or the next ones in turn (``round_robin``)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        if policy == "round_robin":
+            slots = self.probes.round_robin(self.table, n)
+        elif policy == "info_gain":
+            slots = self.probes.info_gain(self.table, self._probe_gains(), n)
+        else:
+            raise ValueError(f"policy must be 'info_gain' or 'round_robin', got {policy!r}")
+        return self.table.ids[slots].tolist()
+
+    def _probe_gains(self) -> np.ndarray:
+        self.link.snapshot()
+        gains = np.zeros(self.capacity)
+        active = np.flatnonzero(self.table.active)
+        gains[active] = readiness_gain(self.link.readiness(active),
+                                       self.register.params.heartbeat_error)
+        return gains
+
+    def probe_result(self, agent_id: str, answered: bool, healthy: bool = False,
+                     latency_s: float = 0.0) -> None:
+        """A health check's result: no answer counts as a failed task; an answer is a
+        heartbeat plus the synthetic task's outcome (``healthy``)."""
+        if not isinstance(answered, (bool, np.bool_)):
+            raise ValueError(f"answered must be a bool, got {answered!r}")  # noqa: TRY004 (one error type for bad input)
+        if answered:
+            self.heartbeats([agent_id], self.register.now)
+        self.report_outcome(agent_id, bool(answered and healthy), latency_s)
+        self._stats.counts["probes"] += 1
+
+    # ---- forecasts --------------------------------------------------------------------------
+    def failure_forecast(self, horizon_s: float, model: str = "quantum",
+                         agent_ids=None) -> np.ndarray:
+        """Per agent (``agent_ids``, default every active agent in slot order), the probability
+        that a task given to it within ``horizon_s`` fails (``forecast`` module)."""
+        horizon = _finite(horizon_s, "horizon_s")
+        slots = np.flatnonzero(self.table.active) if agent_ids is None else \
+            np.array([self.table.slot(a) for a in agent_ids], np.int64)
+        return failure_forecast(self, slots, horizon, model)
+
+    def load_now(self) -> int:
+        return int(self.table.load[self.table.active].sum())
 
     def agent_failed(self, agent_id: str) -> None:
         """``agent_id`` was observed failed: projective measurement (its partner's belief is
@@ -262,6 +334,7 @@ class Scheduler:
 
     def tick(self, dt: float):
         """Advance the engine register by ``dt`` seconds; returns its ``TickReport``."""
+        self.load_forecast.tick(dt)
         return self.link.tick(dt)
 
     # ---- status -----------------------------------------------------------------------------

@@ -16,7 +16,16 @@ SETUPS = {
     "least_connections": {"strategy": "least_connections"},
     "power_of_two": {"strategy": "power_of_two"},
     "adaptive": {"strategy": "adaptive"},
+    "thompson": {"strategy": "thompson"},
+    "ewma": {"strategy": "ewma"},
 }
+# Probe targets per strategy at the same budget: the quantum strategies ask their belief where a
+# health check is worth most; the others (and the ablation ``quantum_rr_probe``) go in turn.
+PROBING = {label: "info_gain" if label.startswith("quantum") else "round_robin"
+           for label in SETUPS}
+SETUPS["quantum_rr_probe"] = dict(SETUPS["quantum"])
+PROBING["quantum_rr_probe"] = "round_robin"
+CLASSICAL = ("round_robin", "least_connections", "power_of_two", "adaptive", "thompson", "ewma")
 
 
 def engine_params(cfg: SimConfig):
@@ -46,23 +55,30 @@ def compare(cfg: SimConfig, labels=tuple(SETUPS), mi_threshold: float = 0.1,
     if bad:
         raise ValueError(f"unknown strategy {bad[0]!r}; choose from {sorted(SETUPS)}")
     world = build_world(cfg)
-    results = {}
-    n_ticks = round(cfg.duration_s / cfg.dt)
-    for label in labels:
-        sched = make_scheduler(label, cfg, mi_threshold)
-        bar = _bar(progress, n_ticks, label)
-        t0 = time.perf_counter()
-        scores = Simulation(world, sched, progress=bar.update if bar else None).run()
-        if bar:
-            bar.close()
-        results[label] = {"summary": scores.summary(cfg.duration_s), "series": scores.series(cfg.duration_s),
-                          "wall_s": time.perf_counter() - t0,
-                          "scheduler": {k: v for k, v in sched.stats().items()
-                                        if k in ("counts", "decision_latency", "shards")}}
+    results = {label: run_one(world, label, mi_threshold, progress) for label in labels}
     return {"config": dataclasses.asdict(cfg), "mi_threshold": mi_threshold,
             "engine_params": {k: v for k, v in dataclasses.asdict(engine_params(cfg)).items()
                               if k != "extra"},
             "tasks": len(world.tasks), "results": results}
+
+
+def run_one(world, label: str, mi_threshold: float = 0.1, progress: bool = False) -> dict:
+    """One strategy on ``world``: summary, time series, forecast scores, wall time and the
+    scheduler's own counters."""
+    cfg = world.config
+    sched = make_scheduler(label, cfg, mi_threshold)
+    bar = _bar(progress, round(cfg.duration_s / cfg.dt), label)
+    t0 = time.perf_counter()
+    sim = Simulation(world, sched, progress=bar.update if bar else None,
+                     probe_policy=PROBING[label])
+    scores = sim.run()
+    if bar:
+        bar.close()
+    return {"summary": scores.summary(cfg.duration_s), "series": scores.series(cfg.duration_s),
+            "forecast": sim.forecast.summary() if sim.forecast else None,
+            "wall_s": time.perf_counter() - t0,
+            "scheduler": {k: v for k, v in sched.stats().items()
+                          if k in ("counts", "decision_latency", "shards")}}
 
 
 def _bar(enabled: bool, total: int, label: str):

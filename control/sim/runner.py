@@ -23,7 +23,9 @@ import time
 
 import numpy as np
 from scipy.special import ndtri
+from uqo.control.scheduler.forecast import FAILURE_MODELS
 
+from .forecasting import ForecastScorer
 from .scores import RunScores
 from .world import World, crn
 
@@ -31,10 +33,15 @@ DISPATCH_TIMEOUT_S = 5.0
 
 
 class Simulation:
-    def __init__(self, world: World, scheduler, progress=None):
+    def __init__(self, world: World, scheduler, progress=None, forecast_models=FAILURE_MODELS,
+                 probe_policy: str | None = None):
         cfg = world.config
         self.w, self.cfg, self.sched, self.progress = world, cfg, scheduler, progress
         self.scores = RunScores(world.n_agents, cfg.bin_s)
+        self.forecast = ForecastScorer(forecast_models, cfg.forecast_horizon_s, world.n_agents) \
+            if forecast_models else None
+        self._probe_budget, self._probes = 0.0, 0
+        self.probe_policy = probe_policy or cfg.probe_policy
         self.alive = np.ones(world.n_agents, bool)
         self.last_heard = np.zeros(world.n_agents)
         self.declared = np.zeros(world.n_agents, bool)
@@ -49,7 +56,7 @@ class Simulation:
         self._ids = {s.agent_id: i for i, s in enumerate(world.specs)}
 
     def run(self) -> RunScores:
-        self.sched.add_agents(self.w.specs)
+        self.slot = self.sched.add_agents(self.w.specs)
         self._schedule_failures()
         next_task, n_ticks = 0, math.ceil(self.cfg.duration_s / self.cfg.dt)
         for step in range(1, n_ticks + 1):
@@ -57,8 +64,10 @@ class Simulation:
             next_task = self._arrivals(next_task, now)
             self._events_until(now)
             self._heartbeats(now)
+            self._probe(now)
             self._detect(now)
             self._expire(now)
+            self._score_forecasts(now)
             self._decide(now)
             self.sched.tick(self.cfg.dt)
             if self.progress:
@@ -124,12 +133,40 @@ class Simulation:
         if len(due) == 0:
             return
         lost = crn(self.cfg.seed, 1 << 20, due * 1_000_003 + self.hb_count[due], 91) \
-            < self.cfg.heartbeat_loss
+            < self.w.heartbeat_loss(due)
         self.hb_count[due] += 1
         self.next_hb[due] += self.cfg.heartbeat_s
-        for a in due[~lost].tolist():
-            self.sched.heartbeat(self.w.specs[a].agent_id, now)
+        heard = due[~lost]
+        self.sched.heartbeats([self.w.specs[a].agent_id for a in heard.tolist()], now)
+        self.last_heard[heard], self.declared[heard] = now, False
+
+    def _probe(self, now: float) -> None:
+        """Spend the probe budget: the scheduler names the targets; a live agent answers
+        (heard now) and runs a synthetic task that succeeds as a real one would; a dead one
+        does not answer."""
+        self._probe_budget += self.cfg.probe_rate * self.cfg.dt
+        n = int(self._probe_budget)
+        if n == 0:
+            return
+        self._probe_budget -= n
+        for agent_id in self.sched.probe_targets(n, self.probe_policy):
+            a = self._ids[agent_id]
+            self._probes += 1
+            if not self.alive[a]:
+                self.sched.probe_result(agent_id, False)
+                continue
+            u = crn(self.cfg.seed, self._probes, np.array([a]), 92)[0]
+            healthy = bool(u < self.w.reliability_at(np.array([a]), now)[0])
+            self.sched.probe_result(agent_id, True, healthy)
             self.last_heard[a], self.declared[a] = now, False
+        self.scores.counts["probes"] += n
+
+    def _score_forecasts(self, now: float) -> None:
+        if self.forecast is None:
+            return
+        self.forecast.load(now, self.sched.load_now())
+        if self.forecast.due(now):
+            self.forecast.snapshot(now, self.sched, self.slot)
 
     def _detect(self, now: float) -> None:
         silent = np.flatnonzero(~self.declared & (now - self.last_heard > self.cfg.detect_s))
@@ -167,7 +204,8 @@ class Simulation:
         m = self.scores
         m.counts["assigned"] += 1
         m.waits.append(now - self.w.tasks[task].submitted_at)
-        cause, end, ok_agents, lat, report = _outcome(self.w, task, agents, self.alive[agents])
+        cause, end, ok_agents, lat, report = _outcome(self.w, task, agents, self.alive[agents],
+                                                      now)
         self.running[task] = {"agents": agents, "start": now, "cause": cause,
                               "ok_agents": ok_agents, "lat": lat, "report": report}
         for a in agents.tolist():
@@ -189,17 +227,20 @@ class Simulation:
         for a, good, seconds in zip(agents[report].tolist(), ok_agents[report].tolist(),
                                     lat[report].tolist()):
             self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds))
+            if self.forecast is not None:
+                self.forecast.outcome(a, bool(good))
         self.sched.release(self.w.tasks[task].task_id)
         self.scores.finished(t, cause is None, cause)
 
 
-def _outcome(world: World, task: int, agents: np.ndarray, alive: np.ndarray) -> tuple:
+def _outcome(world: World, task: int, agents: np.ndarray, alive: np.ndarray,
+             now: float = 0.0) -> tuple:
     """``(cause | None, seconds until the task ends, per-agent ok, per-agent latency, which
-    agents report)`` for a task started now on ``agents``."""
+    agents report)`` for a task started at ``now`` on ``agents``."""
     cfg = world.config
     noise = np.exp(0.2 * ndtri(np.clip(crn(cfg.seed, task, agents, 1), 1e-12, 1 - 1e-12)))
     lat = world.nominal[task] * world.speed[agents] * noise
-    works = crn(cfg.seed, task, agents, 0) < world.reliability[agents]
+    works = crn(cfg.seed, task, agents, 0) < world.reliability_at(agents, now)
     fail_at = np.where(alive, np.where(works, np.inf, 0.5 * lat), DISPATCH_TIMEOUT_S)
     timeout = cfg.timeout_factor * world.nominal[task]
     first = float(fail_at.min())

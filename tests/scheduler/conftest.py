@@ -33,7 +33,8 @@ def set_readiness(sched: Scheduler, agent_id: str, p: float) -> None:
 
 
 LABELS = (("quantum", "sample"), ("quantum", "exact"), ("round_robin", "sample"),
-          ("least_connections", "sample"), ("power_of_two", "sample"), ("adaptive", "sample"))
+          ("least_connections", "sample"), ("power_of_two", "sample"), ("adaptive", "sample"),
+          ("thompson", "sample"), ("ewma", "sample"))
 
 
 @pytest.fixture(params=LABELS, ids=lambda p: p[0] if p[1] == "sample" else "quantum_exact")
