@@ -235,19 +235,25 @@ class Scheduler:
         return None if hit is None else tuple(self.table.ids[hit[0]].tolist())
 
     # ---- feedback ---------------------------------------------------------------------------
-    def report_outcome(self, agent_id: str, success: bool, latency_s: float) -> None:
+    def report_outcome(self, agent_id: str, success: bool, latency_s: float,
+                       timed_out: bool = False) -> None:
         """A task outcome on ``agent_id``: a rotation of its belief at the next tick (toward
-        ready on success, away on failure) and a peak-EWMA latency sample."""
+        ready on success, away on failure) and a peak-EWMA latency sample. ``timed_out``: the
+        agent never answered (dead, or hung), as opposed to reporting a failure; it implies
+        ``success=False``."""
         slot = self.table.slot(agent_id)
         if not isinstance(success, (bool, np.bool_)):
             raise ValueError(f"success must be a bool, got {success!r}")  # noqa: TRY004 (one error type for bad input)
+        if not isinstance(timed_out, (bool, np.bool_)) or (timed_out and success):
+            raise ValueError(f"timed_out must be a bool and excludes success, got {timed_out!r}")
         latency = _finite(latency_s, "latency_s")
         if latency < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
         self.link.outcome(slot, self.rewards[0] if success else self.rewards[1])
         self.latency.observe(slot, latency)
         self.books.observe(slot, bool(success), self.register.now)
-        self._stats.counts["outcomes_ok" if success else "outcomes_failed"] += 1
+        self._stats.counts["outcomes_ok" if success else
+                           "outcomes_timed_out" if timed_out else "outcomes_failed"] += 1
 
     def heartbeat(self, agent_id: str, now: float) -> None:
         """``agent_id`` was seen alive: weak measurement in the engine; it is up again."""
@@ -292,7 +298,8 @@ class Scheduler:
             raise ValueError(f"answered must be a bool, got {answered!r}")  # noqa: TRY004 (one error type for bad input)
         if answered:
             self.heartbeats([agent_id], self.register.now)
-        self.report_outcome(agent_id, bool(answered and healthy), latency_s)
+        self.report_outcome(agent_id, bool(answered and healthy), latency_s,
+                            timed_out=not answered)
         self._stats.counts["probes"] += 1
 
     # ---- forecasts --------------------------------------------------------------------------

@@ -207,6 +207,7 @@ class Simulation:
         cause, end, ok_agents, lat, report = _outcome(self.w, task, agents, self.alive[agents],
                                                       now)
         self.running[task] = {"agents": agents, "start": now, "cause": cause,
+                              "alive": self.alive[agents].copy(),
                               "ok_agents": ok_agents, "lat": lat, "report": report}
         for a in agents.tolist():
             self.by_agent.setdefault(a, set()).add(task)
@@ -224,9 +225,13 @@ class Simulation:
         for a in agents.tolist():
             self.by_agent[a].discard(task)
         self.scores.busy[agents] += t - run["start"]
-        for a, good, seconds in zip(agents[report].tolist(), ok_agents[report].tolist(),
-                                    lat[report].tolist()):
-            self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds))
+        # No answer (dead at dispatch, down mid-task, too slow) is a timeout to the control
+        # plane; a live agent whose task failed reports the failure.
+        silent = ~run["alive"] | (cause in ("agent_down", "timeout"))
+        for a, good, seconds, mute in zip(agents[report].tolist(), ok_agents[report].tolist(),
+                                          lat[report].tolist(), silent[report].tolist()):
+            self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds),
+                                      timed_out=bool(mute and not good))
             if self.forecast is not None:
                 self.forecast.outcome(a, bool(good))
         self.sched.release(self.w.tasks[task].task_id)

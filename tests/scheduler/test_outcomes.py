@@ -39,3 +39,16 @@ def test_ewma_moves_by_alpha_toward_each_outcome_and_reset_forgets():
     assert b.ewma(np.array([0]))[0] == pytest.approx(start * 0.8 + 0.2 * (1 - start * 0.8))
     b.reset([0])
     assert b.count[0] == 0 and b.ewma(np.array([0]))[0] == pytest.approx(b.prior_mean())
+
+
+def test_report_outcome_takes_timeouts_and_rejects_a_timed_out_success():
+    from .conftest import agent, make_scheduler
+
+    s = make_scheduler(4)
+    s.add_agent(agent(0))
+    s.report_outcome("a0", False, 5.0, timed_out=True)
+    assert s.stats()["counts"]["outcomes_timed_out"] == 1 and s.books.fail[0] == 1
+    with pytest.raises(ValueError, match="timed_out"):
+        s.report_outcome("a0", True, 1.0, timed_out=True)
+    with pytest.raises(ValueError, match="timed_out"):
+        s.report_outcome("a0", False, 1.0, timed_out="yes")
