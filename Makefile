@@ -32,12 +32,16 @@ $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
+# `uqo warmup` compiles the engine kernels into their on-disk cache now, so that the first
+# `uqo serve` becomes ready in seconds instead of waiting for a cold compile.
 $(STAMP_RUN): pyproject.toml setup.py | $(VENV)/bin/python
 	$(BIN)/pip install -q -e .
+	$(BIN)/uqo warmup
 	touch $@
 
 $(STAMP_DEV): pyproject.toml setup.py | $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/uqo warmup
 	touch $@ $(STAMP_RUN)
 
 # System packages (SoftHSM2 for the PKCS#11 tests); see scripts/setup-system.sh.

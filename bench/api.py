@@ -160,7 +160,7 @@ def _wait_placed(url: str, token: str, timeout_s: float) -> dict:
 
 
 def run_bench(args) -> int:
-    from uqo.control.procs import ServerProcess
+    from uqo.control.client.procs import ServerProcess
 
     # The bench's agents are simulated and send no heartbeats; without a long silence limit
     # the engine would (rightly) mark them failed after heartbeat_timeout_s and stop placing.
@@ -224,7 +224,7 @@ def _single_phase(args, url: str, token: str, pool) -> dict:
 
 
 def _restart(args, srv, token: str, pool, data_dir: str) -> dict:
-    from uqo.control.procs import ServerProcess
+    from uqo.control.client.procs import ServerProcess
 
     have = sum(_status(srv.url, token)["scheduler"]["tasks"].values())
     missing = max(0, args.history - have)

@@ -8,7 +8,8 @@ Use cases::
 
 Every error carries a machine-readable ``code``, a human ``message`` that names the offending
 value, the ``field`` it came from (``None`` when no single field is to blame) and the HTTP status
-the API answers with. The API serialises it as ``{"error": {"code", "message", "field"}}``.
+the API answers with. The API serialises it as ``{"error": {"code", "message", "field"}}``,
+with a ``Retry-After`` header when ``retry_after_s`` is set (a 503 that will pass).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from __future__ import annotations
 class ControlError(Exception):
     """A refused request or command. Raised before anything changed."""
 
-    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
+    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None,
+                 retry_after_s: int | None = None):
         super().__init__(message)
         self.code, self.message, self.status, self.field = code, message, status, field
+        self.retry_after_s = retry_after_s     # sent as ``Retry-After`` (503: when to retry)
 
     def body(self) -> dict:
         """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``."""
@@ -38,8 +41,8 @@ class ControlError(Exception):
         return cls("invalid_request", message, 400, field)
 
     @classmethod
-    def unavailable(cls, message: str) -> ControlError:
-        return cls("unavailable", message, 503, None)
+    def unavailable(cls, message: str, retry_after_s: int = 1) -> ControlError:
+        return cls("unavailable", message, 503, None, retry_after_s)
 
     def __repr__(self) -> str:
         return f"ControlError({self.code!r}, {self.message!r}, {self.status}, field={self.field!r})"

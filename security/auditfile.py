@@ -17,9 +17,10 @@ import json
 import os
 from dataclasses import dataclass
 
+from uqo.fsutil import atomic_write
+
 from .checkpoint import Checkpoint
 from .errors import AuditError
-from .fsutil import atomic_write
 from .merkle import HASH_LEN, leaf_hash
 from .signing import PublicKeyInfo
 

@@ -31,6 +31,8 @@ import threading
 import time
 from array import array
 
+from uqo.fsutil import append_durable, ensure_private_dir, fsync_dir, open_append
+
 from .auditfile import (
     ANCHOR_PREFIX,
     CHECKPOINT_FILE,
@@ -47,7 +49,6 @@ from .auditfile import (
 from .auditverify import VerifyReport, verify_log
 from .checkpoint import Checkpoint, check_origin, sign_checkpoint
 from .errors import AuditError, InvalidArgument
-from .fsutil import append_durable, ensure_private_dir, fsync_dir, open_append
 from .merkle import MerkleTree, leaf_hash
 from .settings import SEVEN_YEARS_S
 from .signing import PublicKeyInfo, Signer

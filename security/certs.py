@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from uqo.fsutil import atomic_write, ensure_private_dir
+
 from .errors import InvalidArgument
-from .fsutil import atomic_write, ensure_private_dir
 from .users import check_user_id
 
 

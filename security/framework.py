@@ -35,12 +35,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from uqo.fsutil import atomic_write, ensure_private_dir
+
 from .auditlog import AuditLog
 from .authn import Authenticator
 from .enrol import Enrolment, build_user
 from .errors import AccessDenied, AuthenticationError, InvalidArgument, SecurityError, TokenInvalid
 from .events import DAY_S, EVENT_OUTCOMES, EventCounter
-from .fsutil import atomic_write, ensure_private_dir
 from .levels import Role
 from .policy import Decision, decide
 from .settings import SETTINGS_FILE, SecuritySettings, settings_to_json

@@ -23,8 +23,9 @@ import time
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from uqo.fsutil import atomic_write, ensure_private_dir
+
 from .errors import InvalidArgument, KeyStoreError
-from .fsutil import atomic_write, ensure_private_dir
 from .signing import (
     ECDSA_P256,
     ED25519,

@@ -25,8 +25,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from uqo.fsutil import atomic_write
+
 from .errors import SignatureInvalid, TokenExpired, TokenInvalid, TokenRevoked
-from .fsutil import atomic_write
 from .levels import Role, SecurityLevel
 from .signing import PublicKeyInfo, Signer, verify_signature
 

@@ -21,8 +21,9 @@ import os
 import re
 from dataclasses import dataclass
 
+from uqo.fsutil import atomic_write
+
 from .errors import InvalidArgument, SecurityError
-from .fsutil import atomic_write
 from .levels import Role, SecurityLevel, parse_level, parse_role
 
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")

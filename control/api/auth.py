@@ -1,9 +1,10 @@
 """Authentication and role checks of the HTTP API, on ``uqo.security``.
 
-Every route but ``PUBLIC_PATHS`` needs ``Authorization: Bearer <token>`` (or an enrolled
+Every route but the public ones (``routes.PUBLIC_PATHS``) needs ``Authorization: Bearer <token>`` (or an enrolled
 agent's client certificate over mutual TLS): ``uqo.security.http.auth_middleware`` checks it
 and refuses with 401/403 in our error shape. ``authorization`` then asks the framework's policy
-(``uqo.security.policy.decide``) whether the caller's role may take the route's action; an agent
+(``uqo.security.policy.decide``) whether the caller's role may take the action the route
+declares (``routes.ROUTES``); an agent
 acts only as itself (agent routes name the agent in the path). Tokens come from
 ``POST /v1/auth/login`` (public: it is how one gets a token).
 
@@ -17,44 +18,32 @@ with the caller as ``submitted_by``.
 from __future__ import annotations
 
 from aiohttp import web
+from uqo.control.errors import ControlError
 
-from ..errors import ControlError
 from . import schemas as s
 from .codec import read_body, respond
 
-PUBLIC_PATHS = ("/health/live", "/health/ready", "/metrics", "/v1/auth/login")
 SECURITY = web.AppKey("security", object)
-
-# route name (operationId) -> (resource, action); agent routes carry the agent id in the path
-_RULES = {
-    "getStatus": ("status", "status"), "openapi": ("api", "read"),
-    "registerAgent": ("agents", "register"), "listAgents": ("agents", "list"),
-    "getAgent": ("agents", "get"), "deregisterAgent": ("agents", "deregister"),
-    "heartbeat": ("agents", "heartbeat"), "getAssignments": ("agents", "fetch"),
-    "reportOutcome": ("agents", "report"),
-    "submitTask": ("tasks", "submit"), "submitTasks": ("tasks", "submit"),
-    "listTasks": ("tasks", "list"), "getTask": ("tasks", "get"),
-    "cancelTask": ("tasks", "cancel"),
-}
+ROUTE_TABLE = web.AppKey("route_table", dict)     # operation id -> routes.Route
 
 
 def route_rules(request: web.Request, cred):
-    """``(resource, action, context)`` for the framework's policy, or None (no rule)."""
-    name = request.match_info.route.name
-    rule = _RULES.get(name)
-    if rule is None:
+    """``(resource, action, context)`` for the framework's policy, from the matched route's
+    declared access; None for a public route or a request that matched no route (404/405)."""
+    route = request.app[ROUTE_TABLE].get(request.match_info.route.name)
+    if route is None or route.access.public:
         return None
     context = {}
     if "agent_id" in request.match_info:
         context["agent_id"] = request.match_info["agent_id"]
-    return rule[0], rule[1], context
+    return route.access.resource, route.access.action, context
 
 
-def security_middlewares(fw) -> list:
+def security_middlewares(fw, public_paths) -> list:
     """Authentication, then authorisation (outermost first)."""
     from uqo.security.http import auth_middleware
 
-    return [auth_middleware(fw, public_paths=PUBLIC_PATHS), _authorization(fw)]
+    return [auth_middleware(fw, public_paths=public_paths), _authorization(fw)]
 
 
 def _authorization(fw):

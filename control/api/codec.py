@@ -18,8 +18,7 @@ import re
 import msgspec
 import numpy as np
 from aiohttp import web
-
-from ..errors import ControlError
+from uqo.control.errors import ControlError
 
 JSON, MSGPACK = "application/json", "application/msgpack"
 _MSGPACK_TYPES = {"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"}

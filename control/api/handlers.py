@@ -1,22 +1,19 @@
 """HTTP handlers: parse, call the orchestrator, serialise. Nothing else happens here.
 
-``ROUTES`` is the single table of (method, path, handler, operation id); ``app.py`` installs it
-and ``openapi.py`` documents it, and a test checks that the two agree.
+The route table that names each handler, with its path and access rule, is ``routes.ROUTES``.
 """
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uqo.control.errors import ControlError
 
-from .. import commands as cmds
-from ..errors import ControlError
 from . import schemas as s
-from .auth import caller, login
+from .auth import caller
 from .codec import read_body, read_query, respond
+from .normalize import agent_info, task_info
 
 ORCH = web.AppKey("orchestrator", object)
 OPENAPI = web.AppKey("openapi", dict)
@@ -58,12 +55,7 @@ async def status(request: web.Request) -> web.Response:
 # ---- agents -----------------------------------------------------------------------------
 async def register_agent(request: web.Request) -> web.Response:
     body = await read_body(request, s.AgentRegistration)
-    info = cmds.AgentInfo(agent_id=body.agent_id, capabilities=tuple(sorted(set(body.capabilities))),
-                          clearance=body.security_clearance,
-                          compartments=tuple(sorted(set(body.compartments))),
-                          capacity=body.capacity, failure_domain=body.failure_domain,
-                          fitness=float(body.fitness))
-    view, created = await _orch(request).register_agent(info)
+    view, created = await _orch(request).register_agent(agent_info(body))
     return respond(request, view, 201 if created else 200)
 
 
@@ -106,16 +98,6 @@ async def report_outcome(request: web.Request) -> web.Response:
 
 
 # ---- tasks ------------------------------------------------------------------------------
-def task_info(body: s.TaskSubmission, user: str | None) -> cmds.TaskInfo:
-    return cmds.TaskInfo(task_id=body.task_id or uuid.uuid4().hex,
-                         description=body.task_description, priority=body.priority,
-                         required_agents=body.required_agents,
-                         capabilities=tuple(sorted(set(body.required_capabilities))),
-                         classification=body.classification,
-                         compartments=tuple(sorted(set(body.compartments))),
-                         timeout_s=body.timeout_s, submitted_by=user, strategy=body.strategy)
-
-
 async def submit_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.TaskSubmission)
     info = task_info(body, caller(request))
@@ -151,27 +133,3 @@ async def cancel_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.CancelRequest)
     view = await _orch(request).cancel_task(request.match_info["task_id"], body.reason)
     return respond(request, view)
-
-
-# (method, path, handler, operationId)
-ROUTES = (
-    ("GET", "/health/live", live, "live"),
-    ("GET", "/health/ready", ready, "ready"),
-    ("GET", "/metrics", metrics, "metrics"),
-    ("GET", "/openapi.json", openapi, "openapi"),
-    ("GET", "/v1/status", status, "getStatus"),
-    ("POST", "/v1/auth/login", login, "login"),
-    ("POST", "/v1/agents", register_agent, "registerAgent"),
-    ("GET", "/v1/agents", list_agents, "listAgents"),
-    ("GET", "/v1/agents/{agent_id}", get_agent, "getAgent"),
-    ("DELETE", "/v1/agents/{agent_id}", deregister_agent, "deregisterAgent"),
-    ("POST", "/v1/agents/{agent_id}/heartbeat", heartbeat, "heartbeat"),
-    ("GET", "/v1/agents/{agent_id}/assignments", assignments, "getAssignments"),
-    ("POST", "/v1/agents/{agent_id}/outcomes", report_outcome, "reportOutcome"),
-    ("POST", "/v1/tasks", submit_task, "submitTask"),
-    ("POST", "/v1/tasks/batch", submit_batch, "submitTasks"),
-    ("GET", "/v1/tasks", list_tasks, "listTasks"),
-    ("GET", "/v1/tasks/{task_id}", get_task, "getTask"),
-    ("POST", "/v1/tasks/{task_id}/cancel", cancel_task, "cancelTask"),
-)
-

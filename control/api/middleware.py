@@ -2,7 +2,8 @@
 
 Order (outermost first): ``errors`` turns every refusal into the machine-readable body (and an
 unexpected exception into a logged 500, which the fuzz test proves no client input reaches),
-``timing`` observes latency per route template, then authentication.
+``timing`` observes latency per route template, ``until_started`` answers 503 while the
+orchestrator is still starting, then authentication.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import logging
 import time
 
 from aiohttp import web
+from uqo.control.errors import ControlError
 
-from ..errors import ControlError
 from .codec import respond
 
 _LOG = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def _error(request, exc: ControlError, headers=None) -> web.Response:
     response = respond(request, exc.body(), exc.status)
     if headers and "Allow" in headers:
         response.headers["Allow"] = headers["Allow"]
+    if exc.retry_after_s is not None:
+        response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 
 
@@ -60,6 +63,23 @@ def timing(metrics):
             name = route.canonical if route is not None else "unmatched"
             metrics.request_seconds.labels(request.method, name, str(status)).observe(
                 time.perf_counter() - t0)
+
+    return middleware
+
+
+def until_started(orch, public_paths):
+    """Before the orchestrator has started (``orch.started`` false; recovery and the engine
+    build run in the background), answer every non-public route 503 ``starting`` with
+    ``Retry-After``: the state is not recovered yet, so no answer could be right."""
+    public = frozenset(public_paths)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if not orch.started and request.path not in public:
+            raise ControlError("starting", "the orchestrator is starting (recovering the log, "
+                               "building the engine); retry shortly", 503, None,
+                               retry_after_s=1)
+        return await handler(request)
 
     return middleware
 

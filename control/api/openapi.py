@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, built from the route table and the schema structs.
 
-Every route in ``handlers.ROUTES`` has an entry in ``_OPS`` (a test checks both ways);
+Every route in ``routes.ROUTES`` has an entry in ``_OPS`` (a test checks both ways);
 request and response bodies are the JSON Schema that ``msgspec`` derives from the very structs
 the handlers decode with, so what is documented is what is enforced.
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from . import schemas as s
-from .auth import PUBLIC_PATHS
-from .handlers import ROUTES
+from .routes import PUBLIC_PATHS, ROUTES
 
 _REF = "#/components/schemas/{name}"
 _MEDIA = ("application/json", "application/msgpack")
@@ -117,7 +116,8 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
 def build_openapi() -> dict:
     refs, comps = _components()
     paths: dict[str, dict] = {}
-    for method, path, _, op_id in ROUTES:
+    for route in ROUTES:
+        method, path, op_id = route.method, route.path, route.name
         paths.setdefault(path, {})[method.lower()] = _operation(op_id, path, refs, comps)
     return {
         "openapi": "3.1.0",

@@ -5,7 +5,7 @@ Requests are decoded straight into these ``msgspec`` structs from JSON or Messag
 types, unknown fields, out-of-range values and oversize lists are refused while decoding, with
 the path of the offending field. ``uqo.control.api.openapi`` renders the same structs as JSON
 Schema, so the document cannot drift from what the handlers accept. Response structs document
-what the views (``uqo.control.views``) return; a test checks that they agree.
+what the views (``uqo.control.state.views``) return; a test checks that they agree.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
-
-from ..scheduler import STRATEGIES
-from ..statemachine import TASK_STATES
+from uqo.control.scheduler import STRATEGIES
+from uqo.control.state.machine import TASK_STATES
 
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
                          description="identifier: letters, digits and . _ : @ -")]

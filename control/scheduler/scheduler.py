@@ -37,7 +37,7 @@ from .outcomes import OutcomeBooks
 from .probing import ProbePlanner, readiness_gain
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
-from .scored import Scored, ewma, thompson
+from .scored import Scored, ewma, thompson, thompson_mean
 from .sharding import HashRing
 from .sources import Sources
 from .stats import SchedulerStats
@@ -101,7 +101,7 @@ class Scheduler:
                             else QuantumSample(), "round_robin": RoundRobin(),
                             "least_connections": LeastConnections(),
                             "power_of_two": PowerOfTwo(), "adaptive": Adaptive(),
-                            "thompson": Scored("thompson", thompson),
+                            "thompson": Scored("thompson", thompson, mean=thompson_mean),
                             "ewma": Scored("ewma", ewma)}
         self._held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._stats = SchedulerStats()

@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Iterable
 
 import msgspec
-
-from ..api import schemas
-from ..api.codec import validation_error
-from ..errors import ControlError
+from uqo.control.api import schemas
+from uqo.control.api.codec import validation_error
+from uqo.control.errors import ControlError
 
 
 def _names(value, arg: str) -> list[str]:

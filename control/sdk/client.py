@@ -28,11 +28,11 @@ from typing import Self
 
 import aiohttp
 import msgspec
+from uqo.control.errors import ControlError
 
-from ..errors import ControlError
-from ..resilience import CircuitBreaker, retrying
 from . import args as a
 from .enums import TaskPriority
+from .resilience import CircuitBreaker, retrying
 
 _MSGPACK = "application/msgpack"
 
@@ -182,7 +182,7 @@ class UnifiedOrchestrator:
         import asyncio
         import time
 
-        from ..statemachine import TERMINAL
+        from uqo.control.state.machine import TERMINAL
         deadline = time.monotonic() + timeout_s
         while True:
             task = await self.get_task(task_id)

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from ..commands import AgentInfo, TaskInfo
-from ..config import load_config
-from ..errors import ControlError
-from ..service import Orchestrator
+from uqo.control.api.normalize import agent_info, task_info
+from uqo.control.config import load_config
+from uqo.control.errors import ControlError
+from uqo.control.leader.service import Orchestrator
+
 from . import args as a
 from .enums import TaskPriority
 
@@ -53,7 +54,7 @@ class EmbeddedOrchestrator:
         if self.config.auth:
             import asyncio
 
-            from ..bootstrap import open_security
+            from uqo.control.server.bootstrap import open_security
             loop = asyncio.get_running_loop()
             fw, self.admin_file = await loop.run_in_executor(None, open_security,
                                                              self.config.data_dir)
@@ -69,11 +70,13 @@ class EmbeddedOrchestrator:
             self._started = False
 
     # ---- authentication -----------------------------------------------------------------
-    async def authenticate_user(self, user_id: str, credentials: dict,
-                                source_ip: str = "127.0.0.1", context: dict | None = None):
-        """The seed's call: ``(True, Credential)`` or ``(False, None)``."""
+    async def authenticate_user(self, user_id: str, credentials: dict, source_ip=None,
+                                context: dict | None = None) -> tuple[bool, dict | None]:
+        """The seed's call: ``(True, Credential)`` or ``(False, None)``; ``source_ip``
+        defaults to loopback (the caller is in this process)."""
         fw = self._security()
-        return await fw.authenticate_user(user_id, credentials, source_ip, context)
+        return await fw.authenticate_user(user_id, credentials, source_ip or "127.0.0.1",
+                                          context)
 
     def _security(self):
         if self.orchestrator.security is None:
@@ -98,10 +101,7 @@ class EmbeddedOrchestrator:
                              fitness: float = 1.0) -> dict:
         body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
                             capacity, failure_domain, fitness)
-        info = AgentInfo(body.agent_id, tuple(body.capabilities), body.security_clearance,
-                         tuple(body.compartments), body.capacity, body.failure_domain,
-                         float(body.fitness))
-        view, _ = await self.orchestrator.register_agent(info)
+        view, _ = await self.orchestrator.register_agent(agent_info(body))
         return view
 
     async def deregister_agent(self, agent_id: str) -> dict:
@@ -135,12 +135,12 @@ class EmbeddedOrchestrator:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
         user = self._submitter(user_credential)
-        [task_id] = await self.orchestrator.submit_tasks([_task(body, user)])
+        [task_id] = await self.orchestrator.submit_tasks([task_info(body, user)])
         return task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         user = self._submitter(user_credential)
-        infos = [_task(a.task_body(**t), user) for t in tasks]
+        infos = [task_info(a.task_body(**t), user) for t in tasks]
         return await self.orchestrator.submit_tasks(infos)
 
     async def get_task(self, task_id: str) -> dict:
@@ -164,11 +164,3 @@ class EmbeddedOrchestrator:
         """The status sections, synchronously (the seed calls it without ``await``)."""
         return self.orchestrator.status()
 
-
-def _task(body, user: str | None) -> TaskInfo:
-    return TaskInfo(task_id=body.task_id, description=body.task_description,
-                    priority=body.priority, required_agents=body.required_agents,
-                    capabilities=tuple(body.required_capabilities),
-                    classification=body.classification, compartments=tuple(body.compartments),
-                    timeout_s=body.timeout_s, submitted_by=user,
-                    strategy=body.strategy)

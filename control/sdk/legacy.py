@@ -21,7 +21,7 @@ import asyncio
 import threading
 from typing import Self
 
-from ..errors import ControlError
+from uqo.control.errors import ControlError
 
 
 class LegacyOrchestrator:

@@ -4,7 +4,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from uqo.control.api.app import build_app
 from uqo.control.config import load_config
-from uqo.control.service import Orchestrator
+from uqo.control.leader.service import Orchestrator
 
 FAST = {"capacity": 512, "backend": "numpy", "tick_interval_s": 0.1,
         "schedule_interval_s": 0.005, "long_poll_max_s": 5.0}

@@ -1,7 +1,7 @@
 import os
 import stat
 
-from uqo.security.fsutil import append_durable, atomic_write, ensure_private_dir, open_append
+from uqo.fsutil import append_durable, atomic_write, ensure_private_dir, open_append
 
 
 def test_atomic_write_replaces_whole_files_privately(tmp_path):

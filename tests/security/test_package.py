@@ -24,7 +24,7 @@ def test_security_imports_nothing_of_control_or_engine():
 async def test_the_control_api_requires_a_credential(tmp_path, fw, clock):
     from uqo.control.api.app import build_app
     from uqo.control.config import load_config
-    from uqo.control.service import Orchestrator
+    from uqo.control.leader.service import Orchestrator
 
     cfg = load_config(overrides={"capacity": 64, "backend": "numpy", "tick_interval_s": 0.1,
                                  "schedule_interval_s": 0.01, "data_dir": str(tmp_path / "c")})

@@ -7,10 +7,9 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from uqo.control.api.app import build_app
-from uqo.control.api.auth import PUBLIC_PATHS
-from uqo.control.api.handlers import ROUTES
+from uqo.control.api.routes import PUBLIC_PATHS, ROUTES, Route, needs
+from uqo.control.leader.service import Orchestrator
 from uqo.control.sdk.credentials import totp_now
-from uqo.control.service import Orchestrator
 from uqo.security import SecurityFramework
 
 
@@ -39,7 +38,8 @@ async def _token(client, users, user_id, password):
 
 async def test_every_private_route_needs_a_token(secured):
     client, _ = secured
-    for method, path, _, _ in ROUTES:
+    for route in ROUTES:
+        method, path = route.method, route.path
         url = re.sub(r"\{[a-z_]+\}", "x", path)
         resp = await client.request(method, url, json={})
         if path in PUBLIC_PATHS:
@@ -79,3 +79,18 @@ async def test_roles_and_agents_acting_as_themselves(secured):
     status = await (await client.get("/v1/status", headers=boss)).json()
     assert status["security"]["authentication"] == "enabled"
     assert status["security"]["security_events_24h"] >= 1      # the forbidden attempts
+
+
+def test_a_route_cannot_be_declared_without_an_access_rule():
+    with pytest.raises(TypeError, match="no access rule"):
+        Route("GET", "/v1/new", lambda request: None, "newThing", None)
+    with pytest.raises(ValueError, match="resource and an action"):
+        needs("tasks", "")
+
+
+async def test_every_served_route_has_a_declared_rule(secured):
+    """The app serves exactly the table's routes, so none escapes its access rule."""
+    client, _ = secured
+    served = {(r.method, r.resource.canonical) for r in client.app.router.routes()
+              if r.method != "HEAD"}
+    assert served == {(r.method, r.path) for r in ROUTES}

@@ -10,15 +10,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from uqo.control.api.handlers import ROUTES
 from uqo.control.api.openapi import build_openapi
-from uqo.control.procs import ServerProcess
+from uqo.control.api.routes import ROUTES
+from uqo.control.client.procs import ServerProcess
 
 from ..conftest import FAST
 
 EXAMPLES = 30
 # schemathesis leaves out the document's own path when it loads the document from it
-LABELS = [f"{m} {p}" for m, p, _, _ in ROUTES if p != "/openapi.json"]
+LABELS = [f"{r.method} {r.path}" for r in ROUTES if r.path != "/openapi.json"]
 _DOC = build_openapi()["paths"]
 # invalid input can only be made where there is input: a body or parameters
 WITH_INPUT = [label for label in LABELS

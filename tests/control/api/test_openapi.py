@@ -6,11 +6,11 @@ from openapi_spec_validator import validate
 from uqo.control.api import schemas as s
 from uqo.control.api.app import build_app
 from uqo.control.api.openapi import build_openapi
-from uqo.control.commands import AgentInfo, Assign, RegisterAgent, SubmitTasks, TaskInfo
 from uqo.control.config import load_config
-from uqo.control.service import Orchestrator
-from uqo.control.statemachine import StateMachine
-from uqo.control.views import agent_view, assignment_view, list_tasks, task_view
+from uqo.control.leader.service import Orchestrator
+from uqo.control.state.commands import AgentInfo, Assign, RegisterAgent, SubmitTasks, TaskInfo
+from uqo.control.state.machine import StateMachine
+from uqo.control.state.views import agent_view, assignment_view, list_tasks, task_view
 
 
 def test_document_is_valid_openapi():

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from uqo.control.client.procs import ServerProcess
+from uqo.control.client.worker import AgentWorker
 from uqo.control.errors import ControlError
-from uqo.control.procs import ServerProcess
 from uqo.control.sdk.legacy import LegacyOrchestrator
-from uqo.control.worker import AgentWorker
 
 from ..conftest import FAST
 

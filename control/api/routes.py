@@ -1,0 +1,92 @@
+"""The route table: every route with its method, path, handler, operation id and access rule.
+
+Use cases::
+
+    for route in ROUTES:                          # app.py installs them, openapi.py documents
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    ROUTE_BY_NAME["cancelTask"].access            # Access("tasks", "cancel")
+    PUBLIC_PATHS                                  # paths answered without a credential
+
+Authorisation is declared here, on the route, not in a table kept apart: a ``Route`` cannot be
+built without an ``Access`` (``PUBLIC``, or ``needs(resource, action)`` for the security
+policy), so a route added without a rule fails at import, and a test checks that every route
+the app serves comes from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from . import handlers as h
+from .auth import login
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route: ``resource``/``action`` as ``uqo.security.policy.decide`` takes
+    them; both None for a public route (no credential needed)."""
+
+    resource: str | None
+    action: str | None
+
+    @property
+    def public(self) -> bool:
+        return self.resource is None
+
+
+PUBLIC = Access(None, None)
+
+
+def needs(resource: str, action: str) -> Access:
+    if not (isinstance(resource, str) and resource and isinstance(action, str) and action):
+        raise ValueError(f"an access rule needs a resource and an action, got "
+                         f"{resource!r}, {action!r}")
+    return Access(resource, action)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    name: str                       # the OpenAPI operationId
+    access: Access
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.access, Access):
+            raise TypeError(f"route {self.method} {self.path} ({self.name}) has no access "
+                            f"rule: give PUBLIC or needs(resource, action), got "
+                            f"{self.access!r}")
+
+
+ROUTES = (
+    Route("GET", "/health/live", h.live, "live", PUBLIC),
+    Route("GET", "/health/ready", h.ready, "ready", PUBLIC),
+    Route("GET", "/metrics", h.metrics, "metrics", PUBLIC),
+    Route("GET", "/openapi.json", h.openapi, "openapi", needs("api", "read")),
+    Route("GET", "/v1/status", h.status, "getStatus", needs("status", "status")),
+    Route("POST", "/v1/auth/login", login, "login", PUBLIC),
+    Route("POST", "/v1/agents", h.register_agent, "registerAgent",
+          needs("agents", "register")),
+    Route("GET", "/v1/agents", h.list_agents, "listAgents", needs("agents", "list")),
+    Route("GET", "/v1/agents/{agent_id}", h.get_agent, "getAgent", needs("agents", "get")),
+    Route("DELETE", "/v1/agents/{agent_id}", h.deregister_agent, "deregisterAgent",
+          needs("agents", "deregister")),
+    Route("POST", "/v1/agents/{agent_id}/heartbeat", h.heartbeat, "heartbeat",
+          needs("agents", "heartbeat")),
+    Route("GET", "/v1/agents/{agent_id}/assignments", h.assignments, "getAssignments",
+          needs("agents", "fetch")),
+    Route("POST", "/v1/agents/{agent_id}/outcomes", h.report_outcome, "reportOutcome",
+          needs("agents", "report")),
+    Route("POST", "/v1/tasks", h.submit_task, "submitTask", needs("tasks", "submit")),
+    Route("POST", "/v1/tasks/batch", h.submit_batch, "submitTasks", needs("tasks", "submit")),
+    Route("GET", "/v1/tasks", h.list_tasks, "listTasks", needs("tasks", "list")),
+    Route("GET", "/v1/tasks/{task_id}", h.get_task, "getTask", needs("tasks", "get")),
+    Route("POST", "/v1/tasks/{task_id}/cancel", h.cancel_task, "cancelTask",
+          needs("tasks", "cancel")),
+)
+ROUTE_BY_NAME = {r.name: r for r in ROUTES}
+PUBLIC_PATHS = tuple(r.path for r in ROUTES if r.access.public)

@@ -1,0 +1,277 @@
+"""The orchestrator core: state machine + log + scheduler + engine, with typed operations.
+
+Use cases::
+
+    orch = Orchestrator(load_config(overrides={"data_dir": d}))
+    await orch.start()                                   # recover, rebuild soft state, tick
+    await orch.register_agent(AgentInfo("a1", ("gpu",), clearance=2))
+    [task_id] = await orch.submit_tasks([TaskInfo("t1", required_agents=1)])
+    await orch.assignments("a1", wait_s=5)               # long-poll: [{"task_id": "t1", ...}]
+    await orch.report_outcome("a1", "t1", success=True, latency_s=0.3)
+    orch.status()["quantum"]["global_coherence"]
+    await orch.stop()                                    # finish in flight, sync the log
+
+Every change goes through the log as a command and is applied by the state machine; an
+operation returns once its command is durable and applied, or raises ``ControlError`` having
+changed nothing. The scheduler's and the engine's state are soft: rebuilt from the state after
+recovery and kept by the pure ``LeaderCore`` (core.py), whose actions ``LeaderLoop`` (loop.py)
+carries out after each applied command; never logged one by one.
+The HTTP handlers and the embedded SDK are thin layers over this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from prometheus_client import CollectorRegistry
+
+from ..config import ServerConfig
+from ..errors import ControlError
+from ..log import SingleNodeLog, WalStorage
+from ..state import commands as cmds
+from ..state.applier import CommandApplier
+from ..state.machine import ASSIGNED, TERMINAL, StateMachine
+from ..state.views import agent_view, assignment_view, list_agents, list_tasks, task_view
+from .core import LeaderCore
+from .driver import SchedulerDriver
+from .loop import LeaderLoop
+from .metrics import ServiceMetrics, StateReadings
+from .perf import LatencyWindow
+from .status import build_status
+from .waiters import Waiters
+
+_LOG = logging.getLogger(__name__)
+
+
+class Orchestrator:
+    """One orchestrator node (single-node log). ``clock``: wall-clock seconds, injectable."""
+
+    def __init__(self, cfg: ServerConfig, clock=time.time,
+                 registry: CollectorRegistry | None = None, security=None):
+        self.cfg, self.clock, self.security = cfg, clock, security
+        self.applier = CommandApplier(StateMachine(cfg.retain_terminal or None))
+        self.core = LeaderCore(_strategies(), cfg.heartbeat_timeout_s)
+        self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
+            state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
+            log_status=self.log_status))
+        self.waiters = Waiters()
+        self.latency = LatencyWindow()
+        self.log: SingleNodeLog | None = None
+        self.driver: SchedulerDriver | None = None
+        self.loop: LeaderLoop | None = None
+        self.ready = self.closing = self.started = False
+        self.started_at = 0.0
+
+    @property
+    def sm(self) -> StateMachine:
+        return self.applier.sm
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        os.makedirs(self.cfg.data_dir, exist_ok=True)
+        # the engine (imports, allocation, warm-up) builds while the log recovers
+        driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
+        try:
+            storage = await loop.run_in_executor(None, lambda: WalStorage(
+                self.cfg.data_dir, fsync=self.cfg.fsync))
+            self.log = SingleNodeLog(storage, snapshot_every=self.cfg.snapshot_every,
+                                     snapshot_bytes=self.cfg.snapshot_bytes)
+            await self.log.open(self.applier)
+        finally:
+            self.driver = await driver
+        self.core.ticked(self.driver.initial_report)       # until the first tick with agents
+        self.core.recover(self.sm, time.monotonic())       # runs on the scheduler thread first
+        self.loop = LeaderLoop(
+            self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
+            self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
+            schedule_interval_s=self.cfg.schedule_interval_s,
+            max_decide_batch=self.cfg.max_decide_batch)
+        self.applier.on_applied = self._on_applied
+        self.loop.start()
+        self.started_at, self.ready = self.clock(), True
+        self.started = True
+        _LOG.info("orchestrator ready: %d agents, %d tasks, recovered in %.3f s",
+                  len(self.sm.agents), len(self.sm.tasks), self.log.recovery_s)
+
+    def begin_shutdown(self) -> None:
+        """Stop being ready and release long-polls (before in-flight requests are awaited)."""
+        self.ready, self.closing = False, True
+        self.waiters.release_all()
+
+    async def stop(self) -> None:
+        self.begin_shutdown()
+        if self.loop is not None:
+            await self.loop.stop()
+        if self.log is not None:
+            await self.log.close()
+        if self.driver is not None:
+            self.driver.close()
+
+    def _on_applied(self, command, result) -> None:
+        self.core.applied(command, result, time.monotonic())
+        self.loop.drain()
+
+    def _seen(self, agent_id: str) -> None:
+        self.core.seen(agent_id, time.monotonic(), self.clock())
+        self.loop.drain()
+
+    async def _propose(self, command):
+        """Log ``command``; its result once applied, or raise the ``ControlError`` refusing it."""
+        if self.log is None:
+            raise ControlError.unavailable("the orchestrator is not started")
+        [result] = await self.log.propose([cmds.encode(command)])
+        if isinstance(result, ControlError):
+            raise result
+        return result
+
+    # ---- agents -------------------------------------------------------------------------
+    async def register_agent(self, info: cmds.AgentInfo) -> tuple[dict, bool]:
+        """Register; ``(agent view, created)``. Re-registering the same spec is a no-op."""
+        existing = self.sm.agents.get(info.agent_id)
+        if existing is not None:
+            if existing.info == info:
+                self.heartbeat(info.agent_id)
+                return agent_view(existing), False
+            raise ControlError.conflict("agent_exists", f"agent {info.agent_id!r} is already "
+                                        "registered with another spec", "agent_id")
+        if len(self.sm.agents) >= self.cfg.capacity:
+            raise ControlError.conflict("capacity_exhausted", f"the engine holds at most "
+                                        f"{self.cfg.capacity} agents", "agent_id")
+        agent = await self._propose(cmds.RegisterAgent(at=self.clock(), agent=info))
+        return agent_view(agent), True
+
+    async def deregister_agent(self, agent_id: str) -> list[str]:
+        """Remove an agent; returns the ids of its tasks sent back to pending."""
+        self._agent(agent_id)
+        return await self._propose(cmds.DeregisterAgent(at=self.clock(), agent_id=agent_id))
+
+    def heartbeat(self, agent_id: str) -> dict:
+        self._agent(agent_id)
+        self._seen(agent_id)
+        return {"agent_id": agent_id, "received_at": self.clock()}
+
+    def get_agent(self, agent_id: str) -> dict:
+        return agent_view(self._agent(agent_id))
+
+    def list_agents(self, **filters) -> dict:
+        return list_agents(self.sm, **filters)
+
+    async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
+        """The agent's open assignments; waits up to ``wait_s`` for one if it has none.
+        Asking counts as a heartbeat."""
+        agent = self._agent(agent_id)
+        self._seen(agent_id)
+        if not agent.tasks and wait_s > 0 and not self.closing:
+            await self.waiters.wait(agent_id, min(wait_s, self.cfg.long_poll_max_s))
+        agent = self.sm.agents.get(agent_id)
+        if agent is None:
+            raise ControlError.not_found("agent", agent_id, "agent_id")
+        return [assignment_view(self.sm.tasks[t]) for t in agent.tasks]
+
+    async def report_outcome(self, agent_id: str, task_id: str, success: bool,
+                             latency_s: float = 0.0, result: str | None = None,
+                             reason: str = "") -> dict:
+        self._agent(agent_id)
+        self._task(task_id)
+        at = self.clock()
+        if success:
+            command = cmds.Complete(at=at, task_id=task_id, agent_id=agent_id,
+                                    latency_s=latency_s, result=result)
+        else:
+            command = cmds.Fail(at=at, task_id=task_id, agent_id=agent_id,
+                                latency_s=latency_s, reason=reason)
+        return task_view(await self._propose(command))
+
+    # ---- tasks --------------------------------------------------------------------------
+    async def submit_tasks(self, tasks: list[cmds.TaskInfo]) -> list[str]:
+        """Accept tasks (all or none); returns their ids once durable."""
+        if len(tasks) > self.cfg.max_batch_tasks:
+            raise ControlError.invalid(f"{len(tasks)} tasks in one batch; at most "
+                                       f"{self.cfg.max_batch_tasks}", "tasks")
+        self._check_new_tasks(tasks)
+        self.core.accepting([t.task_id for t in tasks], time.monotonic())
+        try:
+            ids = await self._propose(cmds.SubmitTasks(at=self.clock(), tasks=tuple(tasks)))
+        except ControlError:
+            self.core.forget([t.task_id for t in tasks])
+            raise
+        self.metrics.tasks_submitted.inc(len(ids))
+        return ids
+
+    def _check_new_tasks(self, tasks: list[cmds.TaskInfo]) -> None:
+        strategies = self.core.strategies
+        seen: set[str] = set()
+        for i, t in enumerate(tasks):
+            if t.task_id in self.sm.tasks or t.task_id in seen:
+                raise ControlError.conflict("task_exists", f"task {t.task_id!r} already "
+                                            "exists", f"tasks[{i}].task_id")
+            if t.strategy is not None and t.strategy not in strategies:
+                raise ControlError.invalid(f"unknown strategy {t.strategy!r}; one of "
+                                           f"{sorted(strategies)}", f"tasks[{i}].strategy")
+            seen.add(t.task_id)
+
+    async def cancel_task(self, task_id: str, reason: str = "") -> dict:
+        task = self._task(task_id)
+        if task.state in TERMINAL:
+            raise ControlError.conflict("invalid_transition", f"task {task_id!r} is "
+                                        f"{task.state}; cannot cancel", "task_id")
+        return task_view(await self._propose(cmds.Cancel(at=self.clock(), task_id=task_id,
+                                                         reason=reason)))
+
+    def get_task(self, task_id: str) -> dict:
+        return task_view(self._task(task_id))
+
+    def list_tasks(self, **filters) -> dict:
+        return list_tasks(self.sm, **filters)
+
+    async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
+        """Wait (polling the state) until the task is in one of ``states``; its view."""
+        deadline = time.monotonic() + timeout_s
+        while self._task(task_id).state not in states and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return self.get_task(task_id)
+
+    # ---- status -------------------------------------------------------------------------
+    def status(self) -> dict:
+        now = self.clock()
+        return build_status(
+            sm=self.sm, core=self.core, loop=self.loop,
+            scheduler_stats=self.driver.stats() if self.driver else {},
+            strategy=self.cfg.strategy, log_status=self.log_status(), security=self.security,
+            latency=self.latency, waiting=len(self.waiters),
+            uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
+            ready=self.ready)
+
+    @property
+    def tick_report(self):
+        """The engine's last published tick report."""
+        return self.core.tick_report
+
+    def log_status(self) -> dict:
+        return self.log.status() if self.log is not None else {}
+
+    def assigned_count(self) -> int:
+        return self.sm.counts.get(ASSIGNED, 0)
+
+    # ---- lookups ------------------------------------------------------------------------
+    def _agent(self, agent_id: str):
+        agent = self.sm.agents.get(agent_id)
+        if agent is None:
+            raise ControlError.not_found("agent", agent_id, "agent_id")
+        return agent
+
+    def _task(self, task_id: str):
+        task = self.sm.tasks.get(task_id)
+        if task is None:
+            raise ControlError.not_found("task", task_id, "task_id")
+        return task
+
+
+def _strategies() -> tuple[str, ...]:
+    from ..scheduler import STRATEGIES
+
+    return STRATEGIES

@@ -1,0 +1,162 @@
+"""``uqo serve``, ``uqo agent``, ``uqo bench api`` and ``uqo bench startup``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .base import int_at_least
+
+
+def add_commands(sub, bench) -> None:
+    p = sub.add_parser("serve", help="run the orchestrator (HTTP API, durable log, engine)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
+    p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("agent", help="run an agent worker against a server")
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="server URL")
+    p.add_argument("--agent-id", required=True)
+    p.add_argument("--capabilities", default="general", help="comma-separated")
+    p.add_argument("--clearance", type=int, default=0, help="0..3")
+    p.add_argument("--compartments", default="", help="comma-separated")
+    p.add_argument("--capacity", type=int, default=1, help="tasks held at once")
+    p.add_argument("--failure-domain")
+    p.add_argument("--handler", default="echo",
+                   help="echo | sleep:SECONDS | fail (always fails, for drills)")
+    p.add_argument("--heartbeat-interval", type=float, default=5.0)
+    p.add_argument("--token-env", default="UQO_TOKEN",
+                   help="environment variable holding a bearer token (default UQO_TOKEN)")
+    p.add_argument("--credential-file",
+                   help="log in with this JSON credential file instead (user_id, password, "
+                        "totp_secret), e.g. an agent account's")
+    p.set_defaults(func=_agent)
+
+    p = bench.add_parser("api", help="HTTP API load: batch/single submit, latency percentiles")
+    p.add_argument("--agents", type=int, default=100_000, help="registered agents")
+    p.add_argument("--batch-tasks", type=int, default=200_000,
+                   help="tasks sent through the batch endpoint")
+    p.add_argument("--batch-size", type=int, default=2_000)
+    p.add_argument("--rate", type=float, default=2_000.0,
+                   help="single submits per second for the latency phase")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of single submits")
+    p.add_argument("--clients", type=int, default=2, help="client processes")
+    p.add_argument("--history", type=int, default=0,
+                   help="also measure restart time with this many tasks in the history")
+    p.add_argument("--strategy", default="quantum",
+                   help="scheduling strategy of the server (see docs/scheduler.md)")
+    p.add_argument("--no-fsync", action="store_true", help="measure without fsync (never "
+                   "for production; shows the cost of durability)")
+    p.add_argument("--out", default=None, help="JSON path (default bench/results/api-*.json)")
+    p.set_defaults(func=_bench_api)
+
+    p = bench.add_parser("startup", help="seconds from spawn to /health/live and /health/ready, "
+                         "cold (empty kernel cache) and warm")
+    p.add_argument("--repeat", type=int_at_least(1), default=3, help="runs per mode")
+    p.add_argument("--out", type=Path, default=Path("bench/results"))
+    p.set_defaults(func=_bench_startup)
+
+
+def _fail(message: str) -> int:
+    print(f"uqo: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve(args) -> int:
+    import os
+
+    from uqo.control.config import ConfigError, describe, load_config_sources
+    from uqo.control.server.process import serve
+
+    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    try:
+        cfg, sources = load_config_sources(args.config, os.environ, overrides)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    print("uqo serve: configuration", flush=True)
+    print(describe(cfg, sources), flush=True)
+    return serve(cfg)
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _handler(spec: str):
+    from uqo.control.client.worker import echo_handler, sleep_handler
+
+    if spec == "echo":
+        return echo_handler
+    if spec == "fail":
+        async def fail(assignment):
+            raise RuntimeError("the fail handler always fails")
+        return fail
+    if spec.startswith("sleep:"):
+        try:
+            seconds = float(spec[6:])
+        except ValueError:
+            seconds = -1.0
+        if seconds >= 0:
+            return sleep_handler(seconds)
+    return None
+
+
+def _agent(args) -> int:
+    import asyncio
+    import os
+    import signal
+
+    from uqo.control.client.worker import AgentWorker
+    from uqo.control.errors import ControlError
+    from uqo.control.sdk.client import UnifiedOrchestrator
+
+    handler = _handler(args.handler)
+    if handler is None:
+        return _fail(f"--handler {args.handler!r}: expected echo, fail or sleep:SECONDS")
+    if not 0 <= args.clearance <= 3:
+        return _fail(f"--clearance {args.clearance}: expected 0..3")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        token = os.environ.get(args.token_env) or None
+        if args.credential_file:
+            from uqo.control.sdk.credentials import login_with_file
+            token = await login_with_file(args.url, args.credential_file)
+        async with UnifiedOrchestrator(args.url, token) as client:
+            worker = AgentWorker(client, args.agent_id, _split(args.capabilities), handler,
+                                 args.clearance, _split(args.compartments), args.capacity,
+                                 args.failure_domain, args.heartbeat_interval)
+            print(f"uqo agent {args.agent_id}: working for {args.url}", flush=True)
+            await worker.run(stop)
+            print(f"uqo agent {args.agent_id}: stopped ({worker.completed} done, "
+                  f"{worker.failed} failed, {worker.reconnects} reconnects)", flush=True)
+
+    try:
+        asyncio.run(main())
+    except ControlError as exc:
+        return _fail(f"{exc.code}: {exc.message}")
+    except (OSError, ValueError, PermissionError) as exc:
+        return _fail(f"--credential-file {args.credential_file!r}: {exc}")
+    return 0
+
+
+def _bench_startup(args) -> int:
+    from uqo.bench.startup import main
+
+    return main(args.repeat, args.out)
+
+
+def _bench_api(args) -> int:
+    from uqo.bench.api import run_bench
+
+    for name in ("agents", "batch_tasks", "batch_size", "clients"):
+        if getattr(args, name) < 1:
+            return _fail(f"--{name.replace('_', '-')} {getattr(args, name)}: must be >= 1")
+    if args.rate <= 0 or args.duration <= 0:
+        return _fail(f"--rate {args.rate} / --duration {args.duration}: must be > 0")
+    return run_bench(args)

@@ -1,1 +1,0 @@
-"""Subcommands of the ``uqo`` command line, one module per area (see ``uqo.cli``)."""
