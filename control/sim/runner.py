@@ -27,6 +27,7 @@ from uqo.control.scheduler.forecast import FAILURE_MODELS
 
 from .forecasting import ForecastScorer
 from .scores import RunScores
+from .trace import DOWN, FAILURE, HEARTBEAT, SUCCESS, TIMEOUT, TraceRecorder
 from .world import World, crn
 
 DISPATCH_TIMEOUT_S = 5.0
@@ -34,7 +35,7 @@ DISPATCH_TIMEOUT_S = 5.0
 
 class Simulation:
     def __init__(self, world: World, scheduler, progress=None, forecast_models=FAILURE_MODELS,
-                 probe_policy: str | None = None):
+                 probe_policy: str | None = None, record: bool = False):
         cfg = world.config
         self.w, self.cfg, self.sched, self.progress = world, cfg, scheduler, progress
         self.scores = RunScores(world.n_agents, cfg.bin_s)
@@ -42,6 +43,9 @@ class Simulation:
             if forecast_models else None
         self._probe_budget, self._probes = 0.0, 0
         self.probe_policy = probe_policy or cfg.probe_policy
+        self.recorder = TraceRecorder(world.n_agents, cfg.dt, cfg.heartbeat_s) if record \
+            else None
+        self._step = 0
         self.alive = np.ones(world.n_agents, bool)
         self.last_heard = np.zeros(world.n_agents)
         self.declared = np.zeros(world.n_agents, bool)
@@ -57,9 +61,12 @@ class Simulation:
 
     def run(self) -> RunScores:
         self.slot = self.sched.add_agents(self.w.specs)
+        if self.recorder:
+            self._record_pairs()
         self._schedule_failures()
         next_task, n_ticks = 0, math.ceil(self.cfg.duration_s / self.cfg.dt)
         for step in range(1, n_ticks + 1):
+            self._step = step - 1
             now = step * self.cfg.dt
             next_task = self._arrivals(next_task, now)
             self._events_until(now)
@@ -70,9 +77,22 @@ class Simulation:
             self._score_forecasts(now)
             self._decide(now)
             self.sched.tick(self.cfg.dt)
+            if self.recorder:
+                self.recorder.n_ticks = step
             if self.progress:
                 self.progress(1)
         return self.scores
+
+    def _record_pairs(self) -> None:
+        index = np.full(self.sched.capacity, -1, np.int64)
+        index[self.slot] = np.arange(len(self.slot))
+        partner = self.sched.link.partner[self.slot]
+        self.recorder.pairs(np.where(partner >= 0, index[np.maximum(partner, 0)], -1),
+                            self.sched.link.site[self.slot])
+
+    def _record(self, agents, kind: int) -> None:
+        if self.recorder:
+            self.recorder.event(self._step, agents, kind)
 
     # ---- events -----------------------------------------------------------------------------
     def _push(self, t: float, kind: str, data) -> None:
@@ -139,6 +159,7 @@ class Simulation:
         heard = due[~lost]
         self.sched.heartbeats([self.w.specs[a].agent_id for a in heard.tolist()], now)
         self.last_heard[heard], self.declared[heard] = now, False
+        self._record(heard, HEARTBEAT)
 
     def _probe(self, now: float) -> None:
         """Spend the probe budget: the scheduler names the targets; a live agent answers
@@ -154,10 +175,13 @@ class Simulation:
             self._probes += 1
             if not self.alive[a]:
                 self.sched.probe_result(agent_id, False)
+                self._record(a, TIMEOUT)
                 continue
             u = crn(self.cfg.seed, self._probes, np.array([a]), 92)[0]
             healthy = bool(u < self.w.reliability_at(np.array([a]), now)[0])
             self.sched.probe_result(agent_id, True, healthy)
+            self._record(a, HEARTBEAT)
+            self._record(a, SUCCESS if healthy else FAILURE)
             self.last_heard[a], self.declared[a] = now, False
         self.scores.counts["probes"] += n
 
@@ -173,6 +197,7 @@ class Simulation:
         for a in silent.tolist():
             self.sched.agent_failed(self.w.specs[a].agent_id)
             self.declared[a] = True
+        self._record(silent, DOWN)
 
     def _expire(self, now: float) -> None:
         tasks = self.w.tasks
@@ -232,6 +257,7 @@ class Simulation:
                                           lat[report].tolist(), silent[report].tolist()):
             self.sched.report_outcome(self.w.specs[a].agent_id, bool(good), float(seconds),
                                       timed_out=bool(mute and not good))
+            self._record(a, SUCCESS if good else TIMEOUT if mute else FAILURE)
             if self.forecast is not None:
                 self.forecast.outcome(a, bool(good))
         self.sched.release(self.w.tasks[task].task_id)
