@@ -74,3 +74,24 @@ class LoadForecast:
             return float(load_now)
         decay = math.exp(-horizon_s / self.hold_s)
         return float(load_now * decay + self.rate * self.hold_s * (1.0 - decay))
+
+
+def forecast_summary(sched, horizon: float, riskiest: int = 5) -> dict:
+    """``Scheduler.forecast_summary``: load now and at ``now + horizon``, and the belief's
+    failure probabilities over the active agents."""
+    load = sched.load_now()
+    lf = sched.load_forecast
+    out = {"horizon_s": horizon, "load_now": load, "load": lf.forecast(horizon, load),
+           "placement_rate_per_s": lf.rate,
+           "hold_s": None if math.isnan(lf.hold_s) else lf.hold_s,
+           "failure": {"mean": None, "p90": None, "above_half": 0, "riskiest": []}}
+    slots = np.flatnonzero(sched.table.active)
+    if len(slots) == 0:
+        return out
+    q = failure_forecast(sched, slots, horizon, "quantum")
+    top = np.argsort(-q, kind="stable")[:riskiest]
+    out["failure"] = {"mean": float(q.mean()), "p90": float(np.percentile(q, 90)),
+                      "above_half": int((q > 0.5).sum()),
+                      "riskiest": [{"agent_id": sched.table.ids[slots[i]],
+                                    "probability": float(q[i])} for i in top.tolist()]}
+    return out

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+PROBE_POLICIES = ("info_gain", "round_robin")
+
 
 def binary_entropy(p) -> np.ndarray:
     p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
@@ -58,3 +60,20 @@ class ProbePlanner:
             return active[np.argsort(-g, kind="stable")]
         top = np.argpartition(-g, n - 1)[:n]
         return active[top[np.lexsort((active[top], -g[top]))]]
+
+
+def belief_gains(sched) -> np.ndarray:
+    """Per slot, the expected information gain of probing it (0 for inactive slots)."""
+    sched.link.snapshot()
+    gains = np.zeros(sched.capacity)
+    active = np.flatnonzero(sched.table.active)
+    gains[active] = readiness_gain(sched.link.readiness(active),
+                                   sched.register.params.heartbeat_error)
+    return gains
+
+
+def plan_probes(sched, n: int, policy: str) -> np.ndarray:
+    """Slots to probe: ``n`` by ``policy`` (``PROBE_POLICIES``)."""
+    if policy == "round_robin":
+        return sched.probes.round_robin(sched.table, n)
+    return sched.probes.info_gain(sched.table, belief_gains(sched), n)

@@ -30,11 +30,11 @@ from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
 from .classical import Adaptive, LeastConnections, PowerOfTwo, RoundRobin
 from .correlation import JointFailures
-from .forecast import LoadForecast, failure_forecast
+from .forecast import LoadForecast, failure_forecast, forecast_summary
 from .latency import PeakEwma
 from .ledger import Ledger
 from .outcomes import OutcomeBooks
-from .probing import ProbePlanner, readiness_gain
+from .probing import PROBE_POLICIES, ProbePlanner, plan_probes
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
 from .scored import Scored, ewma, thompson, thompson_mean
@@ -274,21 +274,9 @@ class Scheduler:
         belief (``info_gain``), or the next ones in turn (``round_robin``)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be an int >= 0, got {n!r}")
-        if policy == "round_robin":
-            slots = self.probes.round_robin(self.table, n)
-        elif policy == "info_gain":
-            slots = self.probes.info_gain(self.table, self._probe_gains(), n)
-        else:
+        if policy not in PROBE_POLICIES:
             raise ValueError(f"policy must be 'info_gain' or 'round_robin', got {policy!r}")
-        return self.table.ids[slots].tolist()
-
-    def _probe_gains(self) -> np.ndarray:
-        self.link.snapshot()
-        gains = np.zeros(self.capacity)
-        active = np.flatnonzero(self.table.active)
-        gains[active] = readiness_gain(self.link.readiness(active),
-                                       self.register.params.heartbeat_error)
-        return gains
+        return self.table.ids[plan_probes(self, n, policy)].tolist()
 
     def probe_result(self, agent_id: str, answered: bool, healthy: bool = False,
                      latency_s: float = 0.0) -> None:
@@ -311,6 +299,12 @@ class Scheduler:
         slots = np.flatnonzero(self.table.active) if agent_ids is None else \
             np.array([self.table.slot(a) for a in agent_ids], np.int64)
         return failure_forecast(self, slots, horizon, model)
+
+    def forecast_summary(self, horizon_s: float, riskiest: int = 5) -> dict:
+        """The fleet's forecast for the next ``horizon_s`` seconds (``/v1/status``): the load
+        now and then, and the per-agent failure probabilities (mean, p90, how many above 1/2,
+        the ``riskiest`` agents)."""
+        return forecast_summary(self, _finite(horizon_s, "horizon_s"), riskiest)
 
     def load_now(self) -> int:
         return int(self.table.load[self.table.active].sum())

@@ -47,3 +47,19 @@ def test_the_scheduler_feeds_its_load_forecast():
     s.release("t")
     assert s.load_forecast.hold_s == pytest.approx(2.0)
     assert s.load_forecast.rate > 0
+
+
+def test_the_forecast_summary_names_the_riskiest_agents():
+    s = make_scheduler(8)
+    assert s.forecast_summary(30.0)["failure"]["mean"] is None     # no agents yet
+    s.add_agents([agent(i) for i in range(4)])
+    for i, p in enumerate([0.9, 0.2, 0.95, 0.6]):
+        set_readiness(s, f"a{i}", p)
+    out = s.forecast_summary(30.0, riskiest=2)
+    assert out["horizon_s"] == 30.0 and out["load_now"] == 0
+    f = out["failure"]
+    assert [r["agent_id"] for r in f["riskiest"]] == ["a1", "a3"]
+    assert f["above_half"] == 1 and f["mean"] == pytest.approx(np.mean([0.1, 0.8, 0.05, 0.4]),
+                                                              abs=1e-5)
+    with pytest.raises(ValueError, match="horizon_s"):
+        s.forecast_summary(float("nan"))
