@@ -85,6 +85,14 @@ class Empty(_Strict):
     """A body that may be absent or ``{}``."""
 
 
+class HeartbeatBody(_Strict):
+    """A heartbeat; with ``probe_id`` it also answers that health check (``healthy``; an
+    answer is itself evidence of health, so it defaults to true)."""
+
+    probe_id: str | None = None
+    healthy: bool = True
+
+
 # ---- query strings ----------------------------------------------------------------------
 # An absent parameter is UNSET (not None: the text "null" is a value, and a wrong one).
 Unset = msgspec.UnsetType
@@ -187,9 +195,17 @@ class Deregistered(msgspec.Struct):
     requeued_tasks: list[str]
 
 
+class ProbeRequest(msgspec.Struct):
+    """Run a health check and send its result with the next heartbeat before the deadline."""
+
+    probe_id: str
+    deadline_s: float
+
+
 class HeartbeatAck(msgspec.Struct):
     agent_id: str
     received_at: float
+    probe: ProbeRequest | None = None
 
 
 class Session(msgspec.Struct):
@@ -205,6 +221,7 @@ class Health(msgspec.Struct):
 
 
 class Status(msgspec.Struct):
+    forecast: dict | None
     quantum: dict
     scheduler: dict
     consensus: dict

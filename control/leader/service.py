@@ -40,6 +40,7 @@ from .driver import SchedulerDriver
 from .loop import LeaderLoop
 from .metrics import ServiceMetrics, StateReadings
 from .perf import LatencyWindow
+from .probes import ProbeBook
 from .status import build_status
 from .waiters import Waiters
 
@@ -56,7 +57,9 @@ class Orchestrator:
         self.core = LeaderCore(_strategies(), cfg.heartbeat_timeout_s)
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
-            log_status=self.log_status))
+            log_status=self.log_status,
+            forecast=lambda: self.driver.forecast() if self.driver else None))
+        self.probes = ProbeBook(cfg.probe_timeout_s) if cfg.probe_rate > 0 else None
         self.waiters = Waiters()
         self.latency = LatencyWindow()
         self.log: SingleNodeLog | None = None
@@ -89,7 +92,7 @@ class Orchestrator:
             self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
             self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
             schedule_interval_s=self.cfg.schedule_interval_s,
-            max_decide_batch=self.cfg.max_decide_batch)
+            max_decide_batch=self.cfg.max_decide_batch, probes=self.probes)
         self.applier.on_applied = self._on_applied
         self.loop.start()
         self.started_at, self.ready = self.clock(), True
@@ -147,12 +150,25 @@ class Orchestrator:
     async def deregister_agent(self, agent_id: str) -> list[str]:
         """Remove an agent; returns the ids of its tasks sent back to pending."""
         self._agent(agent_id)
+        if self.probes is not None:
+            self.probes.forget(agent_id)
         return await self._propose(cmds.DeregisterAgent(at=self.clock(), agent_id=agent_id))
 
-    def heartbeat(self, agent_id: str) -> dict:
+    def heartbeat(self, agent_id: str, probe_id: str | None = None,
+                  healthy: bool = True) -> dict:
+        """The agent is alive; with ``probe_id`` it also answers a health check (``healthy``).
+        The reply carries a ``probe`` to run when the leader wants one from this agent."""
         self._agent(agent_id)
         self._seen(agent_id)
-        return {"agent_id": agent_id, "received_at": self.clock()}
+        out = {"agent_id": agent_id, "received_at": self.clock()}
+        if self.probes is None:
+            return out
+        if probe_id is not None and self.probes.answered(agent_id, probe_id):
+            self.driver.queue("probe_result", agent_id, True, bool(healthy))
+        probe = self.probes.deliver(agent_id, time.monotonic())
+        if probe is not None:
+            out["probe"] = probe
+        return out
 
     def get_agent(self, agent_id: str) -> dict:
         return agent_view(self._agent(agent_id))
@@ -243,6 +259,7 @@ class Orchestrator:
             scheduler_stats=self.driver.stats() if self.driver else {},
             strategy=self.cfg.strategy, log_status=self.log_status(), security=self.security,
             latency=self.latency, waiting=len(self.waiters),
+            forecast=self.driver.forecast() if self.driver else None,
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
 
