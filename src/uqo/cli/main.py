@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "uqo.cli.peers",
     "uqo.cli.scheduler",
     "uqo.cli.security",
+    "uqo.cli.tune",
 )
 
 
