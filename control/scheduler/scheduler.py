@@ -29,7 +29,7 @@ import numpy as np
 from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
 from .classical import Adaptive, LeastConnections, PowerOfTwo, RoundRobin
-from .correlation import JointFailures
+from .correlation import JointFailures, learn_rates
 from .forecast import LoadForecast, failure_forecast, forecast_summary
 from .latency import PeakEwma
 from .ledger import Ledger
@@ -316,17 +316,9 @@ class Scheduler:
         self.table.up[slot] = False
         self.link.failed(slot)
         partner = int(self.link.partner[slot])
-        rate = self.joint.failed(slot, partner, self.register.now)
-        if rate is not None:
-            self._set_pair_rate(slot, rate)
+        if self.joint.failed(slot, partner, self.register.now):
+            self._stats.counts["joint_failures"] += 1
         self._stats.counts["failures"] += 1
-
-    def _set_pair_rate(self, slot: int, rate: float) -> None:
-        reg = self.register
-        eng = int(self.link.eng[slot])
-        # The register keeps the per-pair correlated-failure rate in its public books
-        # (``pair_rate`` by cell); there is no setter method yet.
-        reg.pair_rate[reg.cell[eng]] = max(rate, reg.params.corr_rate)
 
     def refresh_beliefs(self) -> None:
         """Apply queued heartbeats and failures to the engine now (``decide`` does it anyway
@@ -336,6 +328,8 @@ class Scheduler:
     def tick(self, dt: float):
         """Advance the engine register by ``dt`` seconds; returns its ``TickReport``."""
         self.load_forecast.tick(dt)
+        self.joint.elapsed(self.table.n_active, dt)
+        learn_rates(self)
         return self.link.tick(dt)
 
     # ---- status -----------------------------------------------------------------------------
