@@ -78,7 +78,7 @@ class Run:
 
 def _available(name: str) -> str | None:
     """None when the backend can run here, else the reason."""
-    from uqo.kernels.stores import numba_available
+    from uqo.kernels.numba_store import numba_available
 
     if name == "numba":
         return None if numba_available() else "numba is not installed"
@@ -103,6 +103,13 @@ def _host_allocations(run: Run, ticks: int) -> dict:
             "peak_bytes_per_agent": None}
 
 
+def _inputs(params):
+    """The bench's tick inputs: ``params`` (the nine per-cell arrays), J dt 0.05, theta0 pi/4."""
+    from uqo.kernels.tick_inputs import PairInputs
+
+    return PairInputs(*params, coupling_dt=0.05, theta0=math.pi / 4)
+
+
 def _runner(name: str, n_pairs: int, rho, s, params, config=None) -> Run:
     if name == "numba":
         from uqo.kernels import numba_tick as nt
@@ -110,7 +117,8 @@ def _runner(name: str, n_pairs: int, rho, s, params, config=None) -> Run:
         rho, s = _repeat(rho, n_pairs), _repeat(s, n_pairs)
         params = [_repeat(p, n_pairs) for p in params]
         out = np.empty((len(nt.PAIR_KEYS), n_pairs))
-        run = Run(lambda: nt.pairs_inplace(rho, s, params, 0.05, math.pi / 4, out),
+        inputs = _inputs(params)
+        run = Run(lambda: nt.pairs_inplace(rho, s, inputs, out),
                   lambda: None, lambda: (rho, dict(zip(nt.PAIR_KEYS, out))),
                   rho.nbytes + s.nbytes + sum(p.nbytes for p in params) + out.nbytes, None)
         run.allocations = lambda ticks: _host_allocations(run, ticks)
@@ -120,7 +128,8 @@ def _runner(name: str, n_pairs: int, rho, s, params, config=None) -> Run:
 
         rho, s = _repeat(rho, n_pairs), _repeat(s, n_pairs)
         params = [_repeat(p, n_pairs) for p in params]
-        run = Run(lambda: tick_pairs(rho, s, *params, 0.05, math.pi / 4), lambda: None, None,
+        inputs = _inputs(params)
+        run = Run(lambda: tick_pairs(rho, s, inputs), lambda: None, None,
                   rho.nbytes + s.nbytes + sum(p.nbytes for p in params), None)
         run.allocations = lambda ticks: _host_allocations(run, ticks)
         return run
@@ -133,17 +142,18 @@ def _jax_runner(n_pairs, rho, s, params) -> Run:
     import jax
     import jax.numpy as jnp
     from uqo.engine.backend import get_backend
-    from uqo.engine.store import make_store
+    from uqo.engine.register.storage import make_store
 
     store = make_store(get_backend("jax"))
 
     def put(x):
         return jnp.resize(jax.device_put(x), (n_pairs,) + x.shape[1:])
     state = {"rho": put(rho), "s": put(s), "args": [put(p) for p in params]}
+    inputs = _inputs(state["args"])
 
     def tick():
         state["rho"], state["s"], state["diag"] = store.run_pairs(
-            state["rho"], state["s"], n_pairs, state["args"], 0.05, math.pi / 4)
+            state["rho"], state["s"], n_pairs, inputs)
 
     def sync():
         jax.block_until_ready(state["rho"])
@@ -222,7 +232,7 @@ def check_kernels(n: int = 4096, names=("numba", "jax", "cupy"), config=None) ->
     from uqo.engine.tick import tick_pairs
 
     rho, s, params = random_pairs(n, seed=1)
-    want_rho, want = tick_pairs(rho, s, *params, 0.05, math.pi / 4)
+    want_rho, want = tick_pairs(rho, s, _inputs(params))
     rows = []
     for name in names:
         why = _available(name)

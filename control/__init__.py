@@ -14,6 +14,6 @@
                 server child process for tests and benchmarks
 * ``sim``       the discrete-event simulator comparing scheduling strategies
 
-Leaf modules shared by all rooms: ``errors`` (``ControlError``) and ``config``
-(``ServerConfig``). Rooms import each other without cycles (tests/project/test_imports.py).
+Leaf modules shared by all rooms: ``errors`` (``ControlError``), ``config``
+(``ServerConfig``) and ``tracing`` (OpenTelemetry spans and trace context). Rooms import each other without cycles (tests/project/test_imports.py).
 """

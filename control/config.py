@@ -11,6 +11,10 @@ The TOML file holds the settings at top level or under a ``[server]`` table. Env
 are ``UQO_`` + the setting in upper case (``UQO_PORT=9000``). Unknown settings and wrong types
 raise ``ConfigError`` naming the setting and where it came from. Nothing here reads the
 environment unless handed it.
+
+Tracing also takes OpenTelemetry's standard names, below every source of our own:
+defaults < ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` / ``..._PROTOCOL`` < TOML < ``UQO_*`` < flags
+(docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -53,6 +57,20 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     model_params: str = ""                        # tuned belief parameters (uqo tune); "" none
     auth: bool = True                             # false: pass-through (development only)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # ---- tracing (docs/tracing.md): off while no endpoint is set ----
+    otlp_endpoint: Annotated[str, msgspec.Meta(pattern=r"^(https?://[^/\s]+(/\S*)?)?$")] = ""
+    otlp_protocol: Literal["grpc", "http/protobuf"] = "grpc"
+    # ---- replication on etcd (empty ``etcd``: the single-node log; docs/replication.md) ----
+    etcd: str = ""                                # "http://h1:2379,http://h2:2379,..."
+    replica_id: str = ""                          # this replica's name (required with etcd)
+    etcd_prefix: str = "/uqo"                     # keys of this uqo cluster in etcd
+    etcd_ca: str = ""                             # TLS to etcd: CA file (PEM) ...
+    etcd_cert: str = ""                           # ... and this client's certificate ...
+    etcd_key: str = ""                            # ... and key, for mutual TLS
+    lease_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=60)] = 2    # leader lease (seconds)
+    advertise_url: str = ""                       # URL clients use for this replica
+    follower_writes: Literal["forward", "redirect"] = "forward"   # or answer 307
+    read_timeout_s: Positive = 5.0                # a linearizable read waits this long at most
 
 
 class ConfigError(ValueError):
@@ -75,6 +93,8 @@ def load_config_sources(path: str | None = None, env: Mapping[str, str] | None =
     """``load_config`` plus, per setting given, where it came from (for ``describe``)."""
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
+    for key, (name, value) in otel_env(env or {}).items():
+        values[key], sources[key] = value, f"env {name}"
     if path is not None:
         for key, value in _read_toml(path).items():
             values[key], sources[key] = value, f"file {path}"
@@ -120,6 +140,21 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     known = _fields()
     return {k[4:].lower(): v for k, v in env.items()
             if k.startswith("UQO_") and k[4:].lower() in known}
+
+
+_OTEL = {"otlp_endpoint": ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+         "otlp_protocol": ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")}
+
+
+def otel_env(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Tracing settings from OpenTelemetry's standard variables (the traces-only name before
+    the general one): setting -> (variable, value)."""
+    out = {}
+    for key, names in _OTEL.items():
+        name = next((n for n in names if env.get(n)), None)
+        if name is not None:
+            out[key] = (name, env[name])
+    return out
 
 
 def describe(cfg: ServerConfig, sources: Mapping[str, str] | None = None) -> str:

@@ -1,8 +1,8 @@
 """Where agents sit in the register's cell arrays, as index arrays the tick can use directly.
 
-Rebuilt only when membership changes (``AgentRegister._geometry``); the tick is hot, add and
-remove are not. Where every cell is occupied and ids are evenly spaced (agents added in bulk),
-indices become slices, so the per-tick gathers and scatters are strided copies.
+Rebuilt only when membership changes (the register's ``Stepper`` caches it); the tick is hot,
+add and remove are not. Where every cell is occupied and ids are evenly spaced (agents added in
+bulk), indices become slices, so the per-tick gathers and scatters are strided copies.
 """
 
 from __future__ import annotations

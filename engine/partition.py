@@ -1,7 +1,7 @@
 """Consistent hashing with virtual nodes and bounded loads: which engine partition holds an agent.
 
 Used by the agent register to place cells on devices (``AgentRegister(..., shards=...)``) and by
-the scheduler (``uqo.control.scheduler.sharding`` re-exports it), so both agree on the ring.
+the scheduler (``uqo.control.scheduler.Scheduler.ring``), so both agree on the ring.
 
 Each shard owns ``vnodes`` points on a 64-bit ring (BLAKE2b of ``"shard#vnode"``); a key hashes
 to a point and belongs to the first shard clockwise. With bounded loads (Mirrokni, Thorup and

@@ -16,9 +16,11 @@ for a tick of length ``dt`` and an agent silent for ``tau``:
 Steps 4 and 5 are unitary on the cell, so the cell entropy computed after step 3 is also the
 entropy at the end of the tick; it is carried to the next tick as the "before" value.
 
-Inputs are device arrays of one backend (``xp`` is taken from ``rho``); per-cell parameters are
-``(C,)`` float arrays; ``rho`` is ``(C, 4, 4)`` (pairs) or ``(C, 2, 2)`` (singles). Functions return
-new arrays, so ``jax.jit`` compiles each into one fused program (``AgentRegister`` does that).
+Inputs are device arrays of one backend (``xp`` is taken from ``rho``); ``rho`` is ``(C, 4, 4)``
+(pairs) or ``(C, 2, 2)`` (singles); the per-cell parameters come as one value, ``PairInputs`` or
+``SingleInputs`` (``uqo.kernels.tick_inputs``: ``(C,)`` float arrays named as above, and the
+scalars). Functions return new arrays, so ``jax.jit`` compiles each into one fused program (the
+register's JAX store does that; the inputs are a JAX pytree).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 from array_api_compat import array_namespace
+from uqo.kernels.tick_inputs import PairInputs, SingleInputs
 
 from . import pairmath as pm
 
@@ -194,23 +197,25 @@ def _hygiene(rho, xp):
 
 # ---- the whole tick ----------------------------------------------------------------------------
 
-def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, coupling_dt, theta0):
+def tick_pairs(rho, s_before, inputs: PairInputs):
     """One tick of ``(C, 4, 4)`` pair cells. Returns ``(rho, diagnostics)``.
 
-    ``s_before`` is each cell's entropy before the tick; ``p_*, q_*, g_*`` the per-site channel
-    strengths, ``c`` the correlated-failure probability, ``r_*`` the summed rewards queued for
-    each site (0: none), all ``(C,)``. ``coupling_dt`` (J dt) and ``theta0`` are scalars.
-    Diagnostics (float64 ``(C,)``): ``s_cell, leak, ready_a, ready_b, s_a, s_b, mi,
-    concurrence, npurity``.
+    ``s_before`` is each cell's entropy before the tick; ``inputs`` holds the per-site channel
+    strengths ``p_*, q_*, g_*``, the correlated-failure probability ``c``, the summed rewards
+    ``r_*`` queued for each site (0: none), all ``(C,)``, and the scalars ``coupling_dt``
+    (J dt) and ``theta0``. Diagnostics (float64 ``(C,)``): ``s_cell, leak, ready_a, ready_b,
+    s_a, s_b, mi, concurrence, npurity``.
     """
+    x = inputs
     xp = array_namespace(rho)
-    rho = site_channel(rho, 0, p_a, q_a, g_a)
-    rho = site_channel(rho, 1, p_b, q_b, g_b)
-    rho = correlated_failure(rho, c)
+    rho = site_channel(rho, 0, x.p_a, x.q_a, x.g_a)
+    rho = site_channel(rho, 1, x.p_b, x.q_b, x.g_b)
+    rho = correlated_failure(rho, x.c)
     s_cell = pm.pair_entropy(rho)
-    rho = rho * zz_phase(coupling_dt, rho.dtype, xp)
+    rho = rho * zz_phase(x.coupling_dt, rho.dtype, xp)
     rho_a, rho_b = pm.reduced_pair(rho)
-    u = local_pair_unitary(rotation_toward(rho_a, r_a, theta0), rotation_toward(rho_b, r_b, theta0))
+    u = local_pair_unitary(rotation_toward(rho_a, x.r_a, x.theta0),
+                           rotation_toward(rho_b, x.r_b, x.theta0))
     rho = conjugate(rho, u)
     rho = _hygiene(rho, xp)
     rho_a, rho_b = pm.reduced_pair(rho)
@@ -225,13 +230,15 @@ def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, couplin
     return rho, diag
 
 
-def tick_singles(rho, s_before, p, q, g, r, theta0):
-    """One tick of ``(C, 2, 2)`` single-agent cells. Returns ``(rho, diagnostics)`` with
-    ``s_cell, leak, ready, npurity`` (float64 ``(C,)``)."""
+def tick_singles(rho, s_before, inputs: SingleInputs):
+    """One tick of ``(C, 2, 2)`` single-agent cells; ``inputs`` holds ``p, q, g, r`` (``(C,)``)
+    and ``theta0``. Returns ``(rho, diagnostics)`` with ``s_cell, leak, ready, npurity``
+    (float64 ``(C,)``)."""
     xp = array_namespace(rho)
-    rho = qubit_channel(rho, p, q, g)
+    x = inputs
+    rho = qubit_channel(rho, x.p, x.q, x.g)
     s_cell = pm.qubit_entropy(rho)
-    rho = conjugate(rho, rotation_toward(rho, r, theta0))
+    rho = conjugate(rho, rotation_toward(rho, x.r, x.theta0))
     rho = _hygiene(rho, xp)
     diag = {"s_cell": s_cell, "leak": s_cell - s_before,
             "ready": xp.real(rho[:, 1, 1]).astype(xp.float64),

@@ -1,5 +1,7 @@
 """The register's store on CuPy: state stays on the device, the tick is the CUDA kernel.
 
+One of the register's stores (protocol: ``uqo.engine.register.storage.Store``).
+
 Per live-prefix size ``n`` (the register rounds it to powers of two, so there are few) the store
 keeps its device buffers: packed parameters ``(K, n)`` float32, the live mask, the diagnostics
 ``(K, n)`` float32 and the aggregate sums. A tick then allocates nothing: one host->device copy
@@ -9,9 +11,8 @@ serves the first allocation of each size.
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import cupy_tick as ct
+from .tick_inputs import PairInputs, SingleInputs
 
 
 class CupyStore:
@@ -38,16 +39,17 @@ class CupyStore:
                                cp.empty((rows, n), cp.float32), cp.zeros(n_agg, cp.float64))
         return self._bufs[key]
 
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
+    def run_pairs(self, rho, s_cell, n: int, inputs: PairInputs):
         params, live, out, agg = self._buffers("pairs", len(ct.PAIR_KEYS),
                                                len(ct.PAIR_AGGREGATES), n)
-        params.set(np.ascontiguousarray(np.stack(args), dtype=np.float32))
-        ct.pairs_inplace(rho[:n], s_cell[:n], params, live, coupling_dt, theta0, out, agg)
+        params.set(ct.pack(inputs))
+        ct.pairs_inplace(rho[:n], s_cell[:n], params, live, inputs.coupling_dt, inputs.theta0,
+                         out, agg)
         return rho, s_cell, {k: out[i] for i, k in enumerate(ct.PAIR_KEYS)}
 
-    def run_singles(self, rho, s_cell, n, args, theta0):
+    def run_singles(self, rho, s_cell, n: int, inputs: SingleInputs):
         params, live, out, agg = self._buffers("singles", len(ct.SINGLE_KEYS),
                                                len(ct.SINGLE_AGGREGATES), n)
-        params.set(np.ascontiguousarray(np.stack(args), dtype=np.float32))
-        ct.singles_inplace(rho[:n], s_cell[:n], params, live, theta0, out, agg)
+        params.set(ct.pack(inputs))
+        ct.singles_inplace(rho[:n], s_cell[:n], params, live, inputs.theta0, out, agg)
         return rho, s_cell, {k: out[i] for i, k in enumerate(ct.SINGLE_KEYS)}

@@ -3,9 +3,10 @@
 Use cases::
 
     from uqo.kernels import cupy_tick as ct
-    rho, diag = ct.tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b,
-                              coupling_dt, theta0)        # reference signature, new arrays
-    agg = ct.pairs_inplace(rho, s_cell, params, live, coupling_dt, theta0, out, agg)
+    rho, diag = ct.tick_pairs(rho, s_before, inputs)     # reference signature, new arrays
+    params.set(ct.pack(inputs))                          # the kernel's (9, C) float32 rows
+    agg = ct.pairs_inplace(rho, s_cell, params, live, inputs.coupling_dt, inputs.theta0, out,
+                           agg)
 
 The kernels are compiled once per process by NVRTC (``cupy.RawModule``, cached by
 ``_module``) from the ``.cu`` file next to this module; one thread per cell does the whole tick
@@ -13,6 +14,12 @@ in registers; the fleet aggregates (sums of normalised purity, leakage, mutual i
 concurrence and the live-cell count) come from one block reduction per block and an atomicAdd,
 so reading them is one 40-byte copy, not a host round trip per quantity. Importing this module
 imports no CuPy; calling it without a CUDA device raises ``DeviceFailure``.
+
+The kernels take the tick's per-cell inputs packed as the rows of one ``(K, C)`` float32 device
+buffer (``PairInputs.CELL_FIELDS`` order) and its scalars as kernel arguments: ``pack`` builds
+those rows from a ``PairInputs`` / ``SingleInputs`` (``tick_inputs``), ``pairs_inplace`` /
+``singles_inplace`` launch on a buffer the caller keeps (the store reuses one per size), and
+``tick_pairs`` / ``tick_singles`` do both for one-off calls.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .failover import DeviceFailure
+from .tick_inputs import PairInputs, SingleInputs
 from .validate import check_array, check_cells
 
 PAIR_KEYS = ("s_cell", "leak", "ready_a", "ready_b", "s_a", "s_b", "mi", "concurrence",
@@ -187,27 +195,34 @@ def _check_launch(rho, params, live, agg, n_keys, n_agg, n) -> None:
         raise ValueError(f"rho has {n} cells; the kernel indexes cells with int32")
 
 
-def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, coupling_dt, theta0):
+def pack(inputs: PairInputs | SingleInputs) -> np.ndarray:
+    """The kernel's ``params`` rows from host (numpy) inputs: ``(K, C)`` float32, C order, rows
+    in ``CELL_FIELDS`` order, ready for one host->device copy into the caller's buffer."""
+    return np.ascontiguousarray(np.stack(inputs.per_cell()), dtype=np.float32)
+
+
+def _device_params(cupy, inputs):
+    return cupy.ascontiguousarray(cupy.stack([cupy.asarray(a, dtype=cupy.float32)
+                                              for a in inputs.per_cell()]))
+
+
+def tick_pairs(rho, s_before, inputs: PairInputs):
     """Reference signature on CuPy arrays: returns ``(new rho, diagnostics)``."""
     cupy = _cupy()
     rho, s = cupy.array(rho, order="C"), cupy.array(s_before, dtype=cupy.float64)
-    params = cupy.ascontiguousarray(cupy.stack([cupy.asarray(a, dtype=cupy.float32) for a in
-                                                (p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b)]))
     out = cupy.empty((len(PAIR_KEYS), rho.shape[0]), cupy.float32)
     live = cupy.ones(rho.shape[0], cupy.uint8)
-    pairs_inplace(rho, s, params, live, coupling_dt, theta0, out,
-                  cupy.zeros(len(PAIR_AGGREGATES), cupy.float64))
+    pairs_inplace(rho, s, _device_params(cupy, inputs), live, inputs.coupling_dt,
+                  inputs.theta0, out, cupy.zeros(len(PAIR_AGGREGATES), cupy.float64))
     return rho, dict(zip(PAIR_KEYS, out))
 
 
-def tick_singles(rho, s_before, p, q, g, r, theta0):
+def tick_singles(rho, s_before, inputs: SingleInputs):
     """Reference signature on CuPy arrays: returns ``(new rho, diagnostics)``."""
     cupy = _cupy()
     rho, s = cupy.array(rho, order="C"), cupy.array(s_before, dtype=cupy.float64)
-    params = cupy.ascontiguousarray(cupy.stack([cupy.asarray(a, dtype=cupy.float32)
-                                                for a in (p, q, g, r)]))
     out = cupy.empty((len(SINGLE_KEYS), rho.shape[0]), cupy.float32)
     live = cupy.ones(rho.shape[0], cupy.uint8)
-    singles_inplace(rho, s, params, live, theta0, out,
+    singles_inplace(rho, s, _device_params(cupy, inputs), live, inputs.theta0, out,
                     cupy.zeros(len(SINGLE_AGGREGATES), cupy.float64))
     return rho, dict(zip(SINGLE_KEYS, out))

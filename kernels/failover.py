@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .tick_inputs import PairInputs, SingleInputs, TickInputs
+
 _DEVICE_ERRORS = {
     "OutOfMemoryError",        # cupy.cuda.memory
     "CUDARuntimeError",        # cupy_backends.cuda.api.runtime
@@ -90,11 +92,11 @@ class FailoverStore:
     def take(self, arr, idx):
         return self._call("take", (arr, idx), n_arrays=1)
 
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
-        return self._call("run_pairs", (rho, s_cell, n, args, coupling_dt, theta0), n_arrays=2)
+    def run_pairs(self, rho, s_cell, n: int, inputs: PairInputs):
+        return self._call("run_pairs", (rho, s_cell, n, inputs), n_arrays=2)
 
-    def run_singles(self, rho, s_cell, n, args, theta0):
-        return self._call("run_singles", (rho, s_cell, n, args, theta0), n_arrays=2)
+    def run_singles(self, rho, s_cell, n: int, inputs: SingleInputs):
+        return self._call("run_singles", (rho, s_cell, n, inputs), n_arrays=2)
 
     def _call(self, name: str, args: tuple, n_arrays: int):
         if not self.failed:
@@ -161,11 +163,17 @@ def _mixed(shape: tuple, dtype, d: int | None) -> np.ndarray:
     return np.full(shape, math.log(d) if d else 0.0, dtype=dtype)
 
 
+def _host(x) -> np.ndarray:
+    return np.asarray(x.get() if hasattr(x, "get") else x)
+
+
 def _host_args(args):
     for a in args:
-        if isinstance(a, (list, tuple)):
-            yield [np.asarray(x.get() if hasattr(x, "get") else x) for x in a]
+        if isinstance(a, TickInputs):
+            yield a.map_cells(_host)
+        elif isinstance(a, (list, tuple)):
+            yield [_host(x) for x in a]
         elif hasattr(a, "shape") and not isinstance(a, np.ndarray):
-            yield np.asarray(a.get() if hasattr(a, "get") else a)
+            yield _host(a)
         else:
             yield a

@@ -1,9 +1,10 @@
 """The agent tick fused for ``jax.jit``: every cell's update as explicit scalar formulas.
 
 Same contract as ``uqo.engine.tick.tick_pairs`` / ``tick_singles`` (the reference; read its
-docstring for the model): same arguments, returns ``(rho, diagnostics)`` with the same keys.
-``rho`` is ``(C, 4, 4)`` (pairs) or ``(C, 2, 2)`` (singles), complex64 (or complex128); the
-per-cell parameters are ``(C,)`` real arrays. Under ``jax.jit`` the whole tick becomes one
+docstring for the model): same arguments ``(rho, s_before, inputs)``, returns ``(rho,
+diagnostics)`` with the same keys. ``rho`` is ``(C, 4, 4)`` (pairs) or ``(C, 2, 2)`` (singles),
+complex64 (or complex128); ``inputs`` a ``PairInputs`` / ``SingleInputs`` (``tick_inputs``: a
+JAX pytree of ``(C,)`` real arrays and two scalars, one jit argument). Under ``jax.jit`` the whole tick becomes one
 elementwise program over the cell index (XLA fuses it into one loop): the generic reference
 instead runs batched 4x4 matmuls and dozens of array passes.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from . import cellspectra as cs
 from .cx import Cx, hermitian
+from .tick_inputs import PairInputs, SingleInputs
 
 PAIR_DIAG_KEYS = ("s_cell", "leak", "ready_a", "ready_b", "s_a", "s_b", "mi", "concurrence",
                   "npurity")
@@ -184,21 +186,22 @@ def normalise_trace(m):
 
 # ---- the whole tick ----------------------------------------------------------------------------
 
-def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, coupling_dt, theta0):
+def tick_pairs(rho, s_before, inputs: PairInputs):
     """One tick of ``(C, 4, 4)`` pair cells; see ``uqo.engine.tick.tick_pairs`` for the contract.
     Returns ``(rho, diag)`` with float64 ``(C,)`` diagnostics keyed by ``PAIR_DIAG_KEYS``."""
     import jax.numpy as jnp
 
+    x = inputs
     real = jnp.real(rho[:1, 0, 0]).dtype
     m = load(rho, jnp)
-    m = site_channel(m, 0, p_a, q_a, g_a, jnp)
-    m = site_channel(m, 1, p_b, q_b, g_b, jnp)
-    m = correlated_failure(m, c)
+    m = site_channel(m, 0, x.p_a, x.q_a, x.g_a, jnp)
+    m = site_channel(m, 1, x.p_b, x.q_b, x.g_b, jnp)
+    m = correlated_failure(m, x.c)
     s_cell = cs.pair_entropy(_f64(m, jnp), jnp)
-    m = zz_coupling(m, coupling_dt, real, jnp)
+    m = zz_coupling(m, x.coupling_dt, real, jnp)
     ra, rb = reduced(m)
-    m = conjugate_site(m, 0, *rotation_toward(ra, r_a, theta0, real, jnp))
-    m = conjugate_site(m, 1, *rotation_toward(rb, r_b, theta0, real, jnp))
+    m = conjugate_site(m, 0, *rotation_toward(ra, x.r_a, x.theta0, real, jnp))
+    m = conjugate_site(m, 1, *rotation_toward(rb, x.r_b, x.theta0, real, jnp))
     m = normalise_trace(m)
     ra, rb = reduced(_f64(m, jnp))
     s_a, s_b = cs.qubit_entropy(ra, jnp), cs.qubit_entropy(rb, jnp)
@@ -210,15 +213,16 @@ def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, couplin
     return store(m, rho.dtype, jnp), diag
 
 
-def tick_singles(rho, s_before, p, q, g, r, theta0):
+def tick_singles(rho, s_before, inputs: SingleInputs):
     """One tick of ``(C, 2, 2)`` single cells; see ``uqo.engine.tick.tick_singles``. Returns
     ``(rho, diag)`` with float64 ``(C,)`` diagnostics keyed by ``SINGLE_DIAG_KEYS``."""
     import jax.numpy as jnp
 
+    x = inputs
     real = jnp.real(rho[:1, 0, 0]).dtype
-    m = qubit_channel(load(rho, jnp), p, q, g, jnp)
+    m = qubit_channel(load(rho, jnp), x.p, x.q, x.g, jnp)
     s_cell = cs.qubit_entropy(_f64(m, jnp), jnp)
-    m = normalise_trace(conjugate_qubit(m, *rotation_toward(m, r, theta0, real, jnp)))
+    m = normalise_trace(conjugate_qubit(m, *rotation_toward(m, x.r, x.theta0, real, jnp)))
     m64 = _f64(m, jnp)
     diag = {"s_cell": s_cell, "leak": s_cell - s_before.astype(jnp.float64),
             "ready": m64[1][1].re, "npurity": cs.normalised_purity(m64)}

@@ -9,11 +9,14 @@ cells skip the concurrence eigenproblem (both exact: see ``numba_cell``).
 
 Two entry points per cell kind:
 
-* ``tick_pairs`` / ``tick_singles``: the reference's signature and result (new arrays), for tests
-  and one-off use;
+* ``tick_pairs`` / ``tick_singles``: the reference's signature ``(rho, s_before, inputs)`` and
+  result (new arrays), for tests and one-off use;
 * ``pairs_inplace`` / ``singles_inplace``: update ``rho`` and ``s_cell`` in place and write the
   diagnostics into a preallocated ``(K, C)`` float64 buffer (rows in ``PAIR_KEYS`` /
-  ``SINGLE_KEYS`` order): no allocation per tick. ``uqo.engine.store`` uses these.
+  ``SINGLE_KEYS`` order): no allocation per tick. ``NumbaStore`` (``numba_store``) uses these.
+
+``inputs`` is a ``PairInputs`` / ``SingleInputs`` (``tick_inputs``); the wrappers unpack it into
+the compiled loops' positional arguments.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_cell as nc
+from .tick_inputs import PairInputs, SingleInputs
 from .validate import check_cells
 
 PAIR_KEYS = ("s_cell", "leak", "ready_a", "ready_b", "s_a", "s_b", "mi", "concurrence",
@@ -132,31 +136,32 @@ nc.flush_stale_caches("numba_tick", (_pairs_kernel, _singles_kernel, _pair_diagn
                                      _rotate_qubit))
 
 
-def pairs_inplace(rho, s_cell, params, coupling_dt: float, theta0: float, out) -> None:
-    """Tick ``(C, 4, 4)`` pair cells in place. ``params``: the nine ``(C,)`` arrays
-    ``p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b``; ``out``: ``(9, C')`` float64, ``C' >= C``."""
+def pairs_inplace(rho, s_cell, inputs: PairInputs, out) -> None:
+    """Tick ``(C, 4, 4)`` pair cells in place. ``inputs``: nine C-contiguous ``(C,)`` arrays and
+    the two scalars; ``out``: ``(9, C')`` float64, ``C' >= C``."""
+    params = inputs.per_cell()
     check_cells(rho, s_cell, params, 4, out, len(PAIR_KEYS), host=True)
-    _pairs_kernel(rho, s_cell, *params, float(coupling_dt), float(theta0), out)
+    _pairs_kernel(rho, s_cell, *params, float(inputs.coupling_dt), float(inputs.theta0), out)
 
 
-def singles_inplace(rho, s_cell, params, theta0: float, out) -> None:
-    """Tick ``(C, 2, 2)`` single cells in place. ``params``: ``p, q, g, r`` each ``(C,)``."""
+def singles_inplace(rho, s_cell, inputs: SingleInputs, out) -> None:
+    """Tick ``(C, 2, 2)`` single cells in place. ``inputs``: ``p, q, g, r`` each ``(C,)``."""
+    params = inputs.per_cell()
     check_cells(rho, s_cell, params, 2, out, len(SINGLE_KEYS), host=True)
-    _singles_kernel(rho, s_cell, *params, float(theta0), out)
+    _singles_kernel(rho, s_cell, *params, float(inputs.theta0), out)
 
 
-def tick_pairs(rho, s_before, p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b, coupling_dt, theta0):
+def tick_pairs(rho, s_before, inputs: PairInputs):
     """Reference signature: returns ``(new rho, diagnostics)``; inputs are not modified."""
     rho, s = np.array(rho, order="C"), np.array(s_before, np.float64)
     out = np.empty((len(PAIR_KEYS), rho.shape[0]))
-    params = [np.ascontiguousarray(a) for a in (p_a, p_b, q_a, q_b, g_a, g_b, c, r_a, r_b)]
-    pairs_inplace(rho, s, params, coupling_dt, theta0, out)
+    pairs_inplace(rho, s, inputs.map_cells(np.ascontiguousarray), out)
     return rho, dict(zip(PAIR_KEYS, out))
 
 
-def tick_singles(rho, s_before, p, q, g, r, theta0):
+def tick_singles(rho, s_before, inputs: SingleInputs):
     """Reference signature: returns ``(new rho, diagnostics)``; inputs are not modified."""
     rho, s = np.array(rho, order="C"), np.array(s_before, np.float64)
     out = np.empty((len(SINGLE_KEYS), rho.shape[0]))
-    singles_inplace(rho, s, [np.ascontiguousarray(a) for a in (p, q, g, r)], theta0, out)
+    singles_inplace(rho, s, inputs.map_cells(np.ascontiguousarray), out)
     return rho, dict(zip(SINGLE_KEYS, out))

@@ -7,7 +7,7 @@ Use cases::
     order, block = partition_layout(partition_of_cell, mesh.size)
     tick = sharded_tick_pairs(mesh)                      # jitted, cells split across devices
     idx = np.maximum(order, 0)                           # padding rows: any real cell
-    rho, diag, agg = tick(rho[idx], s[idx], *[p[idx] for p in params], jdt, theta0,
+    rho, diag, agg = tick(rho[idx], s[idx], inputs.map_cells(lambda p: p[idx]),
                           live=order >= 0)               # agg counts live cells only
 
     AgentRegister(n, backend="jax", shards="auto")       # the register on every local device
@@ -111,22 +111,22 @@ def partition_layout(partition, n_devices: int) -> tuple[np.ndarray, int]:
 
 def sharded_tick_pairs(mesh):
     """The fused pair tick jitted with the cell axis sharded over ``mesh``. Returns
-    ``f(rho, s_before, *params, coupling_dt, theta0, live=None) -> (rho, diag, agg)``; ``live``
-    ``(C,)`` bool marks the cells the aggregates count (None: all)."""
+    ``f(rho, s_before, inputs, live=None) -> (rho, diag, agg)`` (``inputs`` a ``PairInputs``);
+    ``live`` ``(C,)`` bool marks the cells the aggregates count (None: all)."""
     from .jax_tick import tick_pairs
 
-    return _sharded(mesh, tick_pairs, n_scalars=2)
+    return _sharded(mesh, tick_pairs)
 
 
 def sharded_tick_singles(mesh):
-    """As ``sharded_tick_pairs`` for ``(C, 2, 2)`` single cells: ``f(rho, s_before, p, q, g, r,
-    theta0, live=None)``."""
+    """As ``sharded_tick_pairs`` for ``(C, 2, 2)`` single cells: ``f(rho, s_before, inputs,
+    live=None)`` with ``inputs`` a ``SingleInputs``."""
     from .jax_tick import tick_singles
 
-    return _sharded(mesh, tick_singles, n_scalars=1)
+    return _sharded(mesh, tick_singles)
 
 
-def _sharded(mesh, tick, n_scalars: int):
+def _sharded(mesh, tick):
     import jax
     import jax.numpy as jnp
     from jax.sharding import NamedSharding
@@ -134,8 +134,8 @@ def _sharded(mesh, tick, n_scalars: int):
 
     cells, cells3 = cell_sharding(mesh, 1), cell_sharding(mesh, 3)
 
-    def run(rho, s_before, live, *rest):
-        new, diag = tick(rho, s_before, *rest)
+    def run(rho, s_before, live, inputs):
+        new, diag = tick(rho, s_before, inputs)
         n = jnp.sum(live)
         agg = {"global_coherence": jnp.sum(jnp.where(live, diag["npurity"], 0.0))
                / jnp.maximum(n, 1),
@@ -144,11 +144,11 @@ def _sharded(mesh, tick, n_scalars: int):
 
     jitted = jax.jit(run, out_shardings=(cells3, cells, NamedSharding(mesh, P())))
 
-    def f(rho, s_before, *rest, live=None):
-        params, scalars = rest[:-n_scalars], rest[-n_scalars:]
+    def f(rho, s_before, inputs, live=None):
         if live is None:
             live = np.ones(rho.shape[0], bool)
-        arrays = [jax.device_put(x, cells) for x in (s_before, live, *params)]
-        return jitted(jax.device_put(rho, cells3), *arrays, *scalars)
+        s_before, live = (jax.device_put(x, cells) for x in (s_before, live))
+        inputs = inputs.map_cells(lambda x: jax.device_put(x, cells))
+        return jitted(jax.device_put(rho, cells3), s_before, live, inputs)
 
     return f

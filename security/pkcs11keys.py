@@ -40,6 +40,7 @@ from .signing import (
     key_id_of,
     public_pem,
 )
+from .spans import sign_span
 
 _ED25519_PARAMS = bytes.fromhex("06032b6570")  # DER OID 1.3.101.112
 _PRIVATE = {Attribute.EXTRACTABLE: False, Attribute.SENSITIVE: True}
@@ -136,7 +137,7 @@ class Pkcs11Signer(Signer):
 
     def sign(self, data: bytes) -> bytes:
         priv, info = self._current()
-        with self._lock:
+        with sign_span("pkcs11", info.algorithm, info.key_id), self._lock:
             if info.algorithm == ED25519:
                 return priv.sign(data, mechanism=Mechanism.EDDSA)
             raw = priv.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)

@@ -35,6 +35,7 @@ from .signing import (
     key_id_of,
     public_pem,
 )
+from .spans import sign_span
 
 KEYSTORE_FILE, PASSPHRASE_FILE = "keystore.json", "keystore.pass"
 
@@ -130,10 +131,12 @@ class SoftwareSigner(Signer):
         return self._entries[-1]["public_key_pem"]
 
     def sign(self, data: bytes) -> bytes:
-        key = self._keys[self.key_id]
-        if self._algorithm == ECDSA_P256:
-            return key.sign(data, ec.ECDSA(hashes.SHA256()))
-        return key.sign(data)
+        key_id = self.key_id
+        key = self._keys[key_id]
+        with sign_span("software", self._algorithm, key_id):
+            if self._algorithm == ECDSA_P256:
+                return key.sign(data, ec.ECDSA(hashes.SHA256()))
+            return key.sign(data)
 
     def public_keys(self) -> list[PublicKeyInfo]:
         return [PublicKeyInfo(e["key_id"], self._algorithm, e["public_key_pem"])

@@ -16,11 +16,12 @@ import asyncio
 
 from aiohttp import web
 
-from . import handlers, middleware
+from . import handlers, middleware, replica
 from .auth import ROUTE_TABLE, SECURITY, security_middlewares
 from .codec import MAX_BODY
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
+from .tracing import server_spans
 
 
 def build_app(orch, security=None, background_start: bool = False) -> web.Application:
@@ -35,8 +36,10 @@ def build_app(orch, security=None, background_start: bool = False) -> web.Applic
             else security_middlewares(security, PUBLIC_PATHS))
     orch.security = security
     app = web.Application(client_max_size=orch.cfg.max_body_bytes,
-                          middlewares=[middleware.errors, middleware.timing(orch.metrics),
-                                       middleware.until_started(orch, PUBLIC_PATHS), *auth])
+                          middlewares=[server_spans, middleware.errors,
+                                       middleware.timing(orch.metrics),
+                                       middleware.until_started(orch, PUBLIC_PATHS),
+                                       replica.middleware(handlers.ORCH), *auth])
     app[handlers.ORCH] = orch
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
@@ -45,6 +48,7 @@ def build_app(orch, security=None, background_start: bool = False) -> web.Applic
     app[ROUTE_TABLE] = ROUTE_BY_NAME
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app.cleanup_ctx.append(replica.forward_session_ctx)
     app.cleanup_ctx.append(_background_ctx if background_start else _orchestrator_ctx)
     app.on_shutdown.append(_release_long_polls)
     return app

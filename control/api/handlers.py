@@ -9,6 +9,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uqo.control.errors import ControlError
+from uqo.control.tracing import traceparent
 
 from . import schemas as s
 from .auth import caller
@@ -101,7 +102,7 @@ async def report_outcome(request: web.Request) -> web.Response:
 # ---- tasks ------------------------------------------------------------------------------
 async def submit_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.TaskSubmission)
-    info = task_info(body, caller(request))
+    info = task_info(body, caller(request), traceparent())
     try:
         [task_id] = await _orch(request).submit_tasks([info])
     except ControlError as exc:
@@ -116,7 +117,8 @@ async def submit_task(request: web.Request) -> web.Response:
 async def submit_batch(request: web.Request) -> web.Response:
     body = await read_body(request, s.BatchSubmission)
     user = caller(request)
-    ids = await _orch(request).submit_tasks([task_info(t, user) for t in body.tasks])
+    trace = traceparent()
+    ids = await _orch(request).submit_tasks([task_info(t, user, trace) for t in body.tasks])
     return respond(request, {"task_ids": ids}, 201)
 
 

@@ -3,7 +3,8 @@
 Order (outermost first): ``errors`` turns every refusal into the machine-readable body (and an
 unexpected exception into a logged 500, which the fuzz test proves no client input reaches),
 ``timing`` observes latency per route template, ``until_started`` answers 503 while the
-orchestrator is still starting, then authentication.
+orchestrator is still starting, then authentication. Outside them all, ``tracing.server_spans``
+opens the request's span, so it sees the final status.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Used by the HTTP handlers and by the embedded SDK, so a request means the same thing with or
 without a server in between: capability and compartment lists become sorted tuples without
 repeats (equal specs encode equally in the log), a task without an id gets a fresh uuid4,
-and the submitting user comes from the caller's credential, never from the body.
+and the submitting user comes from the caller's credential, never from the body; so does the
+trace context (the submission's span, as a W3C ``traceparent``), never from the body.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ def agent_info(body: s.AgentRegistration) -> AgentInfo:
                      fitness=float(body.fitness))
 
 
-def task_info(body: s.TaskSubmission, submitted_by: str | None) -> TaskInfo:
+def task_info(body: s.TaskSubmission, submitted_by: str | None,
+              trace: str | None = None) -> TaskInfo:
     return TaskInfo(task_id=body.task_id or uuid.uuid4().hex,
                     description=body.task_description, priority=body.priority,
                     required_agents=body.required_agents,
                     capabilities=labels(body.required_capabilities),
                     classification=body.classification, compartments=labels(body.compartments),
-                    timeout_s=body.timeout_s, submitted_by=submitted_by, strategy=body.strategy)
+                    timeout_s=body.timeout_s, submitted_by=submitted_by, strategy=body.strategy,
+                    trace=trace)

@@ -158,6 +158,7 @@ class TaskView(msgspec.Struct):
     reason: str | None
     result: str | None
     attempts: int
+    trace: str | None           # W3C traceparent of the submission (tracing on)
 
 
 class Assignment(msgspec.Struct):
@@ -169,6 +170,7 @@ class Assignment(msgspec.Struct):
     classification: int
     assigned_at: float | None
     timeout_s: float | None
+    trace: str | None           # W3C traceparent to continue (docs/tracing.md)
 
 
 class TaskPage(msgspec.Struct):

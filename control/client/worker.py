@@ -16,6 +16,10 @@ Up to ``capacity`` assignments run at once. When the server goes away, the worke
 (exponential with jitter, via tenacity) and reconnects, registering again (a no-op when the
 spec is unchanged) before it resumes; the client's circuit breaker keeps a down server from
 being hammered. A handler exception is reported as the assignment's failure with its message.
+
+Tracing: each assignment runs in an ``agent.run_task`` span whose parent is the submission the
+assignment carries (``trace``, a W3C ``traceparent``); the outcome report is made inside it,
+so the server's span for the report joins the same trace (docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from opentelemetry.trace import SpanKind
 from uqo.control.errors import ControlError
+from uqo.control.tracing import TRACER, mark_failed, parent_context
 
 from ..sdk.resilience import is_transient, retrying
 
@@ -112,18 +118,28 @@ class AgentWorker:
                 self._running[task_id] = asyncio.create_task(self._execute(assignment))
 
     async def _execute(self, assignment: dict) -> None:
-        task_id, t0 = assignment["task_id"], time.perf_counter()
+        task_id = assignment["task_id"]
+        try:
+            with TRACER.start_as_current_span(
+                    "agent.run_task", context=parent_context(assignment.get("trace")),
+                    kind=SpanKind.CONSUMER, attributes={"uqo.task.id": task_id,
+                                                        "uqo.agent.id": self.agent_id}):
+                await self._run(task_id, assignment)
+        finally:
+            self._running.pop(task_id, None)
+
+    async def _run(self, task_id: str, assignment: dict) -> None:
+        t0 = time.perf_counter()
         try:
             result = await self.handler(assignment)
         except Exception as exc:  # noqa: BLE001 - the handler's failure is the task's failure
+            mark_failed(exc)
             await self._report(task_id, False, time.perf_counter() - t0,
                                reason=f"{type(exc).__name__}: {exc}")
             self.failed += 1
         else:
             await self._report(task_id, True, time.perf_counter() - t0, result=result)
             self.completed += 1
-        finally:
-            self._running.pop(task_id, None)
 
     async def _report(self, task_id: str, success: bool, latency_s: float, result=None,
                       reason: str = "") -> None:

@@ -16,6 +16,10 @@ event it feeds the core, so a wake reaches a long-poll in the same turn of the e
 The loop receives only what it uses: the core, the scheduler driver, the waiters, a
 ``propose`` coroutine function, the state machine's reader, the metrics to observe and the
 latency window.
+
+Tracing: a round is a ``scheduler.round`` span linked to the submissions of the tasks it
+decided (a round decides many tasks, so links, not parents); its ``Assign`` commits inside it.
+Each engine tick is an ``engine.tick`` span.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..errors import ControlError
+from ..tracing import TRACER, links_to
 from .core import LeaderCore
 from .driver import SchedulerDriver, task_spec
 from .waiters import Waiters
@@ -103,15 +108,21 @@ class LeaderLoop:
         specs = [task_spec(sm.tasks[t]) for t in ids]
         if not specs:
             return
-        t0, wall = time.perf_counter(), self.clock()
-        decision = await self.driver.decide(specs, wall)
-        self.last_round_s = time.perf_counter() - t0
-        self.metrics.decide_seconds.observe(self.last_round_s)
-        self.rounds += 1
-        command = self.core.decided(decision, wall, len(ids), self.max_decide_batch)
-        self.drain()
-        if command is not None:
-            await self.propose(command)
+        links = links_to(sm.tasks[t].info.trace for t in ids)
+        with TRACER.start_as_current_span("scheduler.round", links=links, attributes={
+                "uqo.scheduler.tasks": len(ids), "uqo.scheduler.linked": len(links)}) as span:
+            t0, wall = time.perf_counter(), self.clock()
+            decision = await self.driver.decide(specs, wall)
+            self.last_round_s = time.perf_counter() - t0
+            self.metrics.decide_seconds.observe(self.last_round_s)
+            self.rounds += 1
+            span.set_attributes({"uqo.scheduler.placed": len(decision.assignments),
+                                 "uqo.scheduler.rejected": len(decision.rejected),
+                                 "uqo.scheduler.decide_s": self.last_round_s})
+            command = self.core.decided(decision, wall, len(ids), self.max_decide_batch)
+            self.drain()
+            if command is not None:
+                await self.propose(command)
 
     # ---- engine ticks -------------------------------------------------------------------
     async def _tick_step(self) -> None:
@@ -119,7 +130,11 @@ class LeaderLoop:
         self.core.silence(time.monotonic())   # silent agents reach the engine before the tick
         self.drain()
         now = time.perf_counter()
-        report = await self.driver.tick(now - self._last_tick)
+        with TRACER.start_as_current_span("engine.tick") as span:
+            report = await self.driver.tick(now - self._last_tick)
+            span.set_attributes({"uqo.engine.dt_s": now - self._last_tick,
+                                 "uqo.engine.agents": report.n_agents,
+                                 "uqo.engine.tick_s": report.duration_s})
         self._last_tick = now
         self.core.ticked(report)
         self.drain()

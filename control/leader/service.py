@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from ..config import ServerConfig
 from ..errors import ControlError
-from ..log import SingleNodeLog, WalStorage
+from ..log import Log
 from ..state import commands as cmds
 from ..state.applier import CommandApplier
 from ..state.machine import ASSIGNED, TERMINAL, StateMachine
@@ -41,6 +41,7 @@ from .loop import LeaderLoop
 from .metrics import ServiceMetrics, StateReadings
 from .perf import LatencyWindow
 from .probes import ProbeBook
+from .replica import ReplicaRole, make_log, open_log
 from .status import build_status
 from .waiters import Waiters
 
@@ -48,13 +49,15 @@ _LOG = logging.getLogger(__name__)
 
 
 class Orchestrator:
-    """One orchestrator node (single-node log). ``clock``: wall-clock seconds, injectable."""
+    """One orchestrator node: on the single-node log it leads from the start; on etcd
+    (``cfg.etcd``) it starts as a follower and leads while it holds the election
+    (``replica.py``). ``clock``: wall-clock seconds, injectable."""
 
     def __init__(self, cfg: ServerConfig, clock=time.time,
                  registry: CollectorRegistry | None = None, security=None):
         self.cfg, self.clock, self.security = cfg, clock, security
         self.applier = CommandApplier(StateMachine(cfg.retain_terminal or None))
-        self.core = LeaderCore(_strategies(), cfg.heartbeat_timeout_s)
+        self.core = self.new_core()
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
             log_status=self.log_status,
@@ -62,15 +65,39 @@ class Orchestrator:
         self.probes = ProbeBook(cfg.probe_timeout_s) if cfg.probe_rate > 0 else None
         self.waiters = Waiters()
         self.latency = LatencyWindow()
-        self.log: SingleNodeLog | None = None
+        self.log: Log | None = None
         self.driver: SchedulerDriver | None = None
         self.loop: LeaderLoop | None = None
-        self.ready = self.closing = self.started = False
+        self.role = ReplicaRole(self)
+        self._ready = self.closing = self.started = False
         self.started_at = 0.0
 
     @property
     def sm(self) -> StateMachine:
         return self.applier.sm
+
+    @property
+    def ready(self) -> bool:
+        """Serving: started, not shutting down, and (replicated) etcd reachable."""
+        return self._ready and getattr(self.log, "healthy", True)
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self._ready = value
+
+    @property
+    def replicated(self) -> bool:
+        return bool(self.cfg.etcd)
+
+    def new_core(self) -> LeaderCore:
+        return LeaderCore(_strategies(), self.cfg.heartbeat_timeout_s)
+
+    def make_loop(self) -> LeaderLoop:
+        return LeaderLoop(
+            self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
+            self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
+            schedule_interval_s=self.cfg.schedule_interval_s,
+            max_decide_batch=self.cfg.max_decide_batch, probes=self.probes)
 
     # ---- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -79,26 +106,34 @@ class Orchestrator:
         # the engine (imports, allocation, warm-up) builds while the log recovers
         driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
         try:
-            storage = await loop.run_in_executor(None, lambda: WalStorage(
-                self.cfg.data_dir, fsync=self.cfg.fsync))
-            self.log = SingleNodeLog(storage, snapshot_every=self.cfg.snapshot_every,
-                                     snapshot_bytes=self.cfg.snapshot_bytes)
-            await self.log.open(self.applier)
+            self.log = await make_log(self.cfg)
+            if self.replicated:
+                self.log.on_role = self.role.changed
+            await open_log(self.log, self.applier, self.cfg)
         finally:
             self.driver = await driver
         self.core.ticked(self.driver.initial_report)       # until the first tick with agents
-        self.core.recover(self.sm, time.monotonic())       # runs on the scheduler thread first
-        self.loop = LeaderLoop(
-            self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
-            self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
-            schedule_interval_s=self.cfg.schedule_interval_s,
-            max_decide_batch=self.cfg.max_decide_batch, probes=self.probes)
-        self.applier.on_applied = self._on_applied
-        self.loop.start()
+        if not self.replicated:                            # a single node leads at once
+            self.core.recover(self.sm, time.monotonic())   # runs on the scheduler thread first
+            self.loop = self.make_loop()
+            self.applier.on_applied = self._on_applied
+            self.loop.start()
         self.started_at, self.ready = self.clock(), True
         self.started = True
         _LOG.info("orchestrator ready: %d agents, %d tasks, recovered in %.3f s",
                   len(self.sm.agents), len(self.sm.tasks), self.log.recovery_s)
+
+    def serving(self, url: str) -> None:
+        """The HTTP site listens at ``url``: a replica may now campaign (its URL is what
+        followers send clients to)."""
+        if self.replicated and self.log is not None:
+            self.log.start_election(self.cfg.advertise_url or url)
+
+    async def read_barrier(self) -> None:
+        """Before a linearizable read: wait until every write acknowledged before now is
+        applied here (a no-op on the single-node log, whose state is the truth)."""
+        if self.replicated and self.log is not None:
+            await self.log.read_barrier()
 
     def begin_shutdown(self) -> None:
         """Stop being ready and release long-polls (before in-flight requests are awaited)."""
@@ -111,16 +146,24 @@ class Orchestrator:
             await self.loop.stop()
         if self.log is not None:
             await self.log.close()
+        await self.role.close()
+        if self.loop is not None:
+            await self.loop.stop()
         if self.driver is not None:
             self.driver.close()
 
     def _on_applied(self, command, result) -> None:
         self.core.applied(command, result, time.monotonic())
-        self.loop.drain()
+        if self.loop is not None:      # a new leader's loop drains what gathered once it starts
+            self.loop.drain()
 
     def _seen(self, agent_id: str) -> None:
+        if self.replicated and not self.log.is_leader:
+            from ..log.etcd import not_leader
+            raise not_leader(self.cfg.replica_id, self.log.leader)
         self.core.seen(agent_id, time.monotonic(), self.clock())
-        self.loop.drain()
+        if self.loop is not None:
+            self.loop.drain()
 
     async def _propose(self, command):
         """Log ``command``; its result once applied, or raise the ``ControlError`` refusing it."""

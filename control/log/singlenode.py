@@ -20,6 +20,10 @@ the WAL is compacted up to it, so recovery reads one snapshot plus a bounded tai
 A failed write is fatal for this log (after a failed fsync the kernel may have dropped the dirty
 pages, so nothing about the file can be trusted): the pending proposals get the error, later ones
 are refused as unavailable, and ``status()["healthy"]`` turns false.
+
+Tracing: each ``propose`` is a ``log.commit`` span (``uqo.control.tracing.commit_span``), each
+batch written a ``log.append`` span (entries, fsync seconds) linked to the commits it carried:
+one fsync shared by many proposals shows as one span with many links.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry import trace
 from uqo.control.errors import ControlError
+from uqo.control.tracing import MAX_LINKS, TRACER, commit_span, mark_failed
 
 from .base import Applier, Entry, HardState, Log, LogStorage
 
@@ -52,7 +58,8 @@ class SingleNodeLog(Log):
         self.snapshot_bytes = snapshot_bytes
         self._bytes_since_snapshot = 0
         self.node_id = node_id
-        self._queue: deque[tuple[Sequence[bytes], asyncio.Future]] = deque()
+        # (payloads, future resolved with their results, the proposer's span context)
+        self._queue: deque[tuple[Sequence[bytes], asyncio.Future, trace.SpanContext]] = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task | None = None
         self._snap_task: asyncio.Task | None = None
@@ -107,10 +114,11 @@ class SingleNodeLog(Log):
             raise ControlError.unavailable("the log is not open (starting or shutting down)")
         if not payloads:
             return []
-        fut = asyncio.get_running_loop().create_future()
-        self._queue.append((payloads, fut))
-        self._wake.set()
-        return await fut
+        with commit_span("single-node", len(payloads)) as span:
+            fut = asyncio.get_running_loop().create_future()
+            self._queue.append((payloads, fut, span.get_span_context()))
+            self._wake.set()
+            return await fut
 
     async def _write_loop(self) -> None:
         while True:
@@ -122,7 +130,7 @@ class SingleNodeLog(Log):
                 continue
             await self._commit(self._take_batch())
 
-    def _take_batch(self) -> list[tuple[Sequence[bytes], asyncio.Future]]:
+    def _take_batch(self) -> list[tuple[Sequence[bytes], asyncio.Future, trace.SpanContext]]:
         batch, n = [], 0
         while self._queue and (not batch or n + len(self._queue[0][0]) <= self.max_batch):
             item = self._queue.popleft()
@@ -132,18 +140,24 @@ class SingleNodeLog(Log):
 
     async def _commit(self, batch) -> None:
         entries, index = [], self.last_index
-        for payloads, _ in batch:
+        for payloads, _, _ in batch:
             for data in payloads:
                 index += 1
                 entries.append(Entry(self.term, index, bytes(data)))
         t0 = time.perf_counter()
-        try:
-            await asyncio.get_running_loop().run_in_executor(self._io, self.storage.append,
-                                                             entries)
-        except Exception as exc:  # noqa: BLE001 - disk full, EIO: the log is no longer trusted
-            self._fail(exc, batch)
-            return
-        self.last_fsync_s = time.perf_counter() - t0
+        links = [trace.Link(ctx) for _, _, ctx in batch if ctx.is_valid]
+        with TRACER.start_as_current_span("log.append", links=links[:MAX_LINKS], attributes={
+                "uqo.log.entries": len(entries), "uqo.log.first_index": entries[0].index,
+                "uqo.log.proposals": len(batch)}) as span:
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._io, self.storage.append,
+                                                                 entries)
+            except Exception as exc:  # noqa: BLE001 - disk full, EIO: the log is no longer trusted
+                mark_failed(exc)
+                self._fail(exc, batch)
+                return
+            self.last_fsync_s = time.perf_counter() - t0
+            span.set_attribute("uqo.log.fsync_s", self.last_fsync_s)
         self.last_index = index
         self._bytes_since_snapshot += sum(len(e.data) for e in entries)
         self.batches += 1
@@ -152,7 +166,7 @@ class SingleNodeLog(Log):
         self._maybe_snapshot()
 
     def _resolve(self, batch, entries) -> None:
-        for payloads, fut in batch:
+        for payloads, fut, _ in batch:
             results = [self._apply_one(next(entries)) for _ in payloads]
             if not fut.done():
                 fut.set_result(results)
@@ -168,7 +182,7 @@ class SingleNodeLog(Log):
     def _fail(self, exc: BaseException, batch) -> None:
         _LOG.critical("log append failed; refusing further writes: %r", exc)
         self._failed = exc
-        for _, fut in list(batch) + list(self._queue):
+        for _, fut, _ in list(batch) + list(self._queue):
             if not fut.done():
                 fut.set_exception(ControlError.unavailable(f"log write failed: {exc}"))
         self._queue.clear()

@@ -1,9 +1,10 @@
 """uqo.control.scheduler: eligibility, quantum-inspired and classical strategies, batched gang
 matching at a million agents. See ``scheduler.Scheduler`` and docs/scheduler.md."""
 
+from uqo.engine.partition import HashRing
+
 from .registry import AgentTable
 from .scheduler import Scheduler
-from .sharding import HashRing
 from .types import (
                     QUANTUM_MODES,
                     REJECT_CODES,

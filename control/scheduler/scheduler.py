@@ -25,6 +25,7 @@ import math
 import time
 
 import numpy as np
+from uqo.engine.partition import HashRing
 
 from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
@@ -38,7 +39,6 @@ from .probing import PROBE_POLICIES, ProbePlanner, plan_probes
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
 from .scored import Scored, ewma, thompson, thompson_mean
-from .sharding import HashRing
 from .sources import Sources
 from .stats import SchedulerStats
 from .types import QUANTUM_MODES, STRATEGIES, Assignment, Decision

@@ -16,14 +16,22 @@ Use cases (the seed's own calls)::
 Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
 Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
 retried on transient failures with backoff and jitter; every call passes a circuit breaker
-that fails fast while the server is down.
+that fails fast while the server is down. Each request is a client span whose context the
+server continues (``sdk/tracing.py``; docs/tracing.md).
+
+Replicas: give several URLs (a list, or one comma-separated string). Calls go to one of them;
+a transient failure (refused connection, timeout, 503, an open breaker) moves the client to the
+next before the retry, and a 307 from a follower (``follower_writes = "redirect"``) moves it to
+the leader it names. Each endpoint has its own breaker.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import Self
 
 import aiohttp
@@ -32,7 +40,8 @@ from uqo.control.errors import ControlError
 
 from . import args as a
 from .enums import TaskPriority
-from .resilience import CircuitBreaker, retrying
+from .resilience import CircuitBreaker, is_transient, retrying
+from .tracing import client_trace_config
 
 _MSGPACK = "application/msgpack"
 
@@ -41,14 +50,14 @@ class UnifiedOrchestrator:
     """An orchestrator server at ``base_url``. ``credential``: sent as a bearer token with
     every call (``user_credential`` of a call overrides it)."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", credential=None,
+    def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
                  timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None):
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ControlError.invalid(f"base_url must be an http(s) URL, got {base_url!r}",
-                                       "base_url")
-        self.base_url = base_url.rstrip("/")
+        self.endpoints = _endpoints(base_url)
+        self.base_url = self.endpoints[0]
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()
+        self._breakers = {self.base_url: self.breaker}
+        self.failovers = 0
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -70,24 +79,58 @@ class UnifiedOrchestrator:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    async def _once(self, method: str, path: str, body, params, credential):
+    async def _once(self, base: str, method: str, path: str, body, params, credential):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(timeout=timeout,
+                                                  trace_configs=[client_trace_config()])
         data = msgspec.msgpack.encode(body) if body is not None else None
-        async with self._session.request(method, self.base_url + path, data=data,
-                                         params=params,
-                                         headers=self._headers(credential)) as resp:
-            raw = await resp.read()
-            payload = _decode(raw, resp.content_type)
-            if resp.status >= 400:
-                raise _error(resp.status, payload)
-            return payload
+        for _ in range(2):                    # a 307 from a follower: once more, at the leader
+            async with self._session.request(method, base + path, data=data, params=params,
+                                             headers=self._headers(credential),
+                                             allow_redirects=False) as resp:
+                raw = await resp.read()
+                if resp.status == 307 and resp.headers.get("Location"):
+                    base = self._follow(resp.headers["Location"])
+                    continue
+                payload = _decode(raw, resp.content_type)
+                if resp.status >= 400:
+                    raise _error(resp.status, payload)
+                return payload
+        raise ControlError("redirect_loop", f"{method} {path}: redirected twice", 503)
+
+    def _follow(self, location: str) -> str:
+        """Move to the leader a 307 named; its base URL."""
+        url = urllib.parse.urlsplit(location)
+        base = f"{url.scheme}://{url.netloc}"
+        if base not in self.endpoints:
+            self.endpoints.append(base)
+        self.base_url = base
+        return base
+
+    def _failover(self, failed: str) -> None:
+        if len(self.endpoints) > 1 and self.base_url == failed:
+            i = self.endpoints.index(failed) if failed in self.endpoints else -1
+            self.base_url = self.endpoints[(i + 1) % len(self.endpoints)]
+            self.failovers += 1
+
+    def _breaker(self, base: str) -> CircuitBreaker:
+        if base not in self._breakers:
+            self._breakers[base] = CircuitBreaker(self.breaker.failure_threshold,
+                                                  self.breaker.reset_timeout_s)
+        return self._breakers[base]
 
     async def _call(self, method: str, path: str, body=None, params=None, credential=None,
                     retry: bool = True):
         async def attempt():
-            return await self.breaker.call(self._once, method, path, body, params, credential)
+            base = self.base_url
+            try:
+                return await self._breaker(base).call(self._once, base, method, path, body,
+                                                       params, credential)
+            except Exception as exc:
+                if is_transient(exc):
+                    self._failover(base)
+                raise
         if not retry:
             return await attempt()
         async for trial in retrying(attempts=self.retries):
@@ -207,6 +250,17 @@ class UnifiedOrchestrator:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, _decode(exc.read(), "application/json")) from None
+
+
+def _endpoints(base_url) -> list[str]:
+    items = base_url.split(",") if isinstance(base_url, str) else list(base_url or ())
+    out = [x.strip().rstrip("/") for x in items if isinstance(x, str) and x.strip()]
+    bad = [x for x in out if not x.startswith(("http://", "https://"))]
+    if not out or bad or len(out) != len([x for x in items if not isinstance(x, str)
+                                          or x.strip()]):
+        raise ControlError.invalid(f"base_url must be an http(s) URL or several, got "
+                                   f"{base_url!r}", "base_url")
+    return out
 
 
 def _auth(headers: dict) -> dict:

@@ -16,6 +16,9 @@ opened (an administrator is enrolled on first start, as ``uqo serve`` does);
 ``authenticate_user`` logs in through it, and a ``user_credential`` given to ``submit_task`` is
 verified and names the submitter. The calling process itself is trusted: it owns the data
 directory, so calls without a credential are allowed.
+
+Tracing: nothing is installed here; a host application's OpenTelemetry provider receives the
+orchestrator's spans, and a task submitted inside the caller's span continues its trace.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from uqo.control.api.normalize import agent_info, task_info
 from uqo.control.config import load_config
 from uqo.control.errors import ControlError
 from uqo.control.leader.service import Orchestrator
+from uqo.control.tracing import traceparent
 
 from . import args as a
 from .enums import TaskPriority
@@ -136,12 +140,13 @@ class EmbeddedOrchestrator:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
         user = self._submitter(user_credential)
-        [task_id] = await self.orchestrator.submit_tasks([task_info(body, user)])
+        [task_id] = await self.orchestrator.submit_tasks([task_info(body, user, traceparent())])
         return task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         user = self._submitter(user_credential)
-        infos = [task_info(a.task_body(**t), user) for t in tasks]
+        trace = traceparent()                  # the caller's span, if the host traces
+        infos = [task_info(a.task_body(**t), user, trace) for t in tasks]
         return await self.orchestrator.submit_tasks(infos)
 
     async def get_task(self, task_id: str) -> dict:

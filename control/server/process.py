@@ -8,7 +8,8 @@ on ...`` at once and ``uqo serve: ready on http://HOST:PORT`` once started; a st
 
 Shutdown order: stop being ready and release long-polls, stop accepting connections, wait for
 in-flight requests (up to ``grace_s``), stop background work, snapshot and close the log
-(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases).
+(everything acknowledged was fsync'd before it was acknowledged; close syncs and releases),
+then flush the spans still buffered when tracing is on (``otlp_endpoint``; docs/tracing.md).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
 from uqo.control.config import ServerConfig
+from uqo.control.tracing import start_tracing, stop_tracing
 
 
 async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10.0) -> None:
@@ -56,10 +60,13 @@ async def run_server(cfg: ServerConfig, stop: asyncio.Event, grace_s: float = 10
             # Everything alive now (libraries, the recovered state) lives as long as the
             # process: keep it out of the cyclic GC's full collections (~100 ms each here).
             gc.freeze()
+            orch.serving(f"http://{host}:{port}")     # a replica campaigns from now on
             log = orch.log.status()
+            where = (f"; replica {log['replica_id']} of etcd cluster {log['cluster_id']}, "
+                     f"{log['role']}" if log.get("mode") == "etcd" else "")
             print(f"uqo serve: ready on http://{host}:{port} (recovered "
                   f"{log['replayed_on_start']} entries after snapshot {log['snapshot_index']} "
-                  f"in {log['recovery_s']:.3f} s)", flush=True)
+                  f"in {log['recovery_s']:.3f} s{where})", flush=True)
             await stop.wait()
         print("uqo serve: shutting down", flush=True)
     finally:
@@ -106,6 +113,8 @@ def serve(cfg: ServerConfig) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_server(cfg, stop)
 
+    instance = cfg.replica_id or f"{socket.gethostname()}:{cfg.port}"
+    tracing = start_tracing(cfg.otlp_endpoint, "uqo", instance, os.environ, cfg.otlp_protocol)
     try:
         asyncio.run(main())
     except OSError as exc:
@@ -113,4 +122,6 @@ def serve(cfg: ServerConfig) -> int:
         return 1
     except StartFailed:
         return 1
+    finally:
+        stop_tracing(tracing)
     return 0

@@ -41,6 +41,9 @@ class TaskInfo(msgspec.Struct, frozen=True, array_like=True, gc=False):
     timeout_s: float | None = None
     submitted_by: str | None = None
     strategy: str | None = None
+    # the submission's span as a W3C ``traceparent``: the worker continues its trace. Last,
+    # with a default, so entries written before it existed still decode.
+    trace: str | None = None
 
 
 class _Command(msgspec.Struct, frozen=True, array_like=True, tag_field="op"):

@@ -30,7 +30,7 @@ def task_view(task: Task) -> dict:
         "submitted_at": task.submitted_at, "assigned_at": task.assigned_at,
         "finished_at": task.finished_at, "agents": list(task.agents),
         "agents_done": list(task.done), "reason": task.reason, "result": task.result,
-        "attempts": task.attempts,
+        "attempts": task.attempts, "trace": info.trace,
     }
 
 
@@ -52,7 +52,7 @@ def assignment_view(task: Task) -> dict:
             "priority": info.priority, "agents": list(task.agents),
             "required_capabilities": list(info.capabilities),
             "classification": info.classification, "assigned_at": task.assigned_at,
-            "timeout_s": info.timeout_s}
+            "timeout_s": info.timeout_s, "trace": info.trace}
 
 
 def _scan(order: list[str], seqs: list[int], table: dict, cursor: int) -> Iterator:

@@ -35,3 +35,32 @@ def test_bad_files_are_named(tmp_path):
     bad.write_text("port = = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(str(bad))
+
+
+def test_tracing_takes_the_opentelemetry_names_below_our_own(tmp_path):
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://general:4317",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    cfg, src = load_config_sources(None, otel)
+    assert (cfg.otlp_endpoint, cfg.otlp_protocol) == ("http://general:4317", "http/protobuf")
+    assert src["otlp_endpoint"] == "env OTEL_EXPORTER_OTLP_ENDPOINT"
+    traces = {**otel, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:4318/v1/traces"}
+    assert load_config(env=traces).otlp_endpoint == "http://traces:4318/v1/traces"
+    path = tmp_path / "uqo.toml"
+    path.write_text('otlp_endpoint = "http://file:4317"\n')
+    assert load_config(str(path), otel).otlp_endpoint == "http://file:4317"
+    ours = {**otel, "UQO_OTLP_ENDPOINT": "https://ours:4317", "UQO_OTLP_PROTOCOL": "grpc"}
+    cfg = load_config(str(path), ours)
+    assert (cfg.otlp_endpoint, cfg.otlp_protocol) == ("https://ours:4317", "grpc")
+    assert load_config(str(path), ours, {"otlp_endpoint": "http://flag:1"}).otlp_endpoint \
+        == "http://flag:1"
+    assert load_config().otlp_endpoint == ""                     # off by default
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "env OTEL_EXPORTER_OTLP_PROTOCOL"),
+    ({"UQO_OTLP_ENDPOINT": "collector:4317"}, "'otlp_endpoint' = 'collector:4317'"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, "env OTEL_EXPORTER_OTLP_ENDPOINT"),
+])
+def test_bad_tracing_settings_are_named(env, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(env=env)

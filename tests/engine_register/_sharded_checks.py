@@ -9,10 +9,10 @@ import sys
 import numpy as np
 from uqo.engine.partition import HashRing
 from uqo.engine.register import AgentRegister
-from uqo.engine.store import ShardedJaxStore
+from uqo.engine.register.jax_storage import ShardedJaxStore
 from uqo.kernels.failover import DeviceFailure, FailoverStore
+from uqo.kernels.numba_store import NumbaStore
 from uqo.kernels.sharding import cell_sharding
-from uqo.kernels.stores import NumbaStore
 
 REPORT_FIELDS = ("global_coherence", "mean_entropy", "mean_readiness", "mean_pair_mi",
                  "mean_concurrence", "leakage", "n_agents", "n_pairs", "time")

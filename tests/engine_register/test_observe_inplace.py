@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from uqo.engine.register import AgentRegister
-from uqo.engine.store import make_store
+from uqo.engine.register.storage import make_store
 
 pytest.importorskip("numba", reason="numba is not installed: the numpy store is the generic one")
 

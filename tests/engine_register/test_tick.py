@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from uqo.engine import pairmath as pm
 from uqo.engine import tick as tk
+from uqo.kernels.tick_inputs import PairInputs
 
 X = np.array([[0, 1], [1, 0]], complex)
 Y = np.array([[0, -1j], [1j, 0]])
@@ -107,7 +108,7 @@ def test_tick_pairs_preserves_trace_and_hermiticity_and_reports_leakage():
     rho = _random_rho(rng, 64)
     s0 = pm.pair_entropy(rho)
     args = [rng.uniform(0, 0.2, 64) for _ in range(7)] + [rng.uniform(-1, 1, 64)] * 2
-    out, diag = tk.tick_pairs(rho, s0, *args, 0.05, np.pi / 4)
+    out, diag = tk.tick_pairs(rho, s0, PairInputs(*args, coupling_dt=0.05, theta0=np.pi / 4))
     np.testing.assert_allclose(np.trace(out, axis1=1, axis2=2), 1, atol=1e-12)
     np.testing.assert_allclose(out, out.conj().transpose(0, 2, 1), atol=1e-14)
     assert np.linalg.eigvalsh(out).min() > -1e-12

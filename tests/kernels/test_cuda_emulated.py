@@ -19,7 +19,8 @@ import pytest
 from uqo.engine import tick as ref
 from uqo.kernels import cupy_tick as ct
 from uqo.kernels.cupy_store import CupyStore
-from uqo.kernels.stores import NumbaStore
+from uqo.kernels.numba_store import NumbaStore
+from uqo.kernels.tick_inputs import PairInputs, SingleInputs
 
 from . import fakecupy
 from ._cells import random_params, random_states
@@ -41,6 +42,14 @@ def _single_inputs(rng, n):
     return rho, rng.uniform(0, math.log(2), n), random_params(rng, n, 4, 1)
 
 
+def _pairs_in(params):
+    return PairInputs(*params, coupling_dt=CDT, theta0=THETA0)
+
+
+def _singles_in(params):
+    return SingleInputs(*params, theta0=THETA0)
+
+
 def _assert_same(rho, diag, want_rho, want_diag, tol=TOL):
     np.testing.assert_allclose(rho, want_rho, atol=tol, rtol=0)
     assert set(diag) == set(want_diag)
@@ -59,9 +68,9 @@ def test_pair_kernel_equals_reference(cp, config, n, monkeypatch):
     """n = 1 and 17: less than a warp; 300: several blocks, the last one partial."""
     monkeypatch.setattr(ct, "default_config", lambda: config)
     rho, s, params = _pair_inputs(np.random.default_rng(n), n)
-    got = _get(ct.tick_pairs(cp.asarray(rho), cp.asarray(s), *map(cp.asarray, params), CDT,
-                             THETA0))
-    _assert_same(*got, *ref.tick_pairs(rho, s, *params, CDT, THETA0))
+    got = _get(ct.tick_pairs(cp.asarray(rho), cp.asarray(s),
+                             _pairs_in(params).map_cells(cp.asarray)))
+    _assert_same(*got, *ref.tick_pairs(rho, s, _pairs_in(params)))
     assert cp.device.launches == [("uqo_tick_pairs", (-(-n // config.threads), 1, 1),
                                    (config.threads, 1, 1))]
 
@@ -69,9 +78,9 @@ def test_pair_kernel_equals_reference(cp, config, n, monkeypatch):
 @pytest.mark.parametrize("n", [5, 300])
 def test_single_kernel_equals_reference(cp, n):
     rho, s, params = _single_inputs(np.random.default_rng(n), n)
-    got = _get(ct.tick_singles(cp.asarray(rho), cp.asarray(s), *map(cp.asarray, params),
-                               THETA0))
-    _assert_same(*got, *ref.tick_singles(rho, s, *params, THETA0))
+    got = _get(ct.tick_singles(cp.asarray(rho), cp.asarray(s),
+                               _singles_in(params).map_cells(cp.asarray)))
+    _assert_same(*got, *ref.tick_singles(rho, s, _singles_in(params)))
 
 
 def _run_pairs_inplace(cp, rho, s, params, live, config=None):
@@ -90,7 +99,7 @@ def test_pair_aggregates_are_sums_over_live_cells(cp, config):
     rho, s, params = _pair_inputs(rng, n)
     live = (rng.random(n) < 0.6).astype(np.uint8)
     _, out, agg = _run_pairs_inplace(cp, rho, s, params, live, config)
-    _, want = ref.tick_pairs(rho, s, *params, CDT, THETA0)
+    _, want = ref.tick_pairs(rho, s, _pairs_in(params))
     ok = live.astype(bool)
     assert agg[4] == ok.sum()
     for j, key in enumerate(("npurity", "leak", "mi", "concurrence")):
@@ -108,7 +117,7 @@ def test_single_aggregates_are_sums_over_live_cells(cp):
     agg = cp.empty(len(ct.SINGLE_AGGREGATES), cp.float64)
     ct.singles_inplace(cp.asarray(rho), cp.asarray(s), cp.asarray(np.stack(params)),
                        cp.asarray(live), THETA0, out, agg)
-    _, want = ref.tick_singles(rho, s, *params, THETA0)
+    _, want = ref.tick_singles(rho, s, _singles_in(params))
     ok = live.astype(bool)
     agg = agg.get()
     assert agg[2] == ok.sum()
@@ -137,8 +146,8 @@ def _store_args(rng, n, k, n_rewards):
             for i, p in enumerate(random_params(rng, n, k, n_rewards))]
 
 
-STORE_CASES = {"pairs": (_pair_inputs, 9, 2, (CDT, THETA0)),
-               "singles": (_single_inputs, 4, 1, (THETA0,))}
+STORE_CASES = {"pairs": (_pair_inputs, 9, 2, _pairs_in),
+               "singles": (_single_inputs, 4, 1, _singles_in)}
 
 
 @pytest.mark.parametrize("kind", STORE_CASES)
@@ -147,20 +156,19 @@ def test_cupy_store_equals_numba_store_and_reuses_its_buffers(cp, kind):
     starts both stores from the same state: over several ticks the backends' float32 round-off
     may differ by ~1e-8, which can flip the reference's own choice of rotation axis for a Bloch
     vector within 1e-12 of the z axis, a different but equally valid state.)"""
-    inputs, n_params, n_rewards, scalars = STORE_CASES[kind]
+    inputs, n_params, n_rewards, pack = STORE_CASES[kind]
     rng = np.random.default_rng(8)
     cap, n = 300, 256
     store, run = CupyStore(types.SimpleNamespace(xp=cp)), f"run_{kind}"
     rho, s, _ = inputs(rng, cap)
     d_rho, d_s = cp.asarray(rho), cp.asarray(s)
     for tick in range(2):
-        args = _store_args(rng, n, n_params, n_rewards)
-        want_rho, want_s, want = getattr(NumbaStore(), run)(rho.copy(), s.copy(), n, args,
-                                                           *scalars)
+        args = pack(_store_args(rng, n, n_params, n_rewards))
+        want_rho, want_s, want = getattr(NumbaStore(), run)(rho.copy(), s.copy(), n, args)
         d_rho.set(rho)
         d_s.set(s)
         before = cp.device.allocations
-        d_rho, d_s, diag = getattr(store, run)(d_rho, d_s, n, args, *scalars)
+        d_rho, d_s, diag = getattr(store, run)(d_rho, d_s, n, args)
         assert cp.device.allocations - before == (4 if tick == 0 else 0)   # no new buffers
         _assert_same(d_rho.get(), {k: v.get() for k, v in diag.items()}, want_rho, want)
         np.testing.assert_allclose(d_s.get(), want_s, atol=TOL)
@@ -231,7 +239,7 @@ def test_a_wrong_scalar_type_is_detected(cp):
         _raw_pair_launch(cp, rho, s, params, np.float32(THETA0))
     cp.device.strict_args = False   # what a GPU does: read 8 bytes where 4 were given
     got_rho, _ = _raw_pair_launch(cp, rho, s, params, np.float32(THETA0))
-    want_rho, _ = ref.tick_pairs(rho, s, *params, CDT, THETA0)
+    want_rho, _ = ref.tick_pairs(rho, s, _pairs_in(params))
     rewarded = (params[7] != 0) | (params[8] != 0)
     assert not np.allclose(got_rho[rewarded], want_rho[rewarded], atol=TOL)
     right_rho, _ = _raw_pair_launch(cp, rho, s, params, np.float64(THETA0))
@@ -246,7 +254,8 @@ def test_a_divergent_barrier_is_reported_not_hung(cp, tmp_path, monkeypatch):
     rho, s, params = _single_inputs(np.random.default_rng(12), 17)
     with pytest.raises(fakecupy.CUDADriverError, match="deadlock: 0 threads wait at "
                        "__syncthreads, 17 at a warp operation, 111 returned"):
-        ct.tick_singles(cp.asarray(rho), cp.asarray(s), *map(cp.asarray, params), THETA0)
+        ct.tick_singles(cp.asarray(rho), cp.asarray(s),
+                        _singles_in(params).map_cells(cp.asarray))
 
 
 def test_an_out_of_bounds_write_is_reported(cp, tmp_path, monkeypatch):
@@ -254,7 +263,8 @@ def test_an_out_of_bounds_write_is_reported(cp, tmp_path, monkeypatch):
                     "out[k * ld + i + 1] = (float)d[k];", last=True)
     rho, s, params = _single_inputs(np.random.default_rng(13), 40)
     with pytest.raises(fakecupy.CUDADriverError, match="wrote after the device buffer"):
-        ct.tick_singles(cp.asarray(rho), cp.asarray(s), *map(cp.asarray, params), THETA0)
+        ct.tick_singles(cp.asarray(rho), cp.asarray(s),
+                        _singles_in(params).map_cells(cp.asarray))
 
 
 def test_device_arrays_are_not_host_arrays(cp):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from uqo.engine.backend import get_backend
 from uqo.engine.register import AgentRegister
-from uqo.engine.store import make_store
+from uqo.engine.register.storage import make_store
 from uqo.kernels.failover import DeviceFailure, FailoverStore, is_device_failure
-from uqo.kernels.stores import NumbaStore
+from uqo.kernels.numba_store import NumbaStore
 
 
 class FlakyDevice:
@@ -25,13 +25,13 @@ class FlakyDevice:
     def take(self, arr, idx):
         return self.inner.take(arr, idx)
 
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
+    def run_pairs(self, rho, s_cell, n, inputs):
         self.calls += 1
         if self.calls == self.fail_at:
             if self.lose:
                 rho.delete()
             raise DeviceFailure("injected: CUDA error: an illegal memory access was encountered")
-        return self.inner.run_pairs(rho, s_cell, n, args, coupling_dt, theta0)
+        return self.inner.run_pairs(rho, s_cell, n, inputs)
 
     def run_singles(self, *args):
         return self.inner.run_singles(*args)

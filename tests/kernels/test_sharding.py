@@ -18,6 +18,7 @@ SCRIPT = textwrap.dedent("""
     from uqo.kernels import jax_tick as jt
     from uqo.kernels.sharding import (cell_mesh, partition_layout, sharded_tick_pairs,
                                       sharded_tick_singles)
+    from uqo.kernels.tick_inputs import PairInputs, SingleInputs
     assert len(jax.devices()) == 4, jax.devices()
     rng = np.random.default_rng(0)
     n = 1000
@@ -31,10 +32,11 @@ SCRIPT = textwrap.dedent("""
     idx = np.where(order < 0, 0, order)          # padding -> a real cell, ignored below
     mesh = cell_mesh()
     keep = order >= 0
-    got_rho, got, agg = sharded_tick_pairs(mesh)(rho[idx], s[idx], *[p[idx] for p in params],
-                                                 0.05, math.pi / 4, live=keep)
+    inputs = PairInputs(*params, coupling_dt=0.05, theta0=math.pi / 4)
+    got_rho, got, agg = sharded_tick_pairs(mesh)(rho[idx], s[idx],
+                                                 inputs.map_cells(lambda p: p[idx]), live=keep)
     assert len(got_rho.sharding.device_set) == 4
-    want_rho, want = jax.jit(jt.tick_pairs)(rho, s, *params, 0.05, math.pi / 4)
+    want_rho, want = jax.jit(jt.tick_pairs)(rho, s, inputs)
     assert np.abs(np.asarray(got_rho)[keep] - np.asarray(want_rho)[order[keep]]).max() < 1e-6
     for k in want:
         assert np.abs(np.asarray(got[k])[keep] - np.asarray(want[k])[order[keep]]).max() < 1e-9, k
@@ -45,9 +47,10 @@ SCRIPT = textwrap.dedent("""
 
     q = rho[:, :2, :2] / np.trace(rho[:, :2, :2], axis1=1, axis2=2)[:, None, None]
     q = (0.5 * (q + q.conj().transpose(0, 2, 1))).astype(np.complex64)
-    got_q, got, agg = sharded_tick_singles(mesh)(q[idx], s[idx], *[p[idx] for p in params[:4]],
-                                                 math.pi / 4, live=keep)
-    want_q, want = jax.jit(jt.tick_singles)(q, s, *params[:4], math.pi / 4)
+    inputs = SingleInputs(*params[:4], theta0=math.pi / 4)
+    got_q, got, agg = sharded_tick_singles(mesh)(q[idx], s[idx],
+                                                 inputs.map_cells(lambda p: p[idx]), live=keep)
+    want_q, want = jax.jit(jt.tick_singles)(q, s, inputs)
     assert np.abs(np.asarray(got_q)[keep] - np.asarray(want_q)[order[keep]]).max() < 1e-6
     assert abs(float(agg["global_coherence"]) - np.asarray(want["npurity"]).mean()) < 1e-9
     print("SHARDED-OK")

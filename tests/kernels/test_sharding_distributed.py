@@ -21,6 +21,7 @@ WORKER = textwrap.dedent("""
                                process_id=pid, initialization_timeout=60)
     from uqo.kernels import jax_tick as jt
     from uqo.kernels.sharding import cell_mesh, cell_sharding, partition_layout, sharded_tick_pairs
+    from uqo.kernels.tick_inputs import PairInputs
     assert jax.process_count() == 2 and len(jax.devices()) == 4, jax.devices()
     assert len(jax.local_devices()) == 2
 
@@ -45,13 +46,15 @@ WORKER = textwrap.dedent("""
         return jax.make_array_from_process_local_data(cell_sharding(mesh, x.ndim), x[mine],
                                                       x.shape)
 
+    inputs = PairInputs(*params, coupling_dt=0.05, theta0=math.pi / 4)
     got_rho, got, agg = sharded_tick_pairs(mesh)(
-        local(rho), local(s), *[local(p) for p in params], 0.05, math.pi / 4, live=local(live))
+        local(rho), local(s), inputs.map_cells(local), live=local(live))
     assert not got_rho.is_fully_addressable and len(got_rho.sharding.device_set) == 4
 
     dev = jax.local_devices()[0]                         # the reference: one device, no mesh
-    want_rho, want = jax.jit(jt.tick_pairs)(*[jax.device_put(x, dev) for x in [rho, s, *params]],
-                                            0.05, math.pi / 4)
+    want_rho, want = jax.jit(jt.tick_pairs)(
+        *[jax.device_put(x, dev) for x in [rho, s]],
+        inputs.map_cells(lambda x: jax.device_put(x, dev)))
     want_rho, want = np.asarray(want_rho), {k: np.asarray(v) for k, v in want.items()}
     checked = 0
     for shard in got_rho.addressable_shards:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from uqo.engine.backend import get_backend
 from uqo.engine.register import AgentRegister
-from uqo.engine.store import ArrayStore, JaxStore, make_store
-from uqo.kernels.stores import NumbaStore
+from uqo.engine.register.jax_storage import JaxStore
+from uqo.engine.register.storage import ArrayStore, make_store
+from uqo.kernels.numba_store import NumbaStore
 
 
 def _run(backend: str, fused: bool, ticks: int = 4):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from uqo.engine import tick as ref
+from uqo.kernels.tick_inputs import PairInputs, SingleInputs
 
 from ._cells import (
     build_cuda_host,
@@ -35,7 +36,7 @@ def cuda_host_lib(tmp_path_factory):
 
 
 def _kernel(name, request):
-    """``(pairs(rho, s, *params, cdt, th), singles(rho, s, *params, th))`` returning numpy."""
+    """``(pairs(rho, s, PairInputs), singles(rho, s, SingleInputs))`` returning numpy."""
     if name == "jax":
         import jax
 
@@ -50,8 +51,9 @@ def _kernel(name, request):
         return nt.tick_pairs, nt.tick_singles
     if name == "cuda_host":
         lib = request.getfixturevalue("cuda_host_lib")
-        return (lambda *a: host_cuda_pairs(lib, *a[:-2], coupling_dt=a[-2], theta0=a[-1]),
-                lambda *a: host_cuda_singles(lib, *a[:-1], theta0=a[-1]))
+        return (lambda rho, s, x: host_cuda_pairs(lib, rho, s, *x.per_cell(),
+                                                  coupling_dt=x.coupling_dt, theta0=x.theta0),
+                lambda rho, s, x: host_cuda_singles(lib, rho, s, *x.per_cell(), theta0=x.theta0))
     reason = _gpu_reason()
     if reason:
         pytest.skip(f"CuPy kernel needs a GPU: {reason}")
@@ -59,8 +61,8 @@ def _kernel(name, request):
     from uqo.kernels import cupy_tick as ct
 
     def on_device(fn):
-        return lambda *a: _host(fn(*(cupy.asarray(x) if isinstance(x, np.ndarray) else x
-                                     for x in a)))
+        return lambda rho, s, x: _host(fn(cupy.asarray(rho), cupy.asarray(s),
+                                          x.map_cells(cupy.asarray)))
     return on_device(ct.tick_pairs), on_device(ct.tick_singles)
 
 
@@ -91,9 +93,10 @@ def test_pair_tick_equals_reference(kernel, seed, request):
     if seed == 1:   # no channels at all: the entangled cells stay entangled
         params = [np.zeros_like(p) for p in params[:7]] + params[7:]
     s_before = rng.uniform(0, math.log(4), n)
-    want = ref.tick_pairs(rho, s_before, *params, 0.05, math.pi / 4)
+    inputs = PairInputs(*params, coupling_dt=0.05, theta0=math.pi / 4)
+    want = ref.tick_pairs(rho, s_before, inputs)
     assert (want[1]["concurrence"] > 0.05).sum() > (100 if seed == 1 else 0)
-    _assert_same(pairs(rho, s_before, *params, 0.05, math.pi / 4), want)
+    _assert_same(pairs(rho, s_before, inputs), want)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -104,8 +107,9 @@ def test_single_tick_equals_reference(kernel, request):
     rho = random_states(rng, n, 2)
     params = random_params(rng, n, 4, 1)
     s_before = rng.uniform(0, math.log(2), n)
-    want = ref.tick_singles(rho, s_before, *params, math.pi / 4)
-    _assert_same(singles(rho, s_before, *params, math.pi / 4), want)
+    inputs = SingleInputs(*params, theta0=math.pi / 4)
+    want = ref.tick_singles(rho, s_before, inputs)
+    _assert_same(singles(rho, s_before, inputs), want)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -118,7 +122,7 @@ def test_many_ticks_keep_states_valid(kernel, request):
     for _ in range(200):
         params = random_params(rng, n, 9, 2)
         params = [p * 0.05 for p in params[:7]] + params[7:]
-        rho, diag = pairs(rho, s, *params, 0.05, math.pi / 4)
+        rho, diag = pairs(rho, s, PairInputs(*params, coupling_dt=0.05, theta0=math.pi / 4))
         s = np.asarray(diag["s_cell"], np.float64)
     tr = np.trace(rho, axis1=1, axis2=2)
     np.testing.assert_allclose(tr.real, 1.0, atol=TOL)

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 from uqo.kernels import numba_tick as nt
+from uqo.kernels.tick_inputs import PairInputs
 from uqo.kernels.validate import check_cells
 
 
@@ -32,7 +33,7 @@ def test_bad_argument_is_named_and_state_unchanged(change, name):
     rho, s, params, out = change(_args())
     before = np.array(rho)
     with pytest.raises(ValueError, match="^" + re.escape(name)):
-        nt.pairs_inplace(rho, s, params, 0.1, 0.5, out)
+        nt.pairs_inplace(rho, s, PairInputs(*params, coupling_dt=0.1, theta0=0.5), out)
     np.testing.assert_array_equal(rho, before)
 
 

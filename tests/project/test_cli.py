@@ -60,3 +60,16 @@ def test_unavailable_backend_says_why():
         has_cupy = False
     if not has_cupy:
         assert out.returncode == 2 and "cupy" in out.stderr and "not available" in out.stderr
+
+
+def test_bad_tracing_settings_are_named_and_nothing_starts(tmp_path):
+    import os
+
+    out = _uqo("agent", "--agent-id", "a1", "--otlp-endpoint", "collector:4317")
+    assert out.returncode == 2 and "'collector:4317'" in out.stderr and "otlp_endpoint" in out.stderr
+    env = dict(os.environ, OTEL_EXPORTER_OTLP_PROTOCOL="http/json")
+    out = _uqo("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", env=env)
+    assert out.returncode == 2 and "OTEL_EXPORTER_OTLP_PROTOCOL" in out.stderr
+    assert not (tmp_path / "d").exists()
+    out = _uqo("agent", "--agent-id", "a1", "--otlp-protocol", "carrier-pigeon")
+    assert out.returncode == 2 and "carrier-pigeon" in out.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from uqo.control.scheduler.sharding import HashRing
+from uqo.engine.partition import HashRing
 
 
 @settings(max_examples=30, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,10 +15,20 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
     p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
+    _tracing_flags(p)
+    p.add_argument("--etcd", help="replicate on etcd: comma-separated endpoints, e.g. "
+                   "http://127.0.0.1:2379,http://127.0.0.1:22379 (docs/replication.md)")
+    p.add_argument("--replica-id", help="this replica's name (required with --etcd)")
+    p.add_argument("--etcd-ca", help="TLS to etcd: CA certificate (PEM)")
+    p.add_argument("--etcd-cert", help="TLS to etcd: client certificate (PEM)")
+    p.add_argument("--etcd-key", help="TLS to etcd: client key (PEM)")
+    p.add_argument("--advertise-url", help="URL clients reach this replica at (default: the "
+                   "bound http://HOST:PORT)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("agent", help="run an agent worker against a server")
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="server URL")
+    p.add_argument("--url", default="http://127.0.0.1:8080",
+                   help="server URL, or several comma-separated (replicas: fails over)")
     p.add_argument("--agent-id", required=True)
     p.add_argument("--capabilities", default="general", help="comma-separated")
     p.add_argument("--clearance", type=int, default=0, help="0..3")
@@ -32,6 +43,7 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--credential-file",
                    help="log in with this JSON credential file instead (user_id, password, "
                         "totp_secret), e.g. an agent account's")
+    _tracing_flags(p)
     p.set_defaults(func=_agent)
 
     p = bench.add_parser("api", help="HTTP API load: batch/single submit, latency percentiles")
@@ -59,25 +71,65 @@ def add_commands(sub, bench) -> None:
     p.set_defaults(func=_bench_startup)
 
 
+def _tracing_flags(p) -> None:
+    p.add_argument("--otlp-endpoint", help="export traces over OTLP to this collector URL, e.g. "
+                   "http://127.0.0.1:4317 (default: UQO_OTLP_ENDPOINT, then "
+                   "OTEL_EXPORTER_OTLP_ENDPOINT; none: tracing off; docs/tracing.md)")
+    p.add_argument("--otlp-protocol", choices=("grpc", "http/protobuf"),
+                   help="OTLP transport (default grpc, or OTEL_EXPORTER_OTLP_PROTOCOL)")
+
+
+_TRACING_ENV = ("UQO_OTLP_ENDPOINT", "UQO_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+
+
 def _fail(message: str) -> int:
     print(f"uqo: {message}", file=sys.stderr)
     return 2
 
 
 def _serve(args) -> int:
-    import os
-
     from uqo.control.config import ConfigError, describe, load_config_sources
     from uqo.control.server.process import serve
 
-    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir}
+    overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
+                 "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol,
+                 "etcd": args.etcd, "replica_id": args.replica_id, "etcd_ca": args.etcd_ca,
+                 "etcd_cert": args.etcd_cert, "etcd_key": args.etcd_key,
+                 "advertise_url": args.advertise_url}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
         return _fail(str(exc))
+    problem = _check_replication(cfg)
+    if problem:
+        return _fail(problem)
     print("uqo serve: configuration", flush=True)
     print(describe(cfg, sources), flush=True)
     return serve(cfg)
+
+
+def _check_replication(cfg) -> str | None:
+    """A message naming the offending value, or None."""
+    if not cfg.etcd:
+        return "--replica-id needs --etcd" if cfg.replica_id else None
+    from uqo.control.log.etcd_client import parse_endpoints
+
+    try:
+        parse_endpoints(cfg.etcd)
+    except ValueError as exc:
+        return f"--etcd {cfg.etcd!r}: {exc}"
+    if not cfg.replica_id or not all(c.isalnum() or c in "-_." for c in cfg.replica_id):
+        return (f"--replica-id {cfg.replica_id!r}: a replica on etcd needs a name of letters, "
+                "digits, '-', '_' or '.'")
+    for name in ("etcd_ca", "etcd_cert", "etcd_key"):
+        path = getattr(cfg, name)
+        if path and not os.path.isfile(path):
+            return f"--{name.replace('_', '-')} {path!r}: no such file"
+    if bool(cfg.etcd_cert) != bool(cfg.etcd_key):
+        return "--etcd-cert and --etcd-key go together (mutual TLS)"
+    return None
 
 
 def _split(text: str) -> list[str]:
@@ -109,14 +161,22 @@ def _agent(args) -> int:
     import signal
 
     from uqo.control.client.worker import AgentWorker
+    from uqo.control.config import ConfigError, load_config
     from uqo.control.errors import ControlError
     from uqo.control.sdk.client import UnifiedOrchestrator
+    from uqo.control.tracing import start_tracing, stop_tracing
 
     handler = _handler(args.handler)
     if handler is None:
         return _fail(f"--handler {args.handler!r}: expected echo, fail or sleep:SECONDS")
     if not 0 <= args.clearance <= 3:
         return _fail(f"--clearance {args.clearance}: expected 0..3")
+    try:        # the server's tracing settings and precedence (flag > UQO_* > OTEL_*)
+        traced = load_config(env={k: os.environ[k] for k in _TRACING_ENV if k in os.environ},
+                             overrides={"otlp_endpoint": args.otlp_endpoint,
+                                        "otlp_protocol": args.otlp_protocol})
+    except ConfigError as exc:
+        return _fail(str(exc))
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -136,12 +196,16 @@ def _agent(args) -> int:
             print(f"uqo agent {args.agent_id}: stopped ({worker.completed} done, "
                   f"{worker.failed} failed, {worker.reconnects} reconnects)", flush=True)
 
+    tracing = start_tracing(traced.otlp_endpoint, "uqo-agent", args.agent_id, os.environ,
+                            traced.otlp_protocol)
     try:
         asyncio.run(main())
     except ControlError as exc:
         return _fail(f"{exc.code}: {exc.message}")
     except (OSError, ValueError, PermissionError) as exc:
         return _fail(f"--credential-file {args.credential_file!r}: {exc}")
+    finally:
+        stop_tracing(tracing)
     return 0
 
 

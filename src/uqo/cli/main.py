@@ -14,6 +14,7 @@ import sys
 
 COMMAND_MODULES = (
     "uqo.cli.base",
+    "uqo.cli.cluster",
     "uqo.cli.control",
     "uqo.cli.engine",
     "uqo.cli.engine_ops",
@@ -21,6 +22,7 @@ COMMAND_MODULES = (
     "uqo.cli.peers",
     "uqo.cli.scheduler",
     "uqo.cli.security",
+    "uqo.cli.stack",
     "uqo.cli.tune",
 )
 

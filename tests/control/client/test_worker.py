@@ -70,3 +70,39 @@ async def test_worker_runs_reports_and_survives_a_server_restart(tmp_path):
         for srv in servers:
             srv.kill()
     assert worker.completed == 2 and worker.failed == 1 and worker.reconnects >= 1
+
+
+def test_the_run_span_continues_the_submission_and_a_failure_marks_it(tmp_path):
+    """Embedded (no HTTP): the task carries the caller's span; the worker's ``agent.run_task``
+    is its child, and a handler that raises marks the span an error."""
+    from ..traced import run_traced
+
+    spans = run_traced(f"""
+from opentelemetry import trace
+from uqo.control.client.worker import AgentWorker
+from uqo.control.sdk.embedded import EmbeddedOrchestrator
+
+async def fail(assignment):
+    raise RuntimeError("no luck")
+
+async def main():
+    async with EmbeddedOrchestrator({str(tmp_path)!r}, capacity=64, backend="numpy",
+                                    tick_interval_s=0.1, auth=False) as uo:
+        await uo.register_agent("a1", capabilities={{"general"}})
+        stop = asyncio.Event()
+        worker = asyncio.create_task(AgentWorker(uo, "a1", {{"general"}}, fail,
+                                                 poll_wait_s=0.2).run(stop))
+        with trace.get_tracer("test").start_as_current_span("submit"):
+            task_id = await uo.submit_task("doomed", task_id="t1")
+        task = await uo.wait_for_task(task_id, timeout_s=20)
+        stop.set()
+        await worker
+        return task["state"]
+""")
+    assert spans.result == "failed"
+    [submit], [run] = spans.named("submit"), spans.named("agent.run_task")
+    assert (run["trace_id"], run["parent_id"]) == (submit["trace_id"], submit["span_id"])
+    assert run["kind"] == "CONSUMER" and run["status"] == "ERROR" and "exception" in run["events"]
+    assert run["attributes"] == {"uqo.task.id": "t1", "uqo.agent.id": "a1"}
+    # the outcome's log commit is made inside the run span
+    assert any(s["parent_id"] == run["span_id"] for s in spans.named("log.commit"))

@@ -124,3 +124,33 @@ async def test_a_graceful_close_saves_a_snapshot_and_a_crash_replays(tmp_path):
     after, applier = await _open(tmp_path / "crashed")
     assert after.status()["replayed_on_start"] == 10 and len(applier.sm.tasks) == 10
     await after.close()
+
+
+def test_each_propose_is_a_commit_span_and_each_batch_an_append_span_linking_them(tmp_path):
+    from ..traced import run_traced
+
+    spans = run_traced(f"""
+from uqo.control.log.singlenode import SingleNodeLog
+from uqo.control.log.wal import WalStorage
+from uqo.control.state import commands as c
+from uqo.control.state.applier import CommandApplier
+from uqo.control.state.machine import StateMachine
+
+async def main():
+    log = SingleNodeLog(WalStorage({str(tmp_path)!r}))
+    await log.open(CommandApplier(StateMachine()))
+    one = lambda i: c.encode(c.SubmitTasks(at=1.0, tasks=(c.TaskInfo(f"t{{i}}"),)))
+    await asyncio.gather(*(log.propose([one(i)]) for i in range(20)))
+    await log.propose([one(20), one(21)])
+    await log.close()
+""")
+    commits, appends = spans.named("log.commit"), spans.named("log.append")
+    assert len(commits) == 21
+    assert sorted(s["attributes"]["uqo.log.entries"] for s in commits) == [1] * 20 + [2]
+    assert sum(a["attributes"]["uqo.log.entries"] for a in appends) == 22
+    assert len(appends) < 21                                 # group commit: shared fsyncs
+    linked = [link[1] for a in appends for link in a["links"]]
+    assert sorted(linked) == sorted(s["span_id"] for s in commits)   # each once
+    for a in appends:
+        assert a["attributes"]["uqo.log.proposals"] == len(a["links"])
+        assert a["attributes"]["uqo.log.fsync_s"] >= 0

@@ -1,10 +1,10 @@
-"""Backend-specific storage moves for the register: gather, scatter and the compiled tick.
+"""The register's stores on JAX: jitted scatters and ticks that donate their input buffers, on
+one device (``JaxStore``) or with every cell array split over a device mesh
+(``ShardedJaxStore``). Both implement ``uqo.engine.register.storage.Store``. Importing this
+module imports no jax; building a store does.
 
-The physics (``tick.py``, ``pairmath.py``) is written once against the array namespace; what
-differs between backends is only how arrays are updated in place: numpy and CuPy write into the
-array, JAX (immutable arrays) runs a jitted function that donates its input buffer so XLA can
-update it in place. Every method takes and returns the storage array, so callers always write
-``arr = store.put(arr, idx, values)``.
+The tick's inputs cross ``jax.jit`` as one pytree argument (``PairInputs`` / ``SingleInputs``,
+``uqo.kernels.tick_inputs``), every field traced: a new ``dt`` does not recompile.
 """
 
 from __future__ import annotations
@@ -12,66 +12,21 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+from uqo.kernels.tick_inputs import PairInputs, SingleInputs, register_pytrees
 
-from .backend import Backend
-from .tick import tick_pairs, tick_singles
-
-
-def bucket(n: int, cap: int, floor: int = 1024) -> int:
-    """Round ``n`` up to a power of two (at least ``floor``, at most ``cap``): the extents the
-    jitted tick is compiled for, so growth causes O(log N) compilations, not one per agent."""
-    if n <= 0:
-        return 0
-    b = floor
-    while b < n:
-        b *= 2
-    return min(b, cap)
-
-
-class ArrayStore:
-    """numpy / CuPy: plain in-place updates; the tick runs on views of the live prefix."""
-
-    def __init__(self, backend: Backend):
-        self.backend = backend
-        self.xp = backend.xp
-
-    def put(self, arr, idx, values):
-        arr[self.xp.asarray(idx)] = values
-        return arr
-
-    def take(self, arr, idx):
-        return arr[self.xp.asarray(idx)]
-
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
-        new, diag = tick_pairs(rho[:n], s_cell[:n], *args, coupling_dt, theta0)
-        rho[:n] = new
-        s_cell[:n] = diag["s_cell"]
-        return rho, s_cell, diag
-
-    def run_singles(self, rho, s_cell, n, args, theta0):
-        new, diag = tick_singles(rho[:n], s_cell[:n], *args, theta0)
-        rho[:n] = new
-        s_cell[:n] = diag["s_cell"]
-        return rho, s_cell, diag
+from ..backend import Backend
+from ..tick import tick_pairs, tick_singles
+from .storage import bucket
 
 
 def _jax_put(arr, idx, values):
     return arr.at[idx].set(values)
 
 
-def _jax_run_pairs(tick, n, rho, s_cell, args, coupling_dt, theta0):
+def _jax_run(tick, n, rho, s_cell, inputs):
     import jax
 
-    new, diag = tick(rho[:n], s_cell[:n], *args, coupling_dt, theta0)
-    rho = jax.lax.dynamic_update_slice_in_dim(rho, new, 0, axis=0)
-    s_cell = jax.lax.dynamic_update_slice_in_dim(s_cell, diag["s_cell"], 0, axis=0)
-    return rho, s_cell, {k: v.astype("float32") for k, v in diag.items()}
-
-
-def _jax_run_singles(tick, n, rho, s_cell, args, theta0):
-    import jax
-
-    new, diag = tick(rho[:n], s_cell[:n], *args, theta0)
+    new, diag = tick(rho[:n], s_cell[:n], inputs)
     rho = jax.lax.dynamic_update_slice_in_dim(rho, new, 0, axis=0)
     s_cell = jax.lax.dynamic_update_slice_in_dim(s_cell, diag["s_cell"], 0, axis=0)
     return rho, s_cell, {k: v.astype("float32") for k, v in diag.items()}
@@ -86,12 +41,13 @@ class JaxStore:
     def __init__(self, backend: Backend, pairs_fn=tick_pairs, singles_fn=tick_singles):
         import jax
 
+        register_pytrees()
         self.backend = backend
         self.xp = backend.xp
         self._put = jax.jit(_jax_put, donate_argnums=(0,))
-        self._pairs = jax.jit(partial(_jax_run_pairs, pairs_fn), static_argnums=(0,),
+        self._pairs = jax.jit(partial(_jax_run, pairs_fn), static_argnums=(0,),
                               donate_argnums=(1, 2))
-        self._singles = jax.jit(partial(_jax_run_singles, singles_fn), static_argnums=(0,),
+        self._singles = jax.jit(partial(_jax_run, singles_fn), static_argnums=(0,),
                                 donate_argnums=(1, 2))
 
     def _pad(self, arr, idx, values):
@@ -113,20 +69,19 @@ class JaxStore:
     def take(self, arr, idx):
         return self.xp.take(arr, self.xp.asarray(np.asarray(idx, dtype=np.int32)), axis=0)
 
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
-        return self._pairs(n, rho, s_cell, tuple(self.xp.asarray(a) for a in args),
-                           coupling_dt, theta0)
+    def run_pairs(self, rho, s_cell, n: int, inputs: PairInputs):
+        return self._pairs(n, rho, s_cell, inputs.map_cells(self.xp.asarray))
 
-    def run_singles(self, rho, s_cell, n, args, theta0):
-        return self._singles(n, rho, s_cell, tuple(self.xp.asarray(a) for a in args), theta0)
+    def run_singles(self, rho, s_cell, n: int, inputs: SingleInputs):
+        return self._singles(n, rho, s_cell, inputs.map_cells(self.xp.asarray))
 
 
 def _jax_take(arr, idx):
     return arr[idx]
 
 
-def _sharded_run(tick, rho, s_cell, args, *scalars):
-    new, diag = tick(rho, s_cell, *args, *scalars)
+def _sharded_run(tick, rho, s_cell, inputs):
+    new, diag = tick(rho, s_cell, inputs)
     return new, diag["s_cell"], {k: v.astype("float32") for k, v in diag.items()}
 
 
@@ -149,6 +104,7 @@ class ShardedJaxStore(JaxStore):
         from jax.sharding import PartitionSpec as P
         from uqo.kernels.sharding import cell_sharding
 
+        register_pytrees()
         self.backend, self.xp, self.mesh = backend, backend.xp, mesh
         self._cells = {nd: cell_sharding(mesh, nd) for nd in (1, 2, 3)}
         # None: every block is in this process, results are read as they are
@@ -186,45 +142,19 @@ class ShardedJaxStore(JaxStore):
         pad = np.zeros(bucket(n, 1 << 62, floor=16) - n, np.int64)
         return np.asarray(self._take(arr, np.concatenate([idx, idx[pad]])))[:n]
 
-    def _tick(self, fn, rho, s_cell, n, args, *scalars):
+    def _tick(self, fn, rho, s_cell, n, inputs):
         from uqo.kernels.sharding import put_cells
 
         if n != rho.shape[0]:
             raise ValueError(f"a sharded tick runs on every cell: n must be {rho.shape[0]}, "
                              f"got {n}")
-        args = tuple(put_cells(a, self._cells[1]) for a in args)
-        return fn(rho, s_cell, args, *scalars)
+        return fn(rho, s_cell, inputs.map_cells(lambda a: put_cells(a, self._cells[1])))
 
-    def run_pairs(self, rho, s_cell, n, args, coupling_dt, theta0):
-        return self._tick(self._pairs, rho, s_cell, n, args, coupling_dt, theta0)
+    def run_pairs(self, rho, s_cell, n: int, inputs: PairInputs):
+        return self._tick(self._pairs, rho, s_cell, n, inputs)
 
-    def run_singles(self, rho, s_cell, n, args, theta0):
-        return self._tick(self._singles, rho, s_cell, n, args, theta0)
-
-
-def make_store(backend: Backend, fused: bool = True, mesh=None):
-    """The store for ``backend``. With ``fused`` (the default) the tick runs the hand-fused
-    kernels of ``uqo.kernels`` where the backend has one: numba on numpy, the elementwise
-    ``jax.jit`` tick on JAX, the CUDA kernel on CuPy; a store on a GPU is wrapped so that a device
-    failure moves the register to the CPU and keeps ticking (``uqo.kernels.stores``). A ``mesh``
-    (JAX only) gives the sharded store."""
-    if mesh is not None and backend.name != "jax":
-        raise ValueError(f"a device mesh needs the jax backend, got {backend.name!r}")
-    if not fused:
-        if mesh is not None:
-            return ShardedJaxStore(backend, mesh=mesh)
-        return JaxStore(backend) if backend.name == "jax" else ArrayStore(backend)
-    from uqo.kernels import stores
-
-    jax_store = JaxStore if mesh is None else partial(ShardedJaxStore, mesh=mesh)
-    return stores.fused_store(backend, generic=partial(make_store, fused=False),
-                              jax_store=jax_store, cpu_generic=_generic_numpy_store)
+    def run_singles(self, rho, s_cell, n: int, inputs: SingleInputs):
+        return self._tick(self._singles, rho, s_cell, n, inputs)
 
 
-def _generic_numpy_store():
-    from .backend import get_backend
-
-    return ArrayStore(get_backend("numpy"))
-
-
-__all__ = ["ArrayStore", "JaxStore", "ShardedJaxStore", "bucket", "make_store"]
+__all__ = ["JaxStore", "ShardedJaxStore"]
