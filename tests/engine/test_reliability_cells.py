@@ -4,7 +4,7 @@ numpy) against the reference maps."""
 import numpy as np
 import pytest
 from uqo.engine import reliability as ref
-from uqo.engine.reliability_cells import ReliabilityCells
+from uqo.engine.register.reliability import ReliabilityCells
 
 
 def _cells(backend, n=50):

@@ -12,16 +12,15 @@ Outcomes queue as one diagonal effect per agent (the product of its outcomes' ef
 diagonal effects commute, so order within a tick does not matter) and are applied before the
 next tick or read. Where the work runs: numpy, the numba loops of
 ``uqo.kernels.numba_reliability`` in place; JAX, the reference maps jitted into one program;
-CuPy, the CUDA kernel of ``uqo.kernels.cupy_tick`` when it is available, else the reference
-maps on the device.
+CuPy, the CUDA kernels of ``tick.cu`` (``uqo.kernels.cupy_tick``), one thread per qubit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import reliability as ref
-from .backend import to_numpy
+from .. import reliability as ref
+from ..backend import to_numpy
 
 
 class ReliabilityCells:
@@ -38,6 +37,10 @@ class ReliabilityCells:
         self._log_e1 = np.zeros(self.capacity)
         self._pending: list[np.ndarray] = []
         self._jit = None
+        if self.name == "cupy":             # the kernel's outputs, allocated once
+            xp = backend.xp
+            self._ready_dev = xp.zeros(self.capacity, dtype=xp.float32)
+            self._entropy_dev = xp.zeros(self.capacity, dtype=xp.float32)
 
     # ---- membership and evidence --------------------------------------------------------
     def reset(self, ids: np.ndarray) -> None:
@@ -84,13 +87,15 @@ class ReliabilityCells:
             from uqo.kernels import numba_reliability as nr
 
             bad = nr.observe(self.rho, ids, e0, e1)
-            host = self.rho[ids]
-            if bad.any():
-                host[bad] = ref.lueders_diagonal(host[bad], e0[bad], e1[bad])
-                self.rho[ids[bad]] = host[bad]
+        elif self.name == "cupy":
+            bad = self._observe_cupy(ids, e0, e1)
         else:
-            host = ref.lueders_diagonal(to_numpy(self.rho[ids]), e0, e1)
-            self._write(ids, host)
+            bad = np.ones(len(ids), bool)            # JAX: the reference, on the host rows
+        host = to_numpy(self.rho[ids]) if self.name != "numpy" else self.rho[ids]
+        if bad.any():
+            host = np.array(host)
+            host[bad] = ref.lueders_diagonal(host[bad], e0[bad], e1[bad])
+            self._write(ids[bad], host[bad])
         self.ready[ids] = np.real(host[:, 1, 1])
         self.entropy[ids] = ref.qubit_entropy(host)
 
@@ -105,6 +110,14 @@ class ReliabilityCells:
 
             nr.tick(self.rho, n, gamma, p_star, self.ready, self.entropy)
             return
+        if self.name == "cupy":
+            from uqo.kernels import cupy_tick as ct
+
+            ct.reliability_inplace(self.rho, n, gamma, p_star, self._ready_dev,
+                                   self._entropy_dev)
+            self.ready[:n] = to_numpy(self._ready_dev)[:n]
+            self.entropy[:n] = to_numpy(self._entropy_dev)[:n]
+            return
         fn = self._program()
         self.rho, ready, entropy = fn(self.rho, n, gamma, p_star)
         self.ready[:n] = to_numpy(ready)[:n]
@@ -112,8 +125,36 @@ class ReliabilityCells:
 
     def _program(self):
         if self._jit is None:
-            self._jit = _jax_program() if self.name == "jax" else _cupy_program(self.backend)
+            self._jit = _jax_program()
         return self._jit
+
+    def _observe_cupy(self, ids, e0, e1) -> np.ndarray:
+        from uqo.kernels import cupy_tick as ct
+
+        xp = self.backend.xp
+        bad = xp.zeros(len(ids), dtype=xp.uint8)
+        ct.reliability_observe(self.rho, xp.asarray(ids, dtype=xp.int64),
+                               xp.asarray(e0, dtype=xp.float64),
+                               xp.asarray(e1, dtype=xp.float64), bad)
+        return to_numpy(bad).astype(bool)
+
+    def to_host(self) -> None:
+        """Move to host numpy (the register's cells failed over to the CPU). A device that
+        can no longer be read loses what it held: every qubit restarts from the prior, as the
+        failover restarts unreadable liveness cells maximally mixed."""
+        if self.name == "numpy":
+            return
+        from uqo.kernels.failover import is_device_failure
+
+        try:
+            host = np.array(to_numpy(self.rho), order="C")          # writable for numba
+        except Exception as exc:
+            if not is_device_failure(exc):
+                raise
+            host = np.zeros((self.capacity, 2, 2), self.dtype)
+            host[:, 0, 0], host[:, 1, 1] = 1.0 - self.p0, self.p0
+            self.ready[:], self.entropy[:] = self.p0, self.entropy_of_prior()
+        self.rho, self.name, self._jit, self.backend = host, "numpy", None, None
 
     # ---- single states ------------------------------------------------------------------
     def state(self, agent: int) -> np.ndarray:
@@ -153,7 +194,3 @@ def _jax_program():
                    donate_argnums=0)
     return lambda rho, n, gamma, p_star: step(rho, gamma, p_star)
 
-
-def _cupy_program(backend):
-    xp = backend.xp
-    return lambda rho, n, gamma, p_star: _step(xp, rho, n, gamma, p_star)
