@@ -262,3 +262,19 @@ def fit(params, data: ReplayData, maxiter: int = 60) -> tuple[dict, dict]:
 
 def evaluate(params, data: ReplayData) -> float:
     return outcome_nll(params, data)[0]
+
+
+def replay_beliefs(params, data: ReplayData) -> tuple[np.ndarray, np.ndarray]:
+    """Each agent's liveness and reliability after replaying ``data`` with ``params`` (what
+    the register holds after the same observations and ticks: tests compare the two)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    values = _values(params)
+    p = {k: jnp.asarray(v) for k, v in values.items()}
+    out, _ = jax.lax.scan(_scan_fn(p, data, jnp), _initial(p, data, jnp),
+                          jnp.asarray(data.counts, dtype=jnp.float64))
+    rho_p, rho_s, rho_r = out[0], out[1], out[2]
+    return (np.asarray(_liveness(rho_p, rho_s, data, jnp)),
+            np.asarray(jnp.real(rho_r[:, 1, 1])))
