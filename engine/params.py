@@ -4,7 +4,7 @@ Use cases::
 
     save_params(path, {"hazard": 2e-4, ...}, meta={"trained_on": "trace.npz"})
     params = load_params(path, heartbeat_period=5.0)     # a validated TickParams
-    params = load_params(None)                           # the defaults
+    params = load_params(None)                           # belief_defaults()
 
 The file is JSON: ``{"format": "uqo-belief-params", "version": 1, "params": {name: value},
 "meta": {...}}``. Names are ``TickParams`` fields; an unknown name or a value the model cannot
@@ -23,13 +23,24 @@ from .tick import TickParams
 FORMAT, VERSION = "uqo-belief-params", 1
 
 
+def belief_defaults(heartbeat_period: float = 5.0) -> TickParams:
+    """The two-factor model as the scheduler runs it (docs/model.md), before any tuning:
+    ``TickParams``' defaults except a heartbeat that is near-certain proof of life
+    (``heartbeat_error`` 0.001: a message from the agent), a lone failure rate of one an hour
+    until the fleet's own is learned, silence measured against the agents' ``heartbeat_period``
+    and no extra damping past a fixed deadline (the silence measurement replaces it)."""
+    return TickParams(heartbeat_error=0.001, hazard=1.0 / 3600.0, mu=0.0,
+                      heartbeat_period=float(heartbeat_period))
+
+
 def _fields() -> set[str]:
     return {f.name for f in dataclasses.fields(TickParams)} - {"extra"}
 
 
 def load_params(path=None, heartbeat_period: float | None = None) -> TickParams:
-    """``TickParams`` from a params file (``None``: the defaults), with the heartbeat period
-    set when given (the agents' configured period is a fact, not something to tune)."""
+    """``TickParams`` from a params file over ``belief_defaults`` (``None``: the defaults),
+    with the heartbeat period set when given (the agents' configured period is a fact, not
+    something to tune)."""
     values: dict = {}
     if path is not None:
         try:
@@ -48,9 +59,9 @@ def load_params(path=None, heartbeat_period: float | None = None) -> TickParams:
         if bad:
             raise ValueError(f"model params {str(path)!r}: field {bad[0]!r} must be a number, "
                              f"got {values[bad[0]]!r}")
-    if heartbeat_period is not None and "heartbeat_period" in _fields():
+    if heartbeat_period is not None:
         values = {**values, "heartbeat_period": float(heartbeat_period)}
-    params = TickParams(**values)
+    params = dataclasses.replace(belief_defaults(), **values)
     try:
         params.validate()
     except ValueError as exc:

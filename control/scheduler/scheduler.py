@@ -36,7 +36,7 @@ from .latency import PeakEwma
 from .ledger import Ledger
 from .outcomes import OutcomeBooks
 from .probing import PROBE_POLICIES, ProbePlanner, plan_probes
-from .quantum import QuantumExact, QuantumSample
+from .quantum import DEFAULT_HOLD_S, QuantumExact, QuantumSample
 from .registry import AgentTable
 from .scored import Scored, ewma, thompson, thompson_mean
 from .sources import Sources
@@ -117,11 +117,13 @@ class Scheduler:
         return int(self.add_agents([spec])[0])
 
     def add_agents(self, specs) -> np.ndarray:
-        """Register many agents at once (one engine call per kind); returns their slots."""
+        """Register many agents at once (one engine call per kind); returns their slots.
+        Registering is a sign of life: it counts as a heartbeat."""
         specs = list(specs)
         slots = self.table.add(specs)
         self.table.shard[slots] = self.ring.assign_many([s.agent_id for s in specs])
         self.link.add(slots, self.table.domain[slots])
+        self.link.heartbeat(slots)
         self.latency.reset(slots)
         self.books.reset(slots)
         paired = slots[self.link.partner[slots] >= 0]
@@ -157,7 +159,7 @@ class Scheduler:
                                         self.sources.get)
         self.link.snapshot()
         view = View(self.table, self.link, self.mi_threshold, self.latency, self.books,
-                    self.register.now)
+                    self.register.now, self.hold_s())
         ledger = Ledger(self.table)
         rng = np.random.Generator(np.random.PCG64([self.seed, self._decisions]))
         self._decisions += 1
@@ -249,7 +251,8 @@ class Scheduler:
         latency = _finite(latency_s, "latency_s")
         if latency < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
-        self.link.outcome(slot, self.rewards[0] if success else self.rewards[1])
+        self.link.outcome(slot, "success" if success else "timeout" if timed_out
+                          else "failure")
         self.latency.observe(slot, latency)
         self.books.observe(slot, bool(success), self.register.now)
         self._stats.counts["outcomes_ok" if success else
@@ -305,6 +308,11 @@ class Scheduler:
         now and then, and the per-agent failure probabilities (mean, p90, how many above 1/2,
         the ``riskiest`` agents)."""
         return forecast_summary(self, _finite(horizon_s, "horizon_s"), riskiest)
+
+    def hold_s(self) -> float:
+        """Expected time a task holds its agents: the load forecast's, 10 s before any."""
+        h = self.load_forecast.hold_s
+        return DEFAULT_HOLD_S if np.isnan(h) else float(h)
 
     def load_now(self) -> int:
         return int(self.table.load[self.table.active].sum())
@@ -365,6 +373,8 @@ def _by_strategy(batch) -> list[tuple[str, np.ndarray]]:
 
 
 def _make_register(capacity: int, seed: int):
+    from uqo.engine.params import belief_defaults
     from uqo.engine.register import AgentRegister
 
-    return AgentRegister(capacity=capacity, backend="auto", seed=seed)
+    return AgentRegister(capacity=capacity, backend="auto", seed=seed,
+                         params=belief_defaults())

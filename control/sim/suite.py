@@ -32,19 +32,20 @@ METRICS = ("success_rate", "throughput_per_s", "decision_p99_ms", "dead_on_dispa
 
 
 def run_world(family: str, seed: int, labels: tuple, mi_threshold: float = 0.1,
-              overrides: dict | None = None) -> dict:
+              overrides: dict | None = None, model_params: str | None = None) -> dict:
     """Every label on one family's world for one seed (one job of the suite)."""
     world = build_world(family_config(family, seed, **(overrides or {})))
     out = {}
     for label in labels:
-        res = run_one(world, label, mi_threshold)
+        res = run_one(world, label, mi_threshold, model_params=model_params)
         res.pop("series", None)
         out[label] = res
     return {"family": family, "seed": seed, "tasks": len(world.tasks), "results": out}
 
 
 def run_suite(families, seeds, labels=tuple(SETUPS), jobs: int = 1, mi_threshold: float = 0.1,
-              overrides: dict | None = None, progress=None) -> dict:
+              overrides: dict | None = None, progress=None,
+              model_params: str | None = None) -> dict:
     """Run and summarise (module docstring); ``progress(job_doc)`` is called per world."""
     families, seeds, labels = tuple(families), tuple(seeds), tuple(labels)
     bad = [f for f in families if f not in FAMILIES] + [x for x in labels if x not in SETUPS]
@@ -55,7 +56,7 @@ def run_suite(families, seeds, labels=tuple(SETUPS), jobs: int = 1, mi_threshold
     runs = []
     if jobs <= 1:
         for f, s in work:
-            runs.append(run_world(f, s, labels, mi_threshold, overrides))
+            runs.append(run_world(f, s, labels, mi_threshold, overrides, model_params))
             if progress:
                 progress(runs[-1])
     else:
@@ -63,7 +64,7 @@ def run_suite(families, seeds, labels=tuple(SETUPS), jobs: int = 1, mi_threshold
 
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futs = [pool.submit(run_world, f, s, labels, mi_threshold, overrides)
+            futs = [pool.submit(run_world, f, s, labels, mi_threshold, overrides, model_params)
                     for f, s in work]
             for fut in futs:
                 runs.append(fut.result())
@@ -72,10 +73,10 @@ def run_suite(families, seeds, labels=tuple(SETUPS), jobs: int = 1, mi_threshold
     return {"families": {f: summarise(f, [r for r in runs if r["family"] == f], labels)
                          for f in families},
             "seeds": list(seeds), "labels": list(labels), "mi_threshold": mi_threshold,
-            "overrides": overrides or {},
+            "overrides": overrides or {}, "model_params": model_params,
             "engine_params": {k: v for k, v in
-                              vars(engine_params(family_config(families[0]))).items()
-                              if k != "extra"},
+                              vars(engine_params(family_config(families[0]),
+                                                 model_params)).items() if k != "extra"},
             "wall_s": time.perf_counter() - t0, "runs": runs}
 
 

@@ -56,6 +56,7 @@ class AgentRegister:
 
     # the books, host numpy: per agent slot, per pair cell row, per single cell row
     kind, cell, site, last_seen = _Via("_books"), _Via("_books"), _Via("_books"), _Via("_books")
+    hazard = _Via("_books")
     pair_agents, single_agent, pair_rate = _Via("_books"), _Via("_books"), _Via("_books")
     _free_slots = _Via("_books", "free_slots")
     # the cell arrays on the backend, and the store that moves them

@@ -8,9 +8,11 @@ from uqo.control.scheduler import AgentSpec, Scheduler, TaskSpec
 
 
 def make_scheduler(capacity: int = 64, **kw) -> Scheduler:
+    from uqo.engine.params import belief_defaults
     from uqo.engine.register import AgentRegister
 
-    reg = AgentRegister(capacity=capacity, backend="numpy", seed=kw.get("seed", 0))
+    reg = AgentRegister(capacity=capacity, backend="numpy", seed=kw.get("seed", 0),
+                        params=belief_defaults())
     return Scheduler(capacity=capacity, register=reg, **kw)
 
 

@@ -75,6 +75,10 @@ def add_commands(sub, bench) -> None:
                    help="health checks per second (default 0, or the family's)")
     p.add_argument("--probe-policy", default=None,
                    help="info_gain or round_robin for the quantum strategy")
+    p.add_argument("--model-params", default=None,
+                   help="tuned belief parameters (uqo tune) for every strategy's engine")
+    p.add_argument("--record-trace", default=None,
+                   help="write the first strategy's run as a trace for uqo tune")
     p.add_argument("--quality", type=_count, default=5,
                    help="quality-suite instances per family (0: skip)")
     p.add_argument("--out", default=_OUT)
@@ -127,13 +131,18 @@ def _simulate(args) -> int:
     try:
         if args.mi_threshold < 0:
             raise ValueError(f"mi-threshold must be >= 0, got {args.mi_threshold!r}")
+        if args.model_params is not None:
+            from uqo.engine.params import load_params
+
+            load_params(args.model_params)          # a bad file is refused before any run
         if args.suite is not None:
             return _suite(args)
         cfg = _sim_config(args)
     except ValueError as exc:
         print(f"uqo simulate: {exc}")
         return 2
-    doc = compare(cfg, args.strategies, args.mi_threshold, progress=not args.no_progress)
+    doc = compare(cfg, args.strategies, args.mi_threshold, progress=not args.no_progress,
+                  model_params=args.model_params, record=args.record_trace)
     if args.quality:
         doc["quality"] = _quality(args)
     doc["machine"] = _machine()
@@ -168,7 +177,7 @@ def _suite(args) -> int:
         bar = tqdm(total=len(families) * args.seeds, desc="suite", unit="world")
     doc = run_suite(families, range(args.seeds), args.strategies, args.jobs,
                     args.mi_threshold, overrides, progress=(lambda _: bar.update(1))
-                    if bar else None)
+                    if bar else None, model_params=args.model_params)
     if bar:
         bar.close()
     doc["machine"] = _machine()
