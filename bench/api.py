@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import tempfile
 import time
 import uuid
@@ -179,6 +180,7 @@ def run_bench(args) -> int:
                 out["restart"] = _restart(args, srv, token, pool, data_dir)
         finally:
             srv.kill()
+            shutil.rmtree(srv.data_dir.rstrip("/") + "-hsm", ignore_errors=True)  # its token
     _report(out, args.out)
     return 0
 

@@ -55,8 +55,25 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     probe_timeout_s: Positive = 15.0              # a probe unanswered this long: a timeout
     forecast_horizon_s: Positive = 30.0           # /v1/status forecast horizon
     model_params: str = ""                        # tuned belief parameters (uqo tune); "" none
+    audit_verify_interval_s: Positive = 300.0     # the audit log is re-verified this often
     auth: bool = True                             # false: pass-through (development only)
+    login_burst: Annotated[int, msgspec.Meta(ge=1)] = 20     # login attempts per source ...
+    login_refill_per_s: Positive = 0.2                       # ... refilled at this rate
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # -- transport (docs/security.md, "TLS on uqo serve") --------------------------------
+    tls: Literal["auto", "on", "off"] = "auto"    # auto: TLS when bound beyond loopback
+    tls_cert: str | None = None                   # PEM; default: the data dir's local CA's
+    tls_key: str | None = None
+    client_ca: str | None = None                  # verifies client (agent) certificates
+    require_client_cert: bool = False             # true: mutual TLS for every caller
+    insecure: bool = False                        # allow plain HTTP beyond loopback (warns)
+    # -- keys ----------------------------------------------------------------------------
+    hsm: Literal["auto", "on", "off"] = "auto"    # auto: PKCS#11 when a module is installed
+    hsm_module: str | None = None                 # default: SoftHSM2's, where installed
+    hsm_token: str = "uqo"                        # token label
+    hsm_pin_file: str | None = None               # outside the data dir; or env UQO_HSM_PIN
+    hsm_store: str | None = None                  # SoftHSM2 token directory when we make one
+    audit_witness: str | None = None              # checkpoints also appended here
     # ---- tracing (docs/tracing.md): off while no endpoint is set ----
     otlp_endpoint: Annotated[str, msgspec.Meta(pattern=r"^(https?://[^/\s]+(/\S*)?)?$")] = ""
     otlp_protocol: Literal["grpc", "http/protobuf"] = "grpc"

@@ -19,14 +19,19 @@ class ControlError(Exception):
     """A refused request or command. Raised before anything changed."""
 
     def __init__(self, code: str, message: str, status: int = 400, field: str | None = None,
-                 retry_after_s: int | None = None):
+                 retry_after_s: int | None = None, *, reason: str | None = None):
         super().__init__(message)
         self.code, self.message, self.status, self.field = code, message, status, field
         self.retry_after_s = retry_after_s     # sent as ``Retry-After`` (503: when to retry)
+        self.reason = reason                   # on a 403: the policy rule that refused
 
     def body(self) -> dict:
-        """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``."""
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        """The API error body: ``{"error": {"code": str, "message": str, "field": str|None}}``,
+        plus ``"reason"`` (the policy rule) on an authorisation refusal."""
+        error = {"code": self.code, "message": self.message, "field": self.field}
+        if self.reason is not None:
+            error["reason"] = self.reason
+        return {"error": error}
 
     @classmethod
     def not_found(cls, kind: str, ident: str, field: str | None = None) -> ControlError:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 
-from uqo.fsutil import atomic_write
+from uqo.fsutil import atomic_write, fsync_dir
 
 from .checkpoint import Checkpoint
 from .errors import AuditError
@@ -108,3 +109,18 @@ def read_keys(path: str) -> dict[str, PublicKeyInfo]:
 def write_keys(path: str, keys: dict[str, PublicKeyInfo]) -> None:
     body = {"keys": [k.to_json() for k in keys.values()]}
     atomic_write(path, json.dumps(body, indent=1).encode() + b"\n")
+
+
+def replace_tail(path: str, head: bytes, start: int) -> None:
+    """Durably replace ``path`` by ``head`` + its bytes from ``start`` (retention pruning: the
+    anchor line, then the records kept). A crash leaves the old file or the new, never a mix."""
+    tmp = path + ".tmp"
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        os.chmod(tmp, 0o600)
+        dst.write(head)
+        src.seek(start)
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))

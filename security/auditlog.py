@@ -11,6 +11,13 @@ Use cases::
     report = log.verify()                    # VerifyReport; .ok, .findings pinpoint edits
     log.prune()                              # drop records past retention, behind a checkpoint
     log.close()                              # signs any unsigned tail
+    AuditLog(data_dir, signer, countersigner=counter, witness="/elsewhere/witness.jsonl")
+
+With a ``countersigner`` every checkpoint also carries an ML-DSA-65 signature
+(``uqo.security.pqsign``); with a ``witness`` path every checkpoint line is also appended
+(fsync'd) to that file, which should live outside the data directory (another disk, a
+mounted share, a log shipper's input): ``uqo audit verify --witness`` then detects a history
+rewritten and re-signed by someone who holds the signing keys.
 
 Durability: a record is acknowledged only after its line is written and fsync'd; a checkpoint
 after its line is. Opening checks every record against its leaf hash and the newest
@@ -26,12 +33,11 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from array import array
 
-from uqo.fsutil import append_durable, ensure_private_dir, fsync_dir, open_append
+from uqo.fsutil import append_durable, ensure_private_dir, open_append
 
 from .auditfile import (
     ANCHOR_PREFIX,
@@ -43,6 +49,7 @@ from .auditfile import (
     read_checkpoints,
     read_keys,
     read_lines,
+    replace_tail,
     split_line,
     write_keys,
 )
@@ -82,18 +89,20 @@ def _lock_dir(directory: str) -> int:
 
 class AuditLog:
     def __init__(self, data_dir, signer: Signer, *, checkpoint_every: int = 100,
-                 retention_s: float = SEVEN_YEARS_S, origin: str = "uqo-audit", clock=time.time):
+                 retention_s: float = SEVEN_YEARS_S, origin: str = "uqo-audit", clock=time.time,
+                 countersigner=None, witness: str | None = None):
         if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
             raise InvalidArgument("checkpoint_every", f"must be an int >= 1, got "
                                                       f"{checkpoint_every!r}")
         self.dir = ensure_private_dir(os.path.join(os.fspath(data_dir), "audit"))
         self.signer, self.origin, self.clock = signer, check_origin(origin), clock
         self.checkpoint_every, self.retention_s = checkpoint_every, retention_s
+        self.countersigner, self.witness = countersigner, witness
         self._path = os.path.join(self.dir, LOG_FILE)
         self._cp_path = os.path.join(self.dir, CHECKPOINT_FILE)
         self._keys_path = os.path.join(self.dir, KEYS_FILE)
         self._lock = threading.RLock()
-        self._fd = self._cp_fd = -1
+        self._fd = self._cp_fd = self._witness_fd = -1
         self._owner = _lock_dir(self.dir)
         try:
             for path in (self._path, self._cp_path):
@@ -104,6 +113,7 @@ class AuditLog:
             os.close(self._owner)
             raise
         self._fd, self._cp_fd = open_append(self._path), open_append(self._cp_path)
+        self._witness_fd = open_append(witness) if witness else -1
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -147,7 +157,10 @@ class AuditLog:
                                  f"{last.size}; run `uqo audit verify`")
 
     def trusted_keys(self) -> dict[str, PublicKeyInfo]:
-        return {**self._keys, **{k.key_id: k for k in self.signer.public_keys()}}
+        keys = {**self._keys, **{k.key_id: k for k in self.signer.public_keys()}}
+        if self.countersigner is not None:
+            keys[self.countersigner.key_id] = self.countersigner.public()
+        return keys
 
     # -- writing -------------------------------------------------------------------------------
     @property
@@ -199,13 +212,25 @@ class AuditLog:
             if self._checkpoints and self._checkpoints[-1].size == self.tree.size:
                 return self._checkpoints[-1]
             cp = sign_checkpoint(self.signer, self.origin, self.tree.size, self.tree.root(),
-                                 int(self.clock()))
-            if cp.key_id not in self._keys:  # the key is published before anything it signed
-                self._keys[cp.key_id] = self.signer.current()
-                write_keys(self._keys_path, self._keys)
-            append_durable(self._cp_fd, cp.to_json().encode() + b"\n")
+                                 int(self.clock()), self.countersigner)
+            self._publish(cp)
+            line = cp.to_json().encode() + b"\n"
+            append_durable(self._cp_fd, line)
+            if self._witness_fd >= 0:
+                append_durable(self._witness_fd, line)
             self._checkpoints.append(cp)
             return cp
+
+    def _publish(self, cp: Checkpoint) -> None:
+        """Publish a key in keys.json before anything it signed."""
+        new = {}
+        if cp.key_id not in self._keys:
+            new[cp.key_id] = self.signer.current()
+        if cp.pq_key_id and cp.pq_key_id not in self._keys:
+            new[cp.pq_key_id] = self.countersigner.public()
+        if new:
+            self._keys.update(new)
+            write_keys(self._keys_path, self._keys)
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._lock:
@@ -232,14 +257,7 @@ class AuditLog:
 
     def records_since(self, ts: float):
         """Records with ``ts >= ts``, oldest first (timestamps never decrease in the log)."""
-        lo, hi = self.tree.prefix_size, self.tree.size
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.record(mid)["ts"] < ts:
-                lo = mid + 1
-            else:
-                hi = mid
-        for seq in range(lo, self.tree.size):
+        for seq in range(self._count_before(ts), self.tree.size):
             yield self.record(seq)
 
     def inclusion_proof(self, seq: int, size: int | None = None) -> list[bytes]:
@@ -250,10 +268,11 @@ class AuditLog:
         with self._lock:
             return self.tree.consistency_proof(old, new)
 
-    def verify(self, keys: dict[str, PublicKeyInfo] | None = None) -> VerifyReport:
+    def verify(self, keys: dict[str, PublicKeyInfo] | None = None, witnessed=()) -> VerifyReport:
         """Full verification of the files on disk (see ``uqo.security.auditverify``)."""
         with self._lock:
-            return verify_log(self.dir, keys if keys is not None else self.trusted_keys())
+            return verify_log(self.dir, keys if keys is not None else self.trusted_keys(),
+                              witnessed)
 
     # -- retention -----------------------------------------------------------------------------
     def prune(self, now: float | None = None) -> int:
@@ -280,6 +299,7 @@ class AuditLog:
             return new_prefix - before
 
     def _count_before(self, cutoff: float) -> int:
+        """The first sequence number whose record is at or after ``cutoff``."""
         lo, hi = self.tree.prefix_size, self.tree.size
         while lo < hi:
             mid = (lo + hi) // 2
@@ -293,16 +313,7 @@ class AuditLog:
         anchor = Anchor(new_prefix, self.tree.compact_range(new_prefix))
         start = self._offsets[new_prefix - self.tree.prefix_size] if new_prefix < self.size \
             else os.path.getsize(self._path)
-        tmp = self._path + ".tmp"
-        with open(self._path, "rb") as src, open(tmp, "wb") as dst:
-            os.chmod(tmp, 0o600)
-            dst.write(anchor.line())
-            src.seek(start)
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, self._path)
-        fsync_dir(self.dir)
+        replace_tail(self._path, anchor.line(), start)
         os.close(self._fd)
         self._fd = -1
         self._load()
@@ -322,6 +333,7 @@ class AuditLog:
                 if self.tree.size > self.checkpointed_size():
                     self.checkpoint()
             finally:
-                for fd in (self._fd, self._cp_fd, self._owner):
-                    os.close(fd)
-                self._fd = self._cp_fd = self._owner = -1
+                for fd in (self._fd, self._cp_fd, self._owner, self._witness_fd):
+                    if fd >= 0:
+                        os.close(fd)
+                self._fd = self._cp_fd = self._owner = self._witness_fd = -1

@@ -18,8 +18,16 @@ What each tampering looks like:
 
 Records after the newest checkpoint are covered by no signature yet; the report counts them
 (``unsigned_tail``) without calling that a failure. Truncating the log together with its
-newest checkpoints cannot be seen from one directory: compare checkpoints kept elsewhere (a
-monitoring system or a replica) to catch that.
+newest checkpoints, or rewriting it and re-signing every checkpoint with the log's own (stolen)
+key, cannot be seen from one directory: give ``witnessed`` checkpoints kept elsewhere (the
+witness file, a monitoring system, a replica) and each is compared with the log as it is now:
+
+* the log's tree at a witnessed size has another root -> ``rewritten`` (records before that
+  size were changed, removed or inserted, whatever the signatures say);
+* the log is shorter than a witnessed size -> ``removed``.
+
+When the trusted keys include an ML-DSA-65 key, every checkpoint must carry a valid ML-DSA
+countersignature (``signature`` otherwise).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from .auditfile import (
 )
 from .errors import AuditError, InvalidArgument, SignatureInvalid
 from .merkle import MerkleTree, leaf_hash
+from .signing import ML_DSA_65
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,7 @@ class VerifyReport:
     checkpoints: int = 0
     verified_checkpoints: int = 0
     unsigned_tail: int = 0
+    witnessed: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -127,7 +137,7 @@ def _signed(line_no: int, cp, keys, report: VerifyReport) -> bool:
         report.add("unreadable", f"checkpoint line {line_no}", str(cp))
         return False
     try:
-        cp.verify(keys)
+        cp.verify(keys, require_pq=any(k.algorithm == ML_DSA_65 for k in keys.values()))
     except SignatureInvalid as exc:
         report.add("signature", f"checkpoint {cp.size}", f"checkpoint at size {cp.size} "
                                                          f"(line {line_no}): {exc}")
@@ -171,8 +181,25 @@ def _check_checkpoints(cps, tree: MerkleTree, keys, report: VerifyReport) -> Non
                                          f"not behind a signed checkpoint")
 
 
-def verify_log(audit_dir: str, keys) -> VerifyReport:
-    """Check every record, the order, and every checkpoint of the log in ``audit_dir``."""
+def _check_witnessed(witnessed, tree: MerkleTree, report: VerifyReport) -> None:
+    for cp in witnessed:
+        where = f"witnessed checkpoint {cp.size}"
+        if cp.size > tree.size:
+            report.add("removed", where, f"a checkpoint kept elsewhere covers {cp.size} records; "
+                                         f"the log holds {tree.size}: records were removed")
+        elif cp.size < tree.prefix_size:
+            continue                     # its records were pruned; nothing left to compare
+        elif tree.root(cp.size) != cp.root:
+            report.add("rewritten", where, f"the log's first {cp.size} records no longer give "
+                                           f"the root witnessed at that size: the history was "
+                                           f"rewritten (and re-signed)")
+        else:
+            report.witnessed += 1
+
+
+def verify_log(audit_dir: str, keys, witnessed=()) -> VerifyReport:
+    """Check every record, the order, and every checkpoint of the log in ``audit_dir``;
+    ``witnessed``: checkpoints kept outside it, each compared with the log (see above)."""
     report = VerifyReport()
     anchor, rows = _read_records(os.path.join(audit_dir, LOG_FILE), report)
     first = anchor.size if anchor else 0
@@ -186,6 +213,7 @@ def verify_log(audit_dir: str, keys) -> VerifyReport:
     _check_order(rows, first, report)
     cps = read_checkpoints(os.path.join(audit_dir, CHECKPOINT_FILE))
     _check_checkpoints(cps, tree, keys, report)
+    _check_witnessed(witnessed, tree, report)
     sizes = [cp.size for _, cp in cps if not isinstance(cp, AuditError)]
     report.records, report.first_seq, report.checkpoints = len(rows), first, len(cps)
     report.unsigned_tail = max(0, tree.size - max(sizes, default=0))

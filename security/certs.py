@@ -122,3 +122,67 @@ def init_pki(out_dir, hosts=("localhost", "127.0.0.1"), replicas: int = 3,
         atomic_write(os.path.join(os.fspath(out_dir), f"{name}.key"), key_pem)
         atomic_write(os.path.join(os.fspath(out_dir), f"{name}.pem"), cert_pem)
     return files
+
+
+def _load_ca(ca_dir: str):
+    with open(os.path.join(ca_dir, "ca.key"), "rb") as fh:
+        key = serialization.load_pem_private_key(fh.read(), None)
+    with open(os.path.join(ca_dir, "ca.pem"), "rb") as fh:
+        cert = x509.load_pem_x509_certificate(fh.read())
+    return key, cert
+
+
+def _covers(cert_path: str, hosts, now: dt.datetime) -> bool:
+    """Whether the certificate names every host and is valid for 30 more days."""
+    with open(cert_path, "rb") as fh:
+        cert = x509.load_pem_x509_certificate(fh.read())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    have = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    have |= set(san.get_values_for_type(x509.DNSName))
+    wanted = set()
+    for host in hosts:
+        try:
+            wanted.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            wanted.add(host)
+    return wanted <= have and cert.not_valid_after_utc - now > dt.timedelta(days=30)
+
+
+def ensure_server_pki(out_dir, hosts, days: int = 365, ca_days: int = 3650) -> dict:
+    """A local CA and a server certificate for ``hosts`` in ``out_dir`` (0700; keys 0600).
+
+    The CA is made once; the server certificate is (re)issued when missing, when it does not
+    name every host, or within 30 days of expiry. Returns the paths (``ca``, ``cert``,
+    ``key``). This is what ``uqo serve`` uses when no certificate is given, so TLS needs no
+    setup; clients trust ``ca.pem`` (``uqo agent --ca``)."""
+    out_dir = ensure_private_dir(out_dir)
+    paths = {"ca": os.path.join(out_dir, "ca.pem"), "ca_key": os.path.join(out_dir, "ca.key"),
+             "cert": os.path.join(out_dir, "server.pem"),
+             "key": os.path.join(out_dir, "server.key")}
+    if not (os.path.exists(paths["ca"]) and os.path.exists(paths["ca_key"])):
+        ca_key, ca_cert = _ca(ca_days)
+        key_pem, cert_pem = _pem(ca_key, ca_cert)
+        atomic_write(paths["ca_key"], key_pem)
+        atomic_write(paths["ca"], cert_pem)
+    now = dt.datetime.now(dt.UTC)
+    if not (os.path.exists(paths["cert"]) and _covers(paths["cert"], hosts, now)):
+        issue_leaf(out_dir, "server", "server", hosts, days, out_dir)
+    return paths
+
+
+def issue_leaf(ca_dir, kind: str, name: str, hosts=(), days: int = 90,
+               out_dir=None) -> tuple[str, str]:
+    """Issue a ``kind`` (server, replica, agent) certificate for ``name`` from the CA in
+    ``ca_dir``; written as ``<name>.pem``/``<name>.key`` (0600) in ``out_dir`` (default the
+    CA's directory). Returns ``(cert path, key path)``."""
+    if kind not in ("server", "replica", "agent"):
+        raise InvalidArgument("kind", f"must be server, replica or agent, got {kind!r}")
+    check_user_id(name, "name")
+    ca_key, ca_cert = _load_ca(os.fspath(ca_dir))
+    key, cert = _leaf(ca_key, ca_cert, kind, name, list(hosts), days)
+    out = ensure_private_dir(out_dir or ca_dir)
+    key_pem, cert_pem = _pem(key, cert)
+    paths = (os.path.join(out, f"{name}.pem"), os.path.join(out, f"{name}.key"))
+    atomic_write(paths[1], key_pem)
+    atomic_write(paths[0], cert_pem)
+    return paths

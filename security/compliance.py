@@ -38,13 +38,23 @@ def _mode(path: str) -> str | None:
     return oct(stat.S_IMODE(os.stat(path).st_mode)) if os.path.exists(path) else None
 
 
-def _access_controls(users: UserStore, settings) -> list[dict]:
+def _locked(data_dir: str, settings) -> list[str]:
+    from .limits import AttemptGate
+
+    path = os.path.join(data_dir, "lockouts.json")
+    if not os.path.exists(path):
+        return []
+    gate = AttemptGate(settings.auth.max_failures, settings.auth.lockout_s, path)
+    return gate.locked_names(time.time())
+
+
+def _access_controls(users: UserStore, settings, data_dir: str) -> list[dict]:
     roles: dict[str, int] = {}
     for u in users.all():
         roles[u.role.value] = roles.get(u.role.value, 0) + 1
     auth = settings.auth
     lockout_ok = auth.max_failures <= 10 and auth.lockout_s >= 60
-    locked = [u.user_id for u in users.all() if u.locked_until > time.time()]
+    locked = _locked(data_dir, settings)
     cases = policy_self_test()
     failed = [c for c in cases if not c["as_expected"]]
     return [
@@ -55,6 +65,8 @@ def _access_controls(users: UserStore, settings) -> list[dict]:
                  {"policy_self_test_cases": len(cases), "failed": failed}),
         _control("AC-7", "Unsuccessful logon attempts", "pass" if lockout_ok else "fail",
                  {"max_failures": auth.max_failures, "lockout_s": auth.lockout_s,
+                  "per": "name tried x source network (known and unknown names alike)",
+                  "failure_floor_s": auth.failure_floor_s,
                   "source_burst": auth.source_burst, "locked_now": locked}),
     ]
 
@@ -64,6 +76,10 @@ def _audit_controls(data_dir: str, signer, settings) -> list[dict]:
     keys = {k.key_id: k for k in signer.public_keys()}
     report = verify_log(audit_dir, keys)
     findings = [f.message for f in report.findings[:20]]
+    from .auditfile import CHECKPOINT_FILE, read_checkpoints
+
+    cps = [cp for _, cp in read_checkpoints(os.path.join(audit_dir, CHECKPOINT_FILE))
+           if not isinstance(cp, Exception)]
     signed_ok = report.ok and report.verified_checkpoints > 0
     years = settings.retention_s / (365.25 * 86400)
     return [
@@ -76,6 +92,7 @@ def _audit_controls(data_dir: str, signer, settings) -> list[dict]:
                  {"checkpoints": report.checkpoints,
                   "verified_checkpoints": report.verified_checkpoints,
                   "unsigned_tail": report.unsigned_tail, "signer_key_id": signer.key_id,
+                  "ml_dsa_countersigned": sum(bool(cp.pq_signature) for cp in cps),
                   "published_keys_file": os.path.exists(os.path.join(audit_dir, KEYS_FILE))}),
         _control("AU-11", "Audit record retention", "pass" if years >= 7 else "partial",
                  {"retention_years": round(years, 2), "target_years": 7,
@@ -114,7 +131,8 @@ def _protection_controls(data_dir: str, signer, certs: dict) -> list[dict]:
     else:
         key_status = "partial" if desc.get("encrypted_at_rest") else "fail"
     files = {name: _mode(os.path.join(data_dir, name))
-             for name in ("users.json", "keystore.json", "keystore.pass", "revoked.json")}
+             for name in ("users.json", "keystore.json", "keystore.pass", "revoked.json",
+                          "signer.json", "pqkey.json", "lockouts.json")}
     loose = {n: m for n, m in files.items() if m is not None and m != "0o600"}
     return [
         _control("SC-8", "Transmission confidentiality (TLS 1.3 only, mutual TLS)",
@@ -170,7 +188,7 @@ def build_report(data_dir, signer, certs_dir=None) -> dict:
     users = UserStore(os.path.join(data_dir, "users.json"))
     audit, audit_report = _audit_controls(data_dir, signer, settings)
     ident, certs = _identification_controls(users, settings, certs_dir)
-    controls = (_access_controls(users, settings) + audit + ident +
+    controls = (_access_controls(users, settings, data_dir) + audit + ident +
                 _protection_controls(data_dir, signer, certs) +
                 _integrity_controls(audit_report, data_dir, signer))
     summary: dict[str, int] = {}

@@ -44,14 +44,15 @@ class InvalidCredentials(AuthenticationError):
     code = "invalid_credentials"
 
 
-class MfaInvalid(AuthenticationError):
-    """The TOTP code is missing, malformed or wrong."""
+class MfaInvalid(InvalidCredentials):
+    """The TOTP code is missing, malformed or wrong (outside: ``invalid_credentials``)."""
 
     code = "mfa_invalid"
 
 
-class MfaReplayed(AuthenticationError):
-    """The TOTP code (or an older one) was already used: a replay."""
+class MfaReplayed(InvalidCredentials):
+    """The TOTP code (or an older one) was already used: a replay (outside:
+    ``invalid_credentials``)."""
 
     code = "mfa_replayed"
 
@@ -136,3 +137,16 @@ class ProofError(SecurityError):
     """A Merkle inclusion or consistency proof is malformed or does not verify."""
 
     code = "proof_invalid"
+
+
+UNIFORM = ("invalid_credentials", "invalid user or password")
+
+
+def outward(exc: SecurityError) -> tuple[str, str]:
+    """``(code, message)`` to show an unauthenticated caller. A wrong password, a wrong,
+    malformed or replayed code, and a source outside the account's allow-list all read the
+    same (``UNIFORM``): which one failed would confirm the password, or that the account
+    exists. The precise code stays in the audit record."""
+    if isinstance(exc, InvalidCredentials | SourceNotAllowed):
+        return UNIFORM
+    return exc.code, str(exc)

@@ -15,43 +15,48 @@ Use cases (the seed's calls work as written)::
         credential=credential, resource="classified-intelligence", action="analyze",
         context={"classification": SecurityLevel.SECRET, "compartment": "INTEL"})
     fw.verify_token(token)            # Credential, or a TokenInvalid subclass
+    fw.accounts.set_disabled("analyst-001", True, actor="admin")   # its tokens: refused now
     fw.security_events_24h()          # int
     fw.close()
 
 ``authenticate_user`` / ``authorize_access`` answer ``(False, None)`` / ``(False, reason)``;
 ``login`` / ``require_access`` raise the explicit exception instead. Every login, decision,
 revocation, key rotation and user change is appended to the audit log before the call returns
-(from a single writer thread, off the event loop). Token issuance is the key use of a login and
-is recorded in its record (token id, key id); checkpoint signatures are the checkpoint file.
+(from a single writer thread, off the event loop); unauthenticated refusals (bad tokens) are
+counted and sampled (``uqo.security.auditing``). Token issuance is the key use of a login and
+is recorded in its record (token id, key id); checkpoint signatures are the checkpoint file,
+countersigned with ML-DSA-65 (``uqo.security.pqsign``) and, given ``witness``, copied to a file
+outside the data directory.
+
+The parts, one job each: ``AuditTrail`` (auditing.py), ``Accounts`` (accounts.py),
+``Authenticator`` (authn.py), ``TokenService`` (tokens.py), ``decide`` (policy.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from uqo.fsutil import atomic_write, ensure_private_dir
 
+from .accounts import Accounts
+from .auditing import AuditTrail
 from .auditlog import AuditLog
 from .authn import Authenticator
-from .enrol import Enrolment, build_user
-from .errors import AccessDenied, AuthenticationError, InvalidArgument, SecurityError, TokenInvalid
-from .events import DAY_S, EVENT_OUTCOMES, EventCounter
+from .enrol import Enrolment
+from .errors import AccessDenied, AuthenticationError, SecurityError, TokenInvalid
 from .levels import Role
 from .policy import Decision, decide
+from .pqsign import open_countersigner
+from .revocation import RevocationList
 from .settings import SETTINGS_FILE, SecuritySettings, settings_to_json
 from .signing import PublicKeyInfo, Signer
 from .softkeys import SoftwareSigner
-from .tokens import Credential, RevocationList, TokenService
-from .users import UserStore
+from .tokens import Credential, TokenService
 
-_LOG = logging.getLogger(__name__)
-MAX_QUEUED = 10_000  # background audit records waiting for the writer thread
+REVOKED_FILE, LOCKOUT_FILE = "revoked.json", "lockouts.json"
 
 
 class SecurityFramework:
@@ -59,27 +64,33 @@ class SecurityFramework:
     docstring). Open one per process per directory; ``close()`` when done."""
 
     def __init__(self, data_dir, signer: Signer | None = None,
-                 settings: SecuritySettings | None = None, *, clock=time.time):
+                 settings: SecuritySettings | None = None, *, clock=time.time,
+                 witness: str | None = None, countersign: bool = True,
+                 owns_signer: bool = False):
         self.data_dir = ensure_private_dir(data_dir)
         self.settings, self.clock = settings or SecuritySettings(), clock
-        self._owns_signer = signer is None
+        self._owns_signer = signer is None or owns_signer
         self.signer = signer or SoftwareSigner.open_default(self.data_dir)
+        from .users import UserStore
+
         self.users = UserStore(os.path.join(self.data_dir, "users.json"))
+        counter = open_countersigner(self.data_dir, self.signer) if countersign else None
         self.audit = AuditLog(self.data_dir, self.signer,
                               checkpoint_every=self.settings.checkpoint_every,
-                              retention_s=self.settings.retention_s, clock=clock)
-        revoked = RevocationList(os.path.join(self.data_dir, "revoked.json"), clock)
-        self.tokens = TokenService(self.signer, revoked, self.settings.auth.token_ttl_s, clock)
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="uqo-audit")
+                              retention_s=self.settings.retention_s, clock=clock,
+                              countersigner=counter, witness=witness)
+        self.trail = AuditTrail(self.audit, self.settings.auth, clock)
+        self.local_sessions = RevocationList(os.path.join(self.data_dir, REVOKED_FILE), clock)
+        self.tokens = TokenService(self.signer, self.local_sessions,
+                                   self.settings.auth.token_ttl_s, clock)
         self._cpu = ThreadPoolExecutor(2, thread_name_prefix="uqo-argon2")
         self.authn = Authenticator(self.users, self.tokens, self.settings.auth,
-                                   self.settings.argon, self._cpu, clock, self._on_lockout)
-        self.events = EventCounter(clock=clock)
-        self.events.seed(self.audit.records_since(clock() - DAY_S))
+                                   self.settings.argon, self._cpu, clock, self._on_lockout,
+                                   os.path.join(self.data_dir, LOCKOUT_FILE))
+        self.accounts = Accounts(self.users, self.trail, self.local_sessions, self.authn.gate,
+                                 self.settings, clock)
+        self.login_listeners: list = []      # called with each credential a login issues
         self._peer_cache: dict[str, Credential] = {}
-        self._queued = self._dropped = 0
-        self.max_queued = MAX_QUEUED
-        self._queue_lock = threading.Lock()
         self._record_settings()
 
     @classmethod
@@ -88,42 +99,20 @@ class SecurityFramework:
         """Light Argon2id parameters (``SecuritySettings.for_tests``), everything else real."""
         return cls(data_dir, signer, SecuritySettings.for_tests(**overrides), clock=clock)
 
+    def use_sessions(self, sessions) -> None:
+        """Take epochs and revocations from ``sessions`` (the control plane's replicated
+        state) instead of the local file; see ``uqo.security.revocation``."""
+        self.tokens.sessions = sessions
+        self._peer_cache.clear()
+
     # -- audit ---------------------------------------------------------------------------------
-    def _audit(self, kind: str, actor, outcome: str, detail: dict, counted: bool = False) -> int:
-        seq = self.audit.append(kind, actor, outcome, detail)
-        if outcome in EVENT_OUTCOMES and not counted:
-            self.events.add(self.clock())
-        return seq
+    @property
+    def events(self):
+        return self.trail.events
 
-    async def _audit_async(self, kind: str, actor, outcome: str, detail: dict) -> int:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._io, self._audit, kind, actor, outcome, detail)
-
-    def _audit_background(self, kind: str, actor, outcome: str, detail: dict) -> None:
-        """For synchronous callers on the event loop (token checks): queued, not awaited.
-        Under a flood more than ``max_queued`` records wait; further ones are counted (and
-        the event counter still sees them) and the count is written with the next record."""
-        if outcome in EVENT_OUTCOMES:
-            self.events.add(self.clock())  # counted now, before the record is written
-        with self._queue_lock:
-            if outcome in EVENT_OUTCOMES and self._queued >= self.max_queued:
-                self._dropped += 1
-                return
-            self._queued += 1
-            if self._dropped:
-                detail, self._dropped = {**detail, "not_recorded_before": self._dropped}, 0
-        future = self._io.submit(self._audit, kind, actor, outcome, detail, True)
-        future.add_done_callback(self._background_done)
-
-    def _background_done(self, future) -> None:
-        with self._queue_lock:
-            self._queued -= 1
-        if future.exception() is not None:
-            _LOG.error("audit append failed: %r", future.exception())
-
-    def _on_lockout(self, user, source: str) -> None:
-        self._audit_background("auth.lockout", user.user_id, "failure",
-                               {"source": source, "until": user.locked_until})
+    def _on_lockout(self, name: str, source: str, gate) -> None:
+        self.trail.background("auth.lockout", name, "failure",
+                              {"source": source, "networks": gate.locked(name, self.clock())})
 
     def _record_settings(self) -> None:
         """Keep ``settings.json`` equal to the settings in force; a change is audited."""
@@ -135,51 +124,24 @@ class SecurityFramework:
                 previous = json.load(fh)
         if previous != current:
             atomic_write(path, json.dumps(current, indent=1, sort_keys=True).encode() + b"\n")
-            self._audit("config.settings", None, "info", {"settings": current,
-                                                          "first": previous is None})
+            self.trail.record("config.settings", None, "info", {"settings": current,
+                                                                "first": previous is None})
 
-    # -- users ---------------------------------------------------------------------------------
-    def add_user(self, user_id, *, role, clearance, compartments=(), password=None,
-                 allowed_sources=(), mfa: bool | None = None, actor: str | None = None)\
-            -> Enrolment:
-        """Enrol a user; returns the TOTP provisioning URI (and a generated agent password)."""
-        user, enrolment = build_user(user_id, role=role, clearance=clearance,
-                                     compartments=compartments, password=password,
-                                     allowed_sources=allowed_sources, mfa=mfa,
-                                     settings=self.settings, now=self.clock())
-        self.users.add(user)
-        self._audit("config.user_add", actor, "success",
-                    {"user": user.user_id, "role": user.role.value,
-                     "clearance": user.clearance.name, "compartments": sorted(user.compartments),
-                     "mfa": user.totp_secret is not None,
-                     "allowed_sources": list(user.allowed_sources)})
-        return enrolment
+    # -- users (see Accounts for the whole set) ------------------------------------------------
+    def add_user(self, user_id, **kw) -> Enrolment:
+        return self.accounts.add(user_id, **kw)
 
-    def remove_user(self, user_id: str, actor: str | None = None) -> None:
-        self.users.remove(user_id)
+    def remove_user(self, user_id: str, actor: str | None = None, bump: bool = True) -> None:
+        self.accounts.remove(user_id, actor, bump)
         self._peer_cache.pop(user_id, None)
-        self._audit("config.user_remove", actor, "success", {"user": user_id})
 
-    def _known(self, user_id: str):
-        user = self.users.get(user_id)
-        if user is None:
-            raise InvalidArgument("user_id", f"unknown user {user_id!r}")
-        return user
+    def unlock_user(self, user_id: str, actor: str | None = None) -> int:
+        return self.accounts.unlock(user_id, actor)
 
-    def unlock_user(self, user_id: str, actor: str | None = None) -> None:
-        user = self._known(user_id)
-        user.failures, user.locked_until = 0, 0.0
-        self.users.save(user)
-        self._audit("config.user_unlock", actor, "success", {"user": user_id})
-
-    def set_disabled(self, user_id: str, disabled: bool, actor: str | None = None) -> None:
-        """Disable (or re-enable) an account; a disabled account cannot log in."""
-        user = self._known(user_id)
-        user.disabled = bool(disabled)
-        self.users.save(user)
+    def set_disabled(self, user_id: str, disabled: bool, actor: str | None = None,
+                     bump: bool = True) -> None:
+        self.accounts.set_disabled(user_id, disabled, actor, bump)
         self._peer_cache.pop(user_id, None)
-        self._audit("config.user_disable" if disabled else "config.user_enable", actor,
-                    "success", {"user": user_id})
 
     # -- authentication ------------------------------------------------------------------------
     async def login(self, user_id, credentials, source_ip, context=None) -> Credential:
@@ -187,14 +149,16 @@ class SecurityFramework:
         try:
             cred = await self.authn.login(user_id, credentials, source_ip, context or {})
         except SecurityError as exc:
-            await self._audit_async("auth.login", str(user_id)[:128], "failure",
-                                    {"source": str(source_ip)[:64], "code": exc.code,
-                                     "reason": str(exc)})
+            await self.trail.record_async("auth.login", str(user_id)[:128], "failure",
+                                          {"source": str(source_ip)[:64], "code": exc.code,
+                                           "reason": str(exc)})
             raise
-        await self._audit_async("auth.login", cred.user_id, "success",
-                                {"source": cred.source_ip, "method": cred.method,
-                                 "level": cred.level.name, "token_id": cred.token_id,
-                                 "key_id": self.signer.key_id})
+        await self.trail.record_async("auth.login", cred.user_id, "success",
+                                      {"source": cred.source_ip, "method": cred.method,
+                                       "level": cred.level.name, "token_id": cred.token_id,
+                                       "key_id": self.signer.key_id})
+        for listener in self.login_listeners:
+            listener(cred)
         return cred
 
     async def authenticate_user(self, user_id, credentials, source_ip, context=None)\
@@ -206,37 +170,44 @@ class SecurityFramework:
             return False, None
 
     def verify_token(self, token) -> Credential:
-        """The credential of a bearer token; a refused token is audited and raises."""
+        """The credential of a bearer token; a refused token is counted (and sampled into
+        the audit log, see ``AuditTrail.unauthenticated``) and raises."""
         try:
             return self.tokens.verify(token)
         except TokenInvalid as exc:
-            self._audit_background("auth.token", None, "failure", {"code": exc.code,
-                                                                   "reason": str(exc)})
+            self.trail.unauthenticated("auth.token", {"code": exc.code, "reason": str(exc)})
             raise
 
     def credential_for_agent_certificate(self, agent_id: str) -> Credential:
         """A session for an agent identified by a verified client certificate: the agent must
-        be enrolled (role agent, enabled). Cached until a minute before expiry."""
+        be enrolled (role agent, enabled). Cached until a minute before expiry, or until the
+        agent's sessions are revoked."""
         cached = self._peer_cache.get(agent_id)
-        if cached is not None and cached.expires_at - 60 > self.clock():
+        if cached is not None and cached.expires_at - 60 > self.clock() and \
+                cached.epoch == self.tokens.sessions.epoch(agent_id):
             return cached
         user = self.users.get(agent_id)
-        if user is None or user.disabled or user.role is not Role.AGENT:
-            self._audit_background("auth.certificate", agent_id, "failure",
-                                   {"reason": "not an enrolled agent"})
+        access = self.tokens.sessions.access(agent_id)
+        if user is None or user.disabled or user.role is not Role.AGENT or \
+                (access is not None and access.disabled):
+            self.trail.unauthenticated("auth.certificate", {"code": "unknown_agent",
+                                                            "reason": "not an enrolled agent"},
+                                       actor=agent_id)
             raise AuthenticationError(f"certificate identity {agent_id!r} is not an enrolled "
                                       f"agent")
+        user = self.authn.effective(user)          # clearance as the replicated state has it
         cred = self.tokens.issue(user, user.clearance, "client-certificate", None)
         self._peer_cache[agent_id] = cred
-        self._audit_background("auth.certificate", agent_id, "success",
-                               {"token_id": cred.token_id, "key_id": self.signer.key_id})
+        self.trail.background("auth.certificate", agent_id, "success",
+                              {"token_id": cred.token_id, "key_id": self.signer.key_id})
         return cred
 
     async def revoke(self, credential: Credential, actor: str | None = None) -> None:
         self.tokens.revoke(credential)
         self._peer_cache.pop(credential.user_id, None)
-        await self._audit_async("auth.revoke", actor, "success",
-                                {"user": credential.user_id, "token_id": credential.token_id})
+        await self.trail.record_async("auth.revoke", actor, "success",
+                                      {"user": credential.user_id,
+                                       "token_id": credential.token_id})
 
     # -- authorisation -------------------------------------------------------------------------
     async def authorize_access(self, credential, resource, action, context=None)\
@@ -244,11 +215,17 @@ class SecurityFramework:
         """The seed's call: ``(allowed, reason)``. ``credential`` is a ``Credential`` or a
         bearer token; its signature, expiry and revocation are checked again here."""
         decision, actor = self._decide(credential, resource, action, context)
-        await self._audit_async("authz.decision", actor,
-                                "granted" if decision.allowed else "denied",
-                                {"resource": str(resource)[:256], "action": str(action)[:64],
-                                 "rule": decision.rule, "reason": decision.reason})
+        await self.audit_decision(decision, actor, resource, action, context)
         return decision.allowed, decision.reason
+
+    async def audit_decision(self, decision: Decision, actor, resource, action,
+                             context=None) -> None:
+        detail = {"resource": str(resource)[:256], "action": str(action)[:64],
+                  "rule": decision.rule, "reason": decision.reason}
+        if isinstance(context, dict) and context.get("source") is not None:
+            detail["source"] = str(context["source"])[:64]
+        await self.trail.record_async("authz.decision", actor,
+                                      "granted" if decision.allowed else "denied", detail)
 
     async def require_access(self, credential, resource, action, context=None) -> Credential:
         """Like ``authorize_access`` but raises ``AccessDenied``; returns the credential."""
@@ -274,20 +251,21 @@ class SecurityFramework:
         old = self.signer.key_id
         self.audit.checkpoint()
         info = self.signer.rotate()
-        self._audit("key.rotate", actor, "success", {"old_key_id": old, "key_id": info.key_id,
-                                                     "algorithm": info.algorithm})
+        self.trail.record("key.rotate", actor, "success", {"old_key_id": old,
+                                                           "key_id": info.key_id,
+                                                           "algorithm": info.algorithm})
         self.audit.checkpoint()
         return info
 
     def security_events_24h(self) -> int:
-        return self.events.count()
+        return self.trail.events.count()
 
     def prune_audit(self, now: float | None = None) -> int:
         return self.audit.prune(now)
 
     def close(self) -> None:
         """Wait for queued audit writes, sign the tail, close the log (and an owned signer)."""
-        self._io.shutdown(wait=True)
+        self.trail.close()
         self._cpu.shutdown(wait=True)
         self.audit.close()
         if self._owns_signer:

@@ -48,8 +48,15 @@ def _bearer(request: web.Request) -> str | None:
 
 
 def authenticate_request(fw, request: web.Request) -> Credential:
-    """The caller's credential, or ``AuthenticationError`` / ``AccessDenied``."""
+    """The caller's credential, or ``AuthenticationError`` / ``AccessDenied``. A replica's
+    certificate is the transport of a request another replica forwarded: the caller is the
+    bearer token it carries (a replica certificate alone authenticates nobody)."""
     token, peer = _bearer(request), peer_identity(request)
+    if peer is not None and peer.kind == "replica":
+        if token is None:
+            raise AuthenticationError("a replica forwards a caller's bearer token; it has "
+                                      "none of its own")
+        return fw.verify_token(token)
     if peer is not None and peer.kind != "agent":
         raise AccessDenied(f"{peer.kind} certificates are not accepted on the API",
                            "certificate")

@@ -5,9 +5,10 @@ Use cases::
     limiter = SourceLimiter(burst=20, refill_per_s=0.2)
     limiter.take("10.0.1.100", now)           # RateLimited once the bucket is empty
 
-    gate = AttemptGate(max_failures=5, lockout_s=900)
-    gate.begin(user, now)                     # AccountLocked if locked (or too many in flight)
-    gate.end(user, ok=False, now=now)         # counts the failure; locks at the 5th
+    gate = AttemptGate(max_failures=5, lockout_s=900, path="lockouts.json")
+    key = gate.key("analyst-001", "10.0.1.100")   # (name, "10.0.1.0/24"), known or not
+    gate.begin(key, now)                      # AccountLocked if locked (or too many in flight)
+    gate.end(key, ok=False, now=now)          # counts the failure; locks at the 5th
 
     check_source("10.0.1.100", ("10.0.0.0/16",))   # SourceNotAllowed outside the list
 
@@ -18,9 +19,13 @@ against the limit too, so concurrent guesses cannot exceed ``max_failures`` in t
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 from collections import OrderedDict
 
-from .errors import AccountLocked, InvalidArgument, RateLimited, SourceNotAllowed
+from uqo.fsutil import atomic_write
+
+from .errors import AccountLocked, InvalidArgument, RateLimited, SecurityError, SourceNotAllowed
 
 
 class SourceLimiter:
@@ -43,39 +48,112 @@ class SourceLimiter:
             self._buckets.popitem(last=False)
 
 
+def source_network(source: str) -> str:
+    """The network a lockout counts against: the /24 of an IPv4 address, the /64 of IPv6
+    (one host or one site; an attacker elsewhere cannot lock a user out from here)."""
+    addr = parse_ip(source)
+    prefix = 24 if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
 class AttemptGate:
-    """Per-account lockout over ``User.failures`` / ``User.locked_until`` (which the caller
-    persists) plus the attempts in flight (memory only)."""
+    """Per-(account, source network) lockout, for known and unknown account names alike, plus
+    the attempts in flight (which count against the limit too).
 
-    def __init__(self, max_failures: int, lockout_s: float):
-        self.max_failures, self.lockout_s = max_failures, lockout_s
-        self._in_flight: dict[str, int] = {}
+    Keyed by the *name* tried, whether or not an account has it, so an unknown name locks after
+    ``max_failures`` exactly like a real one (no enumeration), and by the source network, so
+    failures from one network lock that network out of the account, not its owner everywhere.
+    Failure counts live in memory (at most ``max_keys``, least recently used dropped); locks are
+    written to ``path`` (atomically) when set or cleared, so a restart keeps them."""
 
-    def begin(self, user, now: float) -> None:
-        if user.locked_until > now:
-            raise AccountLocked(f"account {user.user_id!r} is locked for "
-                                f"{user.locked_until - now:.0f} s", user.locked_until)
-        if user.locked_until and user.failures >= self.max_failures:
-            user.failures, user.locked_until = 0, 0.0  # the lock ran out: a fresh start
-        pending = self._in_flight.get(user.user_id, 0)
-        if user.failures + pending >= self.max_failures:
-            raise AccountLocked(f"account {user.user_id!r}: {pending} attempts in progress "
-                                f"would exceed the limit", now)
-        self._in_flight[user.user_id] = pending + 1
+    def __init__(self, max_failures: int, lockout_s: float, path: str | None = None,
+                 max_keys: int = 100_000, max_locks: int = 10_000):
+        self.max_failures, self.lockout_s, self.path = max_failures, lockout_s, path
+        self.max_keys, self.max_locks = max_keys, max_locks
+        self._failures: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._locks: dict[tuple[str, str], float] = {}
+        self._in_flight: dict[tuple[str, str], int] = {}
+        if path and os.path.exists(path):
+            self._load()
 
-    def end(self, user, ok: bool, now: float) -> bool:
-        """Record the outcome; True when this failure locked the account."""
-        pending = self._in_flight.pop(user.user_id, 1) - 1
+    @staticmethod
+    def key(name: str, source: str) -> tuple[str, str]:
+        return (name, source_network(source))
+
+    def begin(self, key: tuple[str, str], now: float) -> None:
+        """Raise ``AccountLocked`` if ``key`` is locked or its attempts would pass the limit."""
+        until = self._locks.get(key, 0.0)
+        if until > now:
+            raise AccountLocked(f"account {key[0]!r} is locked for {until - now:.0f} s "
+                                f"(too many failed attempts from {key[1]})", until)
+        if until:                              # the lock ran out: a fresh start
+            self._unlock([key])
+        pending = self._in_flight.get(key, 0)
+        if self._failures.get(key, 0) + pending >= self.max_failures:
+            raise AccountLocked(f"account {key[0]!r}: {pending} attempts in progress would "
+                                f"exceed the limit", now)
+        self._in_flight[key] = pending + 1
+
+    def end(self, key: tuple[str, str], ok: bool, now: float) -> bool:
+        """Record the outcome; True when this failure locked ``key``."""
+        pending = self._in_flight.pop(key, 1) - 1
         if pending > 0:
-            self._in_flight[user.user_id] = pending
+            self._in_flight[key] = pending
         if ok:
-            user.failures, user.locked_until = 0, 0.0
+            self._failures.pop(key, None)
             return False
-        user.failures += 1
-        if user.failures >= self.max_failures:
-            user.locked_until = now + self.lockout_s
-            return True
-        return False
+        failures = self._failures.pop(key, 0) + 1
+        self._failures[key] = failures
+        while len(self._failures) > self.max_keys:
+            self._failures.popitem(last=False)
+        if failures < self.max_failures:
+            return False
+        self._locks[key] = now + self.lockout_s
+        self._failures.pop(key, None)
+        self._trim(now)
+        self._flush()
+        return True
+
+    def locked(self, name: str, now: float) -> list[str]:
+        """The source networks ``name`` is locked out from now."""
+        return sorted(net for (user, net), until in self._locks.items()
+                      if user == name and until > now)
+
+    def locked_names(self, now: float) -> list[str]:
+        """Every name locked out from some network now."""
+        return sorted({user for (user, _), until in self._locks.items() if until > now})
+
+    def unlock(self, name: str) -> int:
+        """Clear every lock and count of ``name``; returns how many locks were cleared."""
+        keys = [k for k in self._locks if k[0] == name]
+        for k in [k for k in self._failures if k[0] == name]:
+            del self._failures[k]
+        self._unlock(keys)
+        return len(keys)
+
+    def _unlock(self, keys) -> None:
+        for k in keys:
+            self._locks.pop(k, None)
+            self._failures.pop(k, None)
+        self._flush()
+
+    def _trim(self, now: float) -> None:
+        self._locks = {k: u for k, u in self._locks.items() if u > now}
+        while len(self._locks) > self.max_locks:
+            self._locks.pop(min(self._locks, key=self._locks.get))
+
+    def _flush(self) -> None:
+        if self.path:
+            body = [[user, net, until] for (user, net), until in sorted(self._locks.items())]
+            atomic_write(self.path, json.dumps({"locks": body}).encode())
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                rows = json.load(fh)["locks"]
+            self._locks = {(str(u), str(n)): float(t) for u, n, t in rows}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SecurityError(f"cannot read the lockout file {self.path}: {exc}") from None
 
 
 def parse_ip(source_ip) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

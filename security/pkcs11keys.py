@@ -18,22 +18,24 @@ several sessions used from different threads crashed SoftHSM under python-pkcs11
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 
 import pkcs11
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import (
     encode_ec_public_key,
     encode_ecdsa_signature,
     encode_named_curve_parameters,
 )
 
-from .errors import SignerError
+from .errors import SignatureInvalid, SignerError
 from .signing import (
     ECDSA_P256,
     ED25519,
+    KeyWrap,
     PublicKeyInfo,
     Signer,
     check_algorithm,
@@ -158,6 +160,18 @@ class Pkcs11Signer(Signer):
                     for name in ("EXTRACTABLE", "SENSITIVE", "NEVER_EXTRACTABLE",
                                  "ALWAYS_SENSITIVE", "TOKEN", "PRIVATE")}
 
+    def key_wrap(self) -> KeyWrap:
+        """AES-256-GCM on the token under ``<key_label>-wrap`` (generated non-extractable on
+        first use): the wrapped secret is readable only through this token and PIN."""
+        label = f"{self.key_label}-wrap"
+        with self._lock:
+            try:
+                key = self._session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
+            except pkcs11.NoSuchKey:
+                key = self._session.generate_key(KeyType.AES, 256, label=label, store=True,
+                                                 template=_PRIVATE)
+        return TokenWrap(key, self._lock, f"{self.token_label}/{label}")
+
     def describe(self) -> dict:
         attrs = self.private_key_attributes()
         return {"backend": "pkcs11", "module": self.module, "token_label": self.token_label,
@@ -172,3 +186,28 @@ class Pkcs11Signer(Signer):
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+
+class TokenWrap(KeyWrap):
+    """AES-256-GCM computed on the token; the AES key never leaves it."""
+
+    def __init__(self, key, lock: threading.Lock, where: str):
+        self._key, self._lock, self.where = key, lock, where
+
+    def wrap(self, secret: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(12)
+        with self._lock:
+            return nonce + self._key.encrypt(secret, mechanism=Mechanism.AES_GCM,
+                                             mechanism_param=GCMParams(nonce, context, 128))
+
+    def unwrap(self, blob: bytes, context: bytes) -> bytes:
+        try:
+            with self._lock:
+                return self._key.decrypt(blob[12:], mechanism=Mechanism.AES_GCM,
+                                         mechanism_param=GCMParams(blob[:12], context, 128))
+        except pkcs11.PKCS11Error:
+            raise SignatureInvalid("the wrapped key does not decrypt on the token (altered, "
+                                   "or another token)") from None
+
+    def describe(self) -> str:
+        return f"AES-256-GCM on the PKCS#11 token, key {self.where} (non-extractable)"

@@ -48,7 +48,11 @@ class AuthPolicy:
     gets a bucket of ``source_burst`` attempts refilled at ``source_refill_per_s``; TOTP codes
     are accepted ``totp_window`` steps either side of now; session tokens live ``token_ttl_s``;
     roles in ``mfa_roles`` must enrol a second factor; ``allowed_sources`` (CIDRs) applies to
-    every account, empty meaning any address."""
+    every account, empty meaning any address; a refused login answers no sooner than
+    ``failure_floor_s`` after it began (so every refusal takes the same time, longer than an
+    Argon2id check); unauthenticated refusals (bad tokens) are written to the audit log at
+    most ``audit_sample_per_s`` a second (``audit_sample_burst`` at once), the others
+    counted."""
 
     max_failures: int = 5
     lockout_s: float = 900.0
@@ -59,9 +63,18 @@ class AuthPolicy:
     min_password_length: int = 12
     mfa_roles: frozenset = frozenset({Role.ADMIN, Role.OPERATOR, Role.ANALYST})
     allowed_sources: tuple = ()
+    failure_floor_s: float = 0.4
+    audit_sample_per_s: float = 1.0
+    audit_sample_burst: int = 10
 
     def __post_init__(self):
-        for name in ("max_failures", "source_burst", "min_password_length"):
+        if isinstance(self.failure_floor_s, bool) or not isinstance(
+                self.failure_floor_s, int | float) or not 0 <= self.failure_floor_s <= 10:
+            raise InvalidArgument("failure_floor_s", f"must be a number in [0, 10], got "
+                                                     f"{self.failure_floor_s!r}")
+        _positive("audit_sample_per_s", self.audit_sample_per_s)
+        for name in ("max_failures", "source_burst", "min_password_length",
+                     "audit_sample_burst"):
             _positive(name, getattr(self, name), integer=True)
         for name in ("lockout_s", "source_refill_per_s", "token_ttl_s"):
             _positive(name, getattr(self, name))
@@ -87,7 +100,9 @@ class SecuritySettings:
 
     @classmethod
     def for_tests(cls, **overrides) -> SecuritySettings:
-        return cls(**{"argon": Argon2Params.light(), **overrides})
+        """Light Argon2id and no failure floor (tests run many refused logins)."""
+        return cls(**{"argon": Argon2Params.light(), "auth": AuthPolicy(failure_floor_s=0.0),
+                      **overrides})
 
 
 def settings_to_json(settings: SecuritySettings) -> dict:

@@ -7,8 +7,9 @@ Use cases::
     keys = {k.key_id: k for k in signer.public_keys()}   # current and retired keys
     signer.rotate()                                  # new current key; old ones still verify
 
-Two algorithms: ``ecdsa-p256-sha256`` (the message is hashed with SHA-256, then signed) and
-``ed25519``. A ``key_id`` is the first 16 bytes (hex) of SHA-256 over the key's
+Two signing algorithms: ``ecdsa-p256-sha256`` (the message is hashed with SHA-256, then signed)
+and ``ed25519``; verification also takes ``ml-dsa-65`` (FIPS 204, the post-quantum
+countersignature of audit checkpoints, ``uqo.security.pqsign``). A ``key_id`` is the first 16 bytes (hex) of SHA-256 over the key's
 SubjectPublicKeyInfo DER, so anyone holding the public key can recompute it.
 """
 
@@ -20,13 +21,15 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa
 
 from .errors import InvalidArgument, SignatureInvalid
 
 ECDSA_P256 = "ecdsa-p256-sha256"
 ED25519 = "ed25519"
-ALGORITHMS = (ECDSA_P256, ED25519)
+ML_DSA_65 = "ml-dsa-65"
+ALGORITHMS = (ECDSA_P256, ED25519)          # what a Signer signs with
+VERIFIABLE = (*ALGORITHMS, ML_DSA_65)       # what verify_signature checks
 
 
 def check_algorithm(algorithm) -> str:
@@ -52,8 +55,21 @@ class PublicKeyInfo:
     def from_pem(cls, pem: str | bytes) -> PublicKeyInfo:
         """Key id and algorithm derived from the key itself (a pinned key cannot lie)."""
         key = load_public_key(pem)
-        algorithm = ED25519 if isinstance(key, ed25519.Ed25519PublicKey) else ECDSA_P256
-        return cls(key_id_of(key), algorithm, public_pem(key))
+        return cls(key_id_of(key), algorithm_of(key), public_pem(key))
+
+
+class KeyWrap(ABC):
+    """Authenticated encryption of a small secret, bound to ``context`` (AES-256-GCM)."""
+
+    @abstractmethod
+    def wrap(self, secret: bytes, context: bytes) -> bytes: ...
+
+    @abstractmethod
+    def unwrap(self, blob: bytes, context: bytes) -> bytes:
+        """The secret, or ``SignatureInvalid`` when the blob or context was altered."""
+
+    @abstractmethod
+    def describe(self) -> str: ...
 
 
 class Signer(ABC):
@@ -87,6 +103,11 @@ class Signer(ABC):
     def describe(self) -> dict:
         """Facts about where the key lives and how it is protected (compliance evidence)."""
 
+    def key_wrap(self) -> KeyWrap:
+        """Encrypts other secrets (the ML-DSA countersigning key) under this signer's
+        protection: an AES key on the token, or the keystore passphrase."""
+        raise NotImplementedError(f"{type(self).__name__} cannot wrap keys")
+
     def close(self) -> None:
         """Release backend resources (a PKCS#11 session); idempotent."""
 
@@ -100,11 +121,19 @@ def load_public_key(pem: str | bytes):
         key = serialization.load_pem_public_key(data)
     except ValueError:
         raise InvalidArgument("public_key_pem", "not a PEM public key") from None
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ed25519.Ed25519PublicKey | mldsa.MLDSA65PublicKey):
         return key
     if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
         return key
     raise InvalidArgument("public_key_pem", f"unsupported key type {type(key).__name__}")
+
+
+def algorithm_of(key) -> str:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ED25519
+    if isinstance(key, mldsa.MLDSA65PublicKey):
+        return ML_DSA_65
+    return ECDSA_P256
 
 
 def public_pem(key) -> str:
@@ -122,13 +151,15 @@ def verify_signature(public_key_pem: str | bytes, algorithm: str, data: bytes,
                      signature: bytes) -> None:
     """Raise ``SignatureInvalid`` unless ``signature`` over ``data`` verifies under the key."""
     key = load_public_key(public_key_pem)
-    expected = ED25519 if isinstance(key, ed25519.Ed25519PublicKey) else ECDSA_P256
-    if check_algorithm(algorithm) != expected:
+    expected = algorithm_of(key)
+    if algorithm not in VERIFIABLE:
+        raise InvalidArgument("algorithm", f"unknown signature algorithm {algorithm!r}")
+    if algorithm != expected:
         raise SignatureInvalid(f"algorithm {algorithm} does not match the {expected} key")
     try:
-        if expected == ED25519:
-            key.verify(signature, data)
-        else:
+        if expected == ECDSA_P256:
             key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            key.verify(signature, data)
     except InvalidSignature:
         raise SignatureInvalid("signature does not verify") from None

@@ -20,15 +20,19 @@ import os
 import threading
 import time
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from uqo.fsutil import atomic_write, ensure_private_dir
 
-from .errors import InvalidArgument, KeyStoreError
+from .errors import InvalidArgument, KeyStoreError, SignatureInvalid
 from .signing import (
     ECDSA_P256,
     ED25519,
+    KeyWrap,
     PublicKeyInfo,
     Signer,
     check_algorithm,
@@ -155,6 +159,9 @@ class SoftwareSigner(Signer):
             self._entries = entries
             return self.current()
 
+    def key_wrap(self) -> KeyWrap:
+        return PassphraseWrap(self._passphrase, self.passphrase_source)
+
     def describe(self) -> dict:
         return {"backend": "software keystore", "path": os.path.basename(self.path),
                 "algorithm": self._algorithm, "key_id": self.key_id,
@@ -167,3 +174,27 @@ def _all_encrypted(path: str) -> bool:
     body = SoftwareSigner._read(path)
     return all(e["private_key"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
                for e in body["keys"])
+
+
+class PassphraseWrap(KeyWrap):
+    """AES-256-GCM under a key derived (HKDF-SHA256) from the keystore passphrase: a secret
+    wrapped here is as safe as the keystore's own keys."""
+
+    def __init__(self, passphrase: bytes, source: str):
+        self._aead = AESGCM(HKDF(hashes.SHA256(), 32, b"uqo-key-wrap-v1",
+                                 b"aes-256-gcm").derive(passphrase))
+        self.source = source
+
+    def wrap(self, secret: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, secret, context)
+
+    def unwrap(self, blob: bytes, context: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], context)
+        except (InvalidTag, ValueError):
+            raise SignatureInvalid("the wrapped key does not decrypt (altered, or another "
+                                   "passphrase)") from None
+
+    def describe(self) -> str:
+        return f"AES-256-GCM, key derived from the keystore passphrase ({self.source})"

@@ -26,7 +26,9 @@ from .errors import InvalidArgument
 
 STEP_S = 30
 DIGITS = 6
-_CODE = re.compile(r"^\d{6}$")
+# ASCII digits only: ``\d`` would also match other scripts' digits (full-width "１２３"),
+# which then fail to encode as ASCII further down.
+_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 def new_secret() -> bytes:
@@ -51,7 +53,7 @@ def code_at(secret: bytes, when: float) -> str:
 def match_step(secret: bytes, code, now: float, window: int = 1) -> int | None:
     """The time step (``floor(t / 30)``) in ``[now-window, now+window]`` whose code equals
     ``code``, or None. Malformed codes (not six digits) raise ``InvalidArgument``."""
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise InvalidArgument("mfa_token", "must be a string of 6 digits")
     totp, current = _totp(secret), int(now) // STEP_S
     found = None

@@ -35,6 +35,8 @@ def _enc_hook(obj):
 
 
 MAX_BODY = web.AppKey("max_body_bytes", int)
+BODY = web.RequestKey("uqo_body", object)    # the decoded body, once read (see read_body)
+MAX_DEPTH = 64                               # nesting we walk when re-reading integral floats
 _JSON_ENC = msgspec.json.Encoder(enc_hook=_enc_hook)
 _MSGPACK_ENC = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
 
@@ -50,7 +52,17 @@ def _media(request: web.Request) -> str:
 
 
 async def read_body(request: web.Request, kind: type):
-    """Decode the request body into ``kind`` (an empty body reads as ``{}``)."""
+    """Decode the request body into ``kind`` (an empty body reads as ``{}``). Decoded once per
+    request: the authorisation middleware may read it first (to see the labels of what is
+    submitted), the handler then gets the same object."""
+    cached = request.get(BODY)
+    if isinstance(cached, kind):
+        return cached
+    request[BODY] = body = await _decode_body(request, kind)
+    return body
+
+
+async def _decode_body(request: web.Request, kind: type):
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -71,25 +83,29 @@ async def read_body(request: web.Request, kind: type):
             return _with_integral_floats(raw, media, kind)
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise ControlError("malformed_body", f"body is not valid {media}: {exc}", 400,
                            None) from None
 
 
 def _with_integral_floats(raw: bytes, media: str, kind: type):
     """Second chance for ``5.0`` where an int is expected: JSON Schema counts a number with no
-    fraction as an integer, so we do too (strings stay strings: ``"5"`` is still refused)."""
+    fraction as an integer, so we do too (strings stay strings: ``"5"`` is still refused).
+    Our bodies nest a few levels: deeper than ``MAX_DEPTH`` is refused, never recursed into."""
     data = msgspec.json.decode(raw) if media == JSON else msgspec.msgpack.decode(raw)
     return msgspec.convert(_integral(data), type=kind, strict=True)
 
 
-def _integral(value):
+def _integral(value, depth: int = 0):
+    if depth > MAX_DEPTH:
+        raise ControlError("malformed_body", f"body nests deeper than {MAX_DEPTH} levels", 400,
+                           None)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list):
-        return [_integral(v) for v in value]
+        return [_integral(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
+        return {k: _integral(v, depth + 1) for k, v in value.items()}
     return value
 
 

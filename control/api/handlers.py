@@ -1,6 +1,8 @@
 """HTTP handlers: parse, call the orchestrator, serialise. Nothing else happens here.
 
-The route table that names each handler, with its path and access rule, is ``routes.ROUTES``.
+The route table that names each handler, with its path and access rule, is ``routes.ROUTES``;
+the authorisation middleware (``access.py``) has decided on the object a handler touches
+before it runs, and hands lists and counts the caller's ``Scope`` (what it may read).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from uqo.control.errors import ControlError
 from uqo.control.tracing import traceparent
 
 from . import schemas as s
+from .access import scope_of
+from .appkeys import OPENAPI, ORCH
 from .auth import caller
 from .codec import read_body, read_query, respond
 from .normalize import agent_info, task_info
 
-ORCH = web.AppKey("orchestrator", object)
-OPENAPI = web.AppKey("openapi", dict)
+__all__ = ["OPENAPI", "ORCH"]
 
 
 def _opt(value):
@@ -50,7 +53,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return respond(request, _orch(request).status())
+    return respond(request, scope_of(request).status(_orch(request)))
 
 
 # ---- agents -----------------------------------------------------------------------------
@@ -65,7 +68,7 @@ async def list_agents(request: web.Request) -> web.Response:
     page = _orch(request).list_agents(capability=_opt(q.capability),
                                       min_clearance=_opt(q.min_clearance),
                                       failure_domain=_opt(q.failure_domain), limit=q.limit,
-                                      cursor=q.cursor)
+                                      cursor=q.cursor, visible=scope_of(request).agent)
     return respond(request, page)
 
 
@@ -125,7 +128,8 @@ async def submit_batch(request: web.Request) -> web.Response:
 async def list_tasks(request: web.Request) -> web.Response:
     q = read_query(request, s.TaskQuery)
     return respond(request, _orch(request).list_tasks(state=_opt(q.state), limit=q.limit,
-                                                      cursor=q.cursor))
+                                                      cursor=q.cursor,
+                                                      visible=scope_of(request).task))
 
 
 async def get_task(request: web.Request) -> web.Response:

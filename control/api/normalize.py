@@ -2,9 +2,10 @@
 
 Used by the HTTP handlers and by the embedded SDK, so a request means the same thing with or
 without a server in between: capability and compartment lists become sorted tuples without
-repeats (equal specs encode equally in the log), a task without an id gets a fresh uuid4,
-and the submitting user comes from the caller's credential, never from the body; so does the
-trace context (the submission's span, as a W3C ``traceparent``), never from the body.
+repeats (equal specs encode equally in the log), compartments upper case (as accounts hold
+them), a task without an id gets a fresh uuid4, and the submitting user comes from the caller's
+credential, never from the body; so does the trace context (the submission's span, as a W3C
+``traceparent``), never from the body.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ def labels(values) -> tuple[str, ...]:
     return tuple(sorted(set(values)))
 
 
+def compartments(values) -> tuple[str, ...]:
+    """Compartment names as the security policy and user accounts hold them: upper case."""
+    return tuple(sorted({v.upper() for v in values}))
+
+
 def agent_info(body: s.AgentRegistration) -> AgentInfo:
     return AgentInfo(agent_id=body.agent_id, capabilities=labels(body.capabilities),
-                     clearance=body.security_clearance, compartments=labels(body.compartments),
+                     clearance=body.security_clearance,
+                     compartments=compartments(body.compartments),
                      capacity=body.capacity, failure_domain=body.failure_domain,
                      fitness=float(body.fitness))
 
@@ -32,6 +39,7 @@ def task_info(body: s.TaskSubmission, submitted_by: str | None,
                     description=body.task_description, priority=body.priority,
                     required_agents=body.required_agents,
                     capabilities=labels(body.required_capabilities),
-                    classification=body.classification, compartments=labels(body.compartments),
+                    classification=body.classification,
+                    compartments=compartments(body.compartments),
                     timeout_s=body.timeout_s, submitted_by=submitted_by, strategy=body.strategy,
                     trace=trace)

@@ -49,6 +49,34 @@ _OPS = {
     "getTask": ("one task", None, (200, s.TaskView), None, (404,)),
     "cancelTask": ("cancel a task that has not finished", s.CancelRequest, (200, s.TaskView),
                    None, (400, 404, 409, 413, 415)),
+    "logout": ("revoke the caller's own token (on every replica)", s.Empty,
+               (200, s.LoggedOut), None, (400, 413, 415)),
+    "revokeToken": ("admin: revoke one token by id", s.TokenRevocation, (200, s.Revoked), None,
+                    (400, 413, 415)),
+    "listUsers": ("admin: every account (no secrets)", None, (200, s.UserPage), None, ()),
+    "addUser": (("admin: enrol an account; the TOTP secret (and an agent's generated "
+                "password) are shown once"), s.UserCreate, (201, s.UserCreated), None,
+                (400, 409, 413, 415)),
+    "getUser": ("admin: one account", None, (200, s.UserView), None, (404,)),
+    "removeUser": ("admin: remove an account; its tokens are refused at once", None,
+                   (200, s.UserRemoved), None, (404, 409)),
+    "disableUser": ("admin: disable an account; its tokens are refused at once", s.Empty,
+                    (200, s.UserView), None, (400, 404, 409, 413, 415)),
+    "enableUser": ("admin: enable an account again", s.Empty, (200, s.UserView), None,
+                   (400, 404, 409, 413, 415)),
+    "unlockUser": ("admin: clear an account's lockouts", s.Empty, (200, s.UserUnlocked), None,
+                   (400, 404, 413, 415)),
+    "revokeUser": ("admin: end every session of an account", s.Empty, (200, s.UserView), None,
+                   (400, 404, 409, 413, 415)),
+    "setClearance": (("admin: a new clearance (and compartments); tokens issued before are "
+                     "refused"), s.ClearanceChange, (200, s.UserView), None,
+                     (400, 404, 409, 413, 415)),
+    "getKeys": ("admin: the signing keys (public), where they live, the ML-DSA countersigner",
+                None, (200, dict), None, ()),
+    "rotateKey": ("admin: a new signing key; old tokens and checkpoints keep verifying",
+                  s.Empty, (200, s.KeyView), None, (400, 413, 415)),
+    "getCompliance": ("admin: NIST SP 800-53 evidence, computed now", None, (200, dict), None,
+                      ()),
 }
 _ALWAYS = (405, 503)   # wrong method on a path; log unavailable (disk failure, shutting down)
 
@@ -69,7 +97,7 @@ def _content(schema: dict) -> dict:
 
 def _parameters(path: str, query, refs: dict, comps: dict) -> list[dict]:
     params = []
-    for name in ("agent_id", "task_id"):
+    for name in ("agent_id", "task_id", "user_id"):
         if "{" + name + "}" in path:
             params.append({"name": name, "in": "path", "required": True,
                            "schema": {"type": "string", "minLength": 1, "maxLength": 128}})

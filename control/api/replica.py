@@ -31,6 +31,7 @@ from .codec import respond
 FORWARDED_BY = "X-Uqo-Forwarded-By"
 LEADER_HEADER = "X-Uqo-Leader"
 FORWARD_SESSION = web.AppKey("forward_session", aiohttp.ClientSession)
+FORWARD_SSL = web.AppKey("forward_ssl", object)   # TLS to the leader (server/tls.py), if any
 _LOCAL_PREFIXES = ("/health/", "/metrics", "/openapi.json", "/v1/status", "/v1/auth/")
 _READ_PREFIXES = ("/v1/agents", "/v1/tasks")
 _PASS_HEADERS = ("Authorization", "Content-Type", "Accept")
@@ -120,7 +121,10 @@ async def _to_leader(request: web.Request, orch) -> web.StreamResponse:
 
 
 async def forward_session_ctx(app: web.Application):
-    """One client session for forwarding, opened and closed with the app."""
-    app[FORWARD_SESSION] = aiohttp.ClientSession()
+    """One client session for forwarding, opened and closed with the app (over mutual TLS
+    when the server runs TLS: ``app[FORWARD_SSL]``)."""
+    ssl = app.get(FORWARD_SSL)
+    connector = aiohttp.TCPConnector(ssl=ssl) if ssl is not None else None
+    app[FORWARD_SESSION] = aiohttp.ClientSession(connector=connector)
     yield
     await app[FORWARD_SESSION].close()

@@ -8,9 +8,11 @@ Use cases::
     PUBLIC_PATHS                                  # paths answered without a credential
 
 Authorisation is declared here, on the route, not in a table kept apart: a ``Route`` cannot be
-built without an ``Access`` (``PUBLIC``, or ``needs(resource, action)`` for the security
-policy), so a route added without a rule fails at import, and a test checks that every route
-the app serves comes from this table.
+built without an ``Access`` (``PUBLIC``, or ``needs(resource, action, on=TARGET)`` for the
+security policy, where the target names the labelled object the decision needs: see
+``access.py``), so a route added without a rule fails at import, and a test checks that every
+route the app serves comes from this table, and decides every route for every role, clearance
+and compartment against a naive oracle.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from . import admin as adm
 from . import handlers as h
-from .auth import login
+from .access import AGENT, NEW_AGENT, NEW_TASK, NEW_TASKS, OUTCOME, TASK, Target
+from .auth import login, logout
 
 
 @dataclass(frozen=True)
 class Access:
     """Who may call a route: ``resource``/``action`` as ``uqo.security.policy.decide`` takes
-    them; both None for a public route (no credential needed)."""
+    them, and ``on``: the labelled object the decision is about (None: unlabelled); all None
+    for a public route (no credential needed)."""
 
     resource: str | None
     action: str | None
+    on: Target | None = None
 
     @property
     def public(self) -> bool:
@@ -40,11 +46,13 @@ class Access:
 PUBLIC = Access(None, None)
 
 
-def needs(resource: str, action: str) -> Access:
+def needs(resource: str, action: str, on: Target | None = None) -> Access:
     if not (isinstance(resource, str) and resource and isinstance(action, str) and action):
         raise ValueError(f"an access rule needs a resource and an action, got "
                          f"{resource!r}, {action!r}")
-    return Access(resource, action)
+    if on is not None and not isinstance(on, Target):
+        raise TypeError(f"on= must be an access.Target, got {on!r}")
+    return Access(resource, action, on)
 
 
 @dataclass(frozen=True)
@@ -69,24 +77,48 @@ ROUTES = (
     Route("GET", "/openapi.json", h.openapi, "openapi", needs("api", "read")),
     Route("GET", "/v1/status", h.status, "getStatus", needs("status", "status")),
     Route("POST", "/v1/auth/login", login, "login", PUBLIC),
+    Route("POST", "/v1/auth/logout", logout, "logout", needs("sessions", "logout")),
+    Route("POST", "/v1/auth/revoke", adm.revoke_token, "revokeToken",
+          needs("sessions", "revoke")),
     Route("POST", "/v1/agents", h.register_agent, "registerAgent",
-          needs("agents", "register")),
+          needs("agents", "register", on=NEW_AGENT)),
     Route("GET", "/v1/agents", h.list_agents, "listAgents", needs("agents", "list")),
-    Route("GET", "/v1/agents/{agent_id}", h.get_agent, "getAgent", needs("agents", "get")),
+    Route("GET", "/v1/agents/{agent_id}", h.get_agent, "getAgent",
+          needs("agents", "get", on=AGENT)),
     Route("DELETE", "/v1/agents/{agent_id}", h.deregister_agent, "deregisterAgent",
-          needs("agents", "deregister")),
+          needs("agents", "deregister", on=AGENT)),
     Route("POST", "/v1/agents/{agent_id}/heartbeat", h.heartbeat, "heartbeat",
-          needs("agents", "heartbeat")),
+          needs("agents", "heartbeat", on=AGENT)),
     Route("GET", "/v1/agents/{agent_id}/assignments", h.assignments, "getAssignments",
-          needs("agents", "fetch")),
+          needs("agents", "fetch", on=AGENT)),
     Route("POST", "/v1/agents/{agent_id}/outcomes", h.report_outcome, "reportOutcome",
-          needs("agents", "report")),
-    Route("POST", "/v1/tasks", h.submit_task, "submitTask", needs("tasks", "submit")),
-    Route("POST", "/v1/tasks/batch", h.submit_batch, "submitTasks", needs("tasks", "submit")),
+          needs("agents", "report", on=OUTCOME)),
+    Route("POST", "/v1/tasks", h.submit_task, "submitTask", needs("tasks", "submit", on=NEW_TASK)),
+    Route("POST", "/v1/tasks/batch", h.submit_batch, "submitTasks",
+          needs("tasks", "submit", on=NEW_TASKS)),
     Route("GET", "/v1/tasks", h.list_tasks, "listTasks", needs("tasks", "list")),
-    Route("GET", "/v1/tasks/{task_id}", h.get_task, "getTask", needs("tasks", "get")),
+    Route("GET", "/v1/tasks/{task_id}", h.get_task, "getTask", needs("tasks", "get", on=TASK)),
     Route("POST", "/v1/tasks/{task_id}/cancel", h.cancel_task, "cancelTask",
-          needs("tasks", "cancel")),
+          needs("tasks", "cancel", on=TASK)),
+    Route("GET", "/v1/users", adm.list_users, "listUsers", needs("users", "manage_users")),
+    Route("POST", "/v1/users", adm.add_user, "addUser", needs("users", "manage_users")),
+    Route("GET", "/v1/users/{user_id}", adm.get_user, "getUser", needs("users", "manage_users")),
+    Route("DELETE", "/v1/users/{user_id}", adm.remove_user, "removeUser",
+          needs("users", "manage_users")),
+    Route("POST", "/v1/users/{user_id}/disable", adm.disable_user, "disableUser",
+          needs("users", "manage_users")),
+    Route("POST", "/v1/users/{user_id}/enable", adm.enable_user, "enableUser",
+          needs("users", "manage_users")),
+    Route("POST", "/v1/users/{user_id}/unlock", adm.unlock_user, "unlockUser",
+          needs("users", "manage_users")),
+    Route("POST", "/v1/users/{user_id}/revoke", adm.revoke_user, "revokeUser",
+          needs("users", "revoke")),
+    Route("PUT", "/v1/users/{user_id}/clearance", adm.set_clearance, "setClearance",
+          needs("users", "manage_users")),
+    Route("GET", "/v1/keys", adm.get_keys, "getKeys", needs("keys", "configure")),
+    Route("POST", "/v1/keys/rotate", adm.rotate_key, "rotateKey", needs("keys", "rotate_keys")),
+    Route("GET", "/v1/compliance", adm.compliance, "getCompliance",
+          needs("compliance", "compliance")),
 )
 ROUTE_BY_NAME = {r.name: r for r in ROUTES}
 PUBLIC_PATHS = tuple(r.path for r in ROUTES if r.access.public)

@@ -21,6 +21,9 @@ Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-
                          description="identifier: letters, digits and . _ : @ -")]
 Label = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 Labels = Annotated[list[Label], Meta(max_length=64)]
+Compartment = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                                  description="need-to-know compartment (upper-cased)")]
+Compartments = Annotated[list[Compartment], Meta(max_length=64)]
 Level = Annotated[int, Meta(ge=0, le=3, description="0 UNCLASSIFIED .. 3 TOP_SECRET")]
 Text = Annotated[str, Meta(max_length=65536)]
 Reason = Annotated[str, Meta(max_length=4096)]
@@ -40,7 +43,7 @@ class AgentRegistration(_Strict):
     agent_id: Id
     capabilities: Labels = []
     security_clearance: Level = 0
-    compartments: Labels = []
+    compartments: Compartments = []
     capacity: Annotated[int, Meta(ge=1, le=1 << 20)] = 1
     failure_domain: Id | None = None
     fitness: Annotated[float, Meta(gt=0, le=1e6)] = 1.0
@@ -53,7 +56,7 @@ class TaskSubmission(_Strict):
     required_agents: Annotated[int, Meta(ge=1, le=MAX_REQUIRED_AGENTS)] = 1
     required_capabilities: Labels = []
     classification: Level = 0
-    compartments: Labels = []
+    compartments: Compartments = []
     timeout_s: Annotated[float, Meta(gt=0, le=31_536_000)] | None = None
     strategy: Strategy | None = None
 
@@ -93,6 +96,31 @@ class HeartbeatBody(_Strict):
     healthy: bool = True
 
 
+UserId = Annotated[str, Meta(min_length=1, max_length=128,
+                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
+Role = Literal["admin", "operator", "analyst", "agent"]
+
+
+class UserCreate(_Strict):
+    """An account to enrol. Without ``password`` one is generated (shown once, in the
+    answer); people always get a TOTP secret. Source allow-lists: ``uqo users add``."""
+
+    user_id: UserId
+    role: Role
+    clearance: Level
+    compartments: Compartments = []
+    password: Annotated[str, Meta(min_length=12, max_length=1024)] | None = None
+
+
+class ClearanceChange(_Strict):
+    clearance: Level
+    compartments: Compartments | None = None
+
+
+class TokenRevocation(_Strict):
+    token_id: Annotated[str, Meta(min_length=1, max_length=128)]
+
+
 # ---- query strings ----------------------------------------------------------------------
 # An absent parameter is UNSET (not None: the text "null" is a value, and a wrong one).
 Unset = msgspec.UnsetType
@@ -121,6 +149,7 @@ class ErrorDetail(msgspec.Struct):
     code: str
     message: str
     field: str | None
+    reason: str | None = None          # on a 403: the policy rule that refused
 
 
 class Error(msgspec.Struct):
@@ -220,6 +249,52 @@ class Session(msgspec.Struct):
 
 class Health(msgspec.Struct):
     status: str
+
+
+class UserView(msgspec.Struct):
+    user_id: str
+    role: str
+    clearance: int
+    compartments: list[str]
+    mfa: bool
+    disabled: bool
+    allowed_sources: list[str]
+    created: float
+    locked_from: list[str]
+
+
+class UserPage(msgspec.Struct):
+    items: list[UserView]
+
+
+class UserCreated(UserView):
+    provisioning_uri: str | None
+    totp_secret: str | None
+    password: str | None
+
+
+class UserUnlocked(UserView):
+    locks_cleared: int
+
+
+class UserRemoved(msgspec.Struct):
+    user_id: str
+    removed: bool
+
+
+class Revoked(msgspec.Struct):
+    revoked: list[str]
+
+
+class LoggedOut(msgspec.Struct):
+    user_id: str
+    revoked: list[str]
+
+
+class KeyView(msgspec.Struct):
+    key_id: str
+    algorithm: str
+    public_key_pem: str
 
 
 class Status(msgspec.Struct):

@@ -129,8 +129,11 @@ class LeaderCore:
             self.accepted.pop(task_id, None)
 
     def applied(self, command, result, mono: float) -> None:
-        """``command`` was committed and applied with ``result`` (never called for refusals)."""
-        self._handlers[type(command)](command, result, mono)
+        """``command`` was committed and applied with ``result`` (never called for refusals).
+        Commands that change no soft state (session revocations) have no handler."""
+        handler = self._handlers.get(type(command))
+        if handler is not None:
+            handler(command, result, mono)
 
     def silence(self, mono: float) -> None:
         """Time passed: agents silent longer than the timeout are reported failed to the engine

@@ -50,6 +50,7 @@ class SchedulerDriver:
         self._probe_budget = 0.0
         self._probe_plan: list[str] = []
         self._forecast: dict | None = None
+        self.engine_fallbacks = 0    # the engine moved off its device (failover events)
 
     @staticmethod
     def _warm_up(backend) -> None:
@@ -128,6 +129,7 @@ class SchedulerDriver:
                 self.op_errors += 1
         result = job()
         self._stats = dict(self.scheduler.stats())
+        self.engine_fallbacks = len(self.register.events)
         return result
 
     def _add(self, specs: list) -> None:

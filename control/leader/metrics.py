@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -49,6 +49,39 @@ class ServiceMetrics:
             registry.register(_StateCollector(state))
         registry.register(GpuCollector())
 
+    def watch_security(self, trail) -> None:
+        """Expose the security framework's audit trail: ``uqo_auth_failures_total{code}``
+        (unauthenticated refusals, counted even when sampled out of the audit log),
+        ``uqo_security_events_total{kind}`` (audited refusals and lockouts) and
+        ``uqo_audit_verify_ok`` (1/0 after the last verification of the audit log; absent
+        before the first)."""
+        self.registry.register(_SecurityCollector(trail))
+
+
+class _SecurityCollector(Collector):
+    def __init__(self, trail):
+        self.trail = trail
+
+    def collect(self):
+        failures = CounterMetricFamily("uqo_auth_failures", "unauthenticated refusals (bad, "
+                                       "expired or revoked tokens; unknown certificates)",
+                                       labels=["code"])
+        for code, n in sorted(dict(self.trail.failures).items()):
+            failures.add_metric([code], n)
+        yield failures
+        events = CounterMetricFamily("uqo_security_events", "audited security events "
+                                     "(refusals, lockouts) by kind", labels=["kind"])
+        for kind, n in sorted(dict(self.trail.by_kind).items()):
+            events.add_metric([kind], n)
+        yield events
+        if self.trail.last_verify is not None:
+            ok, _, at = self.trail.last_verify
+            yield GaugeMetricFamily("uqo_audit_verify_ok", "1 when the last verification of "
+                                    "the audit log passed, 0 when it found tampering",
+                                    value=1 if ok else 0)
+            yield GaugeMetricFamily("uqo_audit_verify_timestamp_seconds", "when the audit "
+                                    "log was last verified", value=at)
+
 
 @dataclass(frozen=True)
 class StateReadings:
@@ -59,6 +92,7 @@ class StateReadings:
     tick_report: Callable[[], object]        # the engine's last TickReport, or None
     log_status: Callable[[], dict]           # the log's status()
     forecast: Callable[[], dict | None] = lambda: None   # Scheduler.forecast_summary
+    engine: Callable[[], tuple[str, int]] = lambda: ("", 0)   # (backend, fallback events)
 
 
 class _StateCollector(Collector):
@@ -86,6 +120,37 @@ class _StateCollector(Collector):
         log = self.readings.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
                                 value=log.get("commit_index", 0))
+        yield from _consensus(log)
+        backend, fallbacks = self.readings.engine()
+        yield CounterMetricFamily("uqo_engine_fallback", "times the engine left its device "
+                                  "for the CPU (GPU failover)", value=fallbacks)
+        info = GaugeMetricFamily("uqo_engine_backend_info", "the engine's array backend",
+                                 labels=["backend"])
+        if backend:
+            info.add_metric([backend], 1)
+        yield info
+
+
+def _consensus(log: dict):
+    """The log's role and progress (docs/replication.md); a single node is always leader and
+    never behind."""
+    replica = [log.get("replica_id") or log.get("node_id") or ""]
+
+    def gauge(name, doc, value):
+        family = GaugeMetricFamily(name, doc, labels=["replica"])
+        family.add_metric(replica, value)
+        return family
+
+    yield gauge("uqo_consensus_is_leader", "1 while this replica leads (may propose)",
+                1 if log.get("is_leader") else 0)
+    changes = CounterMetricFamily("uqo_consensus_leader_changes", "leaders this replica has "
+                                  "seen come (new election tokens)", labels=["replica"])
+    changes.add_metric(replica, log.get("leader_changes", 1 if log.get("is_leader") else 0))
+    yield changes
+    yield gauge("uqo_consensus_applied_revision", "last log revision (etcd) or index applied",
+                log.get("applied_revision", log.get("applied_index", 0)))
+    yield gauge("uqo_consensus_replica_lag_seconds", "seconds this replica has been behind the "
+                "log head it knows of (0 when caught up)", log.get("lag_s", 0.0))
 
 
 def _forecast_gauges(fc: dict | None):

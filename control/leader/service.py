@@ -60,7 +60,7 @@ class Orchestrator:
         self.core = self.new_core()
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
-            log_status=self.log_status,
+            log_status=self.log_status, engine=self._engine_reading,
             forecast=lambda: self.driver.forecast() if self.driver else None))
         self.probes = ProbeBook(cfg.probe_timeout_s) if cfg.probe_rate > 0 else None
         self.waiters = Waiters()
@@ -102,7 +102,7 @@ class Orchestrator:
     # ---- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        os.makedirs(self.cfg.data_dir, exist_ok=True)
+        os.makedirs(self.cfg.data_dir, mode=0o700, exist_ok=True)
         # the engine (imports, allocation, warm-up) builds while the log recovers
         driver = loop.run_in_executor(None, SchedulerDriver, self.cfg)
         try:
@@ -216,8 +216,9 @@ class Orchestrator:
     def get_agent(self, agent_id: str) -> dict:
         return agent_view(self._agent(agent_id))
 
-    def list_agents(self, **filters) -> dict:
-        return list_agents(self.sm, **filters)
+    def list_agents(self, *, visible, **filters) -> dict:
+        """``visible(agent) -> bool`` or None (everything): callers must say which."""
+        return list_agents(self.sm, visible=visible, **filters)
 
     async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
         """The agent's open assignments; waits up to ``wait_s`` for one if it has none.
@@ -284,8 +285,16 @@ class Orchestrator:
     def get_task(self, task_id: str) -> dict:
         return task_view(self._task(task_id))
 
-    def list_tasks(self, **filters) -> dict:
-        return list_tasks(self.sm, **filters)
+    def list_tasks(self, *, visible, **filters) -> dict:
+        """``visible(task) -> bool`` or None (everything): callers must say which."""
+        return list_tasks(self.sm, visible=visible, **filters)
+
+    # ---- sessions (security) ------------------------------------------------------------
+    async def revoke(self, command: cmds.RevokeSessions | cmds.RevokeToken) -> None:
+        """Log a session revocation; returns once every later token check refuses it."""
+        if not isinstance(command, cmds.RevokeSessions | cmds.RevokeToken):
+            raise TypeError(f"not a revocation command: {type(command).__name__}")
+        await self._propose(command)
 
     async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
         """Wait (polling the state) until the task is in one of ``states``; its view."""
@@ -305,6 +314,11 @@ class Orchestrator:
             forecast=self.driver.forecast() if self.driver else None,
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
+
+    def _engine_reading(self) -> tuple[str, int]:
+        if self.driver is None:
+            return "", 0
+        return self.driver.register.backend.name, self.driver.engine_fallbacks
 
     @property
     def tick_report(self):

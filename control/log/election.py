@@ -74,7 +74,9 @@ class ElectionCore:
             raise ValueError(f"ttl_s must be > 0, got {ttl_s!r}")
         self.replica_id, self.ttl_s, self.margin_s = replica_id, float(ttl_s), margin_s
         self.role = FOLLOWER
-        self.holder: Holder | None = None       # the leader as last observed
+        self.leader_changes = 0                 # distinct leader tokens observed (metric)
+        self._holder: Holder | None = None
+        self._last_token = 0
         self.token = 0                          # our token while we lead
         self.head = 0                           # log head at our win: applied before active
         self.active = False
@@ -86,6 +88,18 @@ class ElectionCore:
         self.last_reason = ""
         self._started = False
         self._ready = ElectionReady()
+
+    @property
+    def holder(self) -> Holder | None:
+        """The leader as last observed (None: no key)."""
+        return self._holder
+
+    @holder.setter
+    def holder(self, holder: Holder | None) -> None:
+        if holder is not None and holder.token != self._last_token:
+            self.leader_changes += 1
+            self._last_token = holder.token
+        self._holder = holder
 
     # ---- Ready / advance ----------------------------------------------------------------
     def ready(self) -> ElectionReady:

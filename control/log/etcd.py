@@ -112,6 +112,7 @@ class EtcdLog(Log):
         self.applied_revision = 0          # every P/ctl/ event up to here is applied
         self.log_revision = 0              # revision of the last log batch applied
         self.head_revision = 0             # the log's head as last learnt from etcd
+        self._caught_up_at = clock()       # when applied last reached the known head
         self.pointer: SnapshotPointer | None = None
         self._applier: Applier | None = None
         self._leader_read_rev = 0
@@ -233,6 +234,8 @@ class EtcdLog(Log):
 
     def _after_events(self) -> None:
         self.head_revision = max(self.head_revision, self.log_revision)
+        if self.applied_revision >= self.head_revision:
+            self._caught_up_at = self.clock()
         self.election.applied(self.applied_revision)
         self.session.poke()
         while self._rev_waiters and self._rev_waiters[0][0] <= self.applied_revision:
@@ -491,6 +494,14 @@ class EtcdLog(Log):
         """etcd answered recently (keepalives and the watch keep this fresh)."""
         return self.clock() - self._last_contact < max(3.0, 1.5 * self.election.ttl_s)
 
+    def lag_seconds(self) -> float:
+        """0 while this replica has applied the log's head as far as it knows it; otherwise
+        the seconds since it last had (the age of the oldest unapplied write it knows of, at
+        most)."""
+        if self.applied_revision >= self.head_revision:
+            return 0.0
+        return max(0.0, self.clock() - self._caught_up_at)
+
     def status(self) -> dict:
         holder = self.election.holder
         replicas = {}
@@ -523,6 +534,8 @@ class EtcdLog(Log):
             "mean_batch": self.entries_written / self.batches if self.batches else 0.0,
             "append_retries": self.append_retries, "duplicates_skipped": self.skipped,
             "watch_restarts": self.watch_restarts, "terms_won": self.election.terms,
+            "leader_changes": self.election.leader_changes,
+            "lag_s": self.lag_seconds(),
             "last_step_down": self.election.last_reason or None,
             "replayed_on_start": self.replayed, "recovery_s": self.recovery_s,
             "healthy": self.healthy,

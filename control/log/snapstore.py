@@ -29,7 +29,7 @@ class SnapshotStore:
         if not isinstance(keep, int) or keep < 1:
             raise ValueError(f"keep must be an int >= 1, got {keep!r}")
         self.dir, self.keep = path, keep
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
 
     def _names(self) -> list[str]:
         return sorted(n for n in os.listdir(self.dir) if n.endswith(".snap"))

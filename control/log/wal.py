@@ -64,7 +64,7 @@ class WalStorage(LogStorage):
         if not isinstance(segment_bytes, int) or segment_bytes < 4096:
             raise ValueError(f"segment_bytes must be an int >= 4096, got {segment_bytes!r}")
         self.dir = os.path.join(data_dir, "wal")
-        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)   # the command log: private
         self.fsync, self.segment_bytes = fsync, segment_bytes
         self.snapshots = SnapshotStore(os.path.join(data_dir, "snap"))
         self._hard = self.snapshots.load_hard_state()

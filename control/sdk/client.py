@@ -17,7 +17,9 @@ Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field
 Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
 retried on transient failures with backoff and jitter; every call passes a circuit breaker
 that fails fast while the server is down. Each request is a client span whose context the
-server continues (``sdk/tracing.py``; docs/tracing.md).
+server continues (``sdk/tracing.py``; docs/tracing.md). An ``https`` server is trusted through
+``ssl`` (an ``ssl.SSLContext``, e.g. ``uqo.control.server.tls.client_tls(ca=..., cert=...,
+key=...)`` for an agent's mutual TLS).
 
 Replicas: give several URLs (a list, or one comma-separated string). Calls go to one of them;
 a transient failure (refused connection, timeout, 503, an open breaker) moves the client to the
@@ -51,13 +53,15 @@ class UnifiedOrchestrator:
     every call (``user_credential`` of a call overrides it)."""
 
     def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
-                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None):
+                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
+                 ssl=None):
         self.endpoints = _endpoints(base_url)
         self.base_url = self.endpoints[0]
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()
         self._breakers = {self.base_url: self.breaker}
         self.failovers = 0
+        self.ssl = ssl                      # an ssl.SSLContext for https (None: defaults)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -82,7 +86,8 @@ class UnifiedOrchestrator:
     async def _once(self, base: str, method: str, path: str, body, params, credential):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout,
+            connector = aiohttp.TCPConnector(ssl=self.ssl) if self.ssl is not None else None
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
                                                   trace_configs=[client_trace_config()])
         data = msgspec.msgpack.encode(body) if body is not None else None
         for _ in range(2):                    # a 307 from a follower: once more, at the leader
@@ -246,7 +251,8 @@ class UnifiedOrchestrator:
                                          headers={"Accept": "application/json",
                                                   **_auth(self._headers())})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout_s,
+                                        context=self.ssl) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, _decode(exc.read(), "application/json")) from None

@@ -42,15 +42,17 @@ def login_body(record: dict) -> dict:
     return body
 
 
-async def login_with_file(base_url: str, path: str) -> str:
-    """A bearer token for the user in ``path``."""
+async def login_with_file(base_url: str, path: str, ssl=None, level=None) -> str:
+    """A bearer token for the user in ``path`` (``level``: the session's clearance, default
+    the account's; ``ssl``: an ``ssl.SSLContext`` for an https server)."""
     from .client import UnifiedOrchestrator
 
     record = read_credential_file(path)
     body = login_body(record)
-    async with UnifiedOrchestrator(base_url) as client:
+    context = None if level is None else {"clearance_required": level}
+    async with UnifiedOrchestrator(base_url, ssl=ssl) as client:
         ok, session = await client.authenticate_user(
-            user_id=body.pop("user_id"), credentials=body)
+            user_id=body.pop("user_id"), credentials=body, context=context)
     if not ok:
         raise PermissionError(f"login as {record['user_id']!r} from {path} was refused")
     return session["token"]

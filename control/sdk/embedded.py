@@ -58,12 +58,17 @@ class EmbeddedOrchestrator:
         if self.config.auth:
             import asyncio
 
+            from uqo.control.api.sessions import StateSessions
             from uqo.control.server.bootstrap import open_security
             loop = asyncio.get_running_loop()
-            fw, self.admin_file = await loop.run_in_executor(None, open_security,
-                                                             self.config.data_dir)
+            fw, self.admin_file, _ = await loop.run_in_executor(None, open_security,
+                                                                self.config.data_dir)
             self.orchestrator.security = fw
+            fw.use_sessions(StateSessions(self.orchestrator, fw.local_sessions))
         await self.orchestrator.start()
+        if self.orchestrator.security is not None:
+            from uqo.control.api.sessions import take_over_local_changes
+            await take_over_local_changes(self.orchestrator, self.orchestrator.security)
         self._started = True
 
     async def close(self) -> None:
@@ -120,7 +125,7 @@ class EmbeddedOrchestrator:
         return self.orchestrator.get_agent(agent_id)
 
     async def list_agents(self, **filters) -> dict:
-        return self.orchestrator.list_agents(**filters)
+        return self.orchestrator.list_agents(visible=None, **filters)   # in process: all
 
     async def get_assignments(self, agent_id: str, wait: float = 0.0) -> list[dict]:
         return await self.orchestrator.assignments(agent_id, wait)
@@ -153,7 +158,7 @@ class EmbeddedOrchestrator:
         return self.orchestrator.get_task(task_id)
 
     async def list_tasks(self, **filters) -> dict:
-        return self.orchestrator.list_tasks(**filters)
+        return self.orchestrator.list_tasks(visible=None, **filters)
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
         return await self.orchestrator.cancel_task(task_id, reason)

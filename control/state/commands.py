@@ -99,8 +99,27 @@ class TimeOut(_Command, tag="timeout"):
     task_ids: tuple[str, ...]
 
 
+class RevokeSessions(_Command, tag="revoke_sessions"):
+    """End every session of ``user_id`` (its epoch grows by ``count``) and record the access
+    it has from now on (None: unchanged). Logged when a user is disabled, enabled, removed,
+    re-enrolled, given another clearance, or revoked, so every replica agrees."""
+
+    user_id: str
+    count: int = 1
+    disabled: bool | None = None
+    clearance: int | None = None
+    compartments: tuple[str, ...] | None = None
+
+
+class RevokeToken(_Command, tag="revoke_token"):
+    """Refuse one session token (a logout) until it would have expired anyway."""
+
+    token_id: str
+    expires_at: float
+
+
 Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
-           | TimeOut)
+           | TimeOut | RevokeSessions | RevokeToken)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Command)

@@ -37,10 +37,14 @@ from .commands import (
     DeregisterAgent,
     Fail,
     RegisterAgent,
+    RevokeSessions,
+    RevokeToken,
     SubmitTasks,
     TaskInfo,
     TimeOut,
 )
+from .labels import LabelCounts
+from .security import SecuritySnapshot, SecurityState
 
 PENDING, ASSIGNED, COMPLETED, FAILED = "pending", "assigned", "completed", "failed"
 CANCELLED, TIMED_OUT, REJECTED = "cancelled", "timed_out", "rejected"
@@ -91,6 +95,7 @@ class _Snapshot(msgspec.Struct, array_like=True):
     tasks: list[Task]
     pending: list[str]
     finished: list[str]
+    security: SecuritySnapshot | None = None
 
 
 class StateMachine:
@@ -107,6 +112,9 @@ class StateMachine:
         self.tasks: dict[str, Task] = {}
         self.pending: dict[str, None] = {}          # task ids awaiting placement, in order
         self.counts: Counter[str] = Counter()       # tasks by state
+        self.labels = LabelCounts()                 # tasks by label and state
+        self.agent_labels: Counter[tuple] = Counter()   # agents by (clearance, compartments)
+        self.security = SecurityState()             # session epochs, revoked tokens
         self.applied_index = self.applied_term = 0
         self.task_order: list[str] = []             # ids by seq (holes allowed: check seq)
         self.task_seqs: list[int] = []
@@ -117,7 +125,9 @@ class StateMachine:
         self._handlers = {RegisterAgent: self._register, DeregisterAgent: self._deregister,
                           SubmitTasks: self._submit, Assign: self._assign,
                           Complete: self._complete, Fail: self._fail, Cancel: self._cancel,
-                          TimeOut: self._timeout}
+                          TimeOut: self._timeout,
+                          RevokeSessions: self.security.revoke_sessions,
+                          RevokeToken: self.security.revoke_token}
 
     # ---- the one entry point ----------------------------------------------------------
     def apply(self, index: int, term: int, command):
@@ -136,6 +146,7 @@ class StateMachine:
                                         "registered with another spec", "agent_id")
         agent = Agent(cmd.agent, self._next_seq(), cmd.at)
         self.agents[agent_id] = agent
+        self.agent_labels[(cmd.agent.clearance, cmd.agent.compartments)] += 1
         self.agent_order.append(agent_id)
         self.agent_seqs.append(agent.seq)
         return agent
@@ -146,6 +157,7 @@ class StateMachine:
         for task_id in requeued:
             self._requeue(self.tasks[task_id])
         del self.agents[cmd.agent_id]
+        self.agent_labels[(agent.info.clearance, agent.info.compartments)] -= 1
         return requeued
 
     def _requeue(self, task: Task) -> None:
@@ -171,7 +183,8 @@ class StateMachine:
             self.task_order.append(info.task_id)
             self.task_seqs.append(task.seq)
             self.pending[info.task_id] = None
-            self.counts[PENDING] += 1
+            self.labels.add(info, PENDING)
+        self.counts[PENDING] += len(cmd.tasks)
         return [info.task_id for info in cmd.tasks]
 
     def _assign(self, cmd: Assign) -> AssignResult:
@@ -261,10 +274,12 @@ class StateMachine:
             task = self.tasks.pop(self._finished.popleft(), None)
             if task is not None:   # None: an id reused after eviction, already dropped
                 self.counts[task.state] -= 1
+                self.labels.add(task.info, task.state, -1)
 
     def _move(self, task: Task, state: str) -> None:
         self.counts[task.state] -= 1
         self.counts[state] += 1
+        self.labels.move(task.info, task.state, state)
         task.state = state
 
     @staticmethod
@@ -296,7 +311,7 @@ class StateMachine:
         agents = [self.agents[a] for a, s in zip(self.agent_order, self.agent_seqs)
                   if a in self.agents and self.agents[a].seq == s]
         snap = _Snapshot(self.applied_index, self.applied_term, self._seq, agents, tasks,
-                         list(self.pending), list(self._finished))
+                         list(self.pending), list(self._finished), self.security.snapshot())
         return msgspec.msgpack.encode(snap)
 
     @classmethod
@@ -309,10 +324,15 @@ class StateMachine:
         sm.agent_order = [a.info.agent_id for a in snap.agents]
         sm.agent_seqs = [a.seq for a in snap.agents]
         sm.agents = dict(zip(sm.agent_order, snap.agents))
+        sm.agent_labels = Counter((a.info.clearance, a.info.compartments) for a in snap.agents)
         sm.task_order = [t.info.task_id for t in snap.tasks]
         sm.task_seqs = [t.seq for t in snap.tasks]
         sm.tasks = dict(zip(sm.task_order, snap.tasks))
         sm.counts = Counter(t.state for t in snap.tasks)
+        sm.labels = LabelCounts.of(snap.tasks)
+        sm.security = SecurityState.restore(snap.security)
+        sm._handlers[RevokeSessions] = sm.security.revoke_sessions
+        sm._handlers[RevokeToken] = sm.security.revoke_token
         sm._finished.extend(snap.finished)
         sm.pending = dict.fromkeys(snap.pending)
         return sm

@@ -9,6 +9,8 @@ Use cases::
 Cursors are sequence numbers (submission or registration order), so a page boundary stays
 valid while records are added or removed. A page scans at most ``scan_budget`` records, so a
 selective filter returns a short page with a ``next_cursor`` rather than scanning everything.
+``visible(record) -> bool`` (the caller's clearance, from the API's authorisation) leaves out
+what the caller may not read, as if it were not there.
 """
 
 from __future__ import annotations
@@ -80,20 +82,23 @@ def _page(records: Iterator, keep: Callable, view: Callable, limit: int,
 
 
 def list_tasks(sm: StateMachine, state: str | None = None, limit: int = 100,
-               cursor: int = 0, scan_budget: int = 100_000) -> dict:
+               cursor: int = 0, scan_budget: int = 100_000, visible=None) -> dict:
     def keep(task: Task) -> bool:
-        return state is None or task.state == state
+        return ((state is None or task.state == state)
+                and (visible is None or visible(task)))
     records = _scan(sm.task_order, sm.task_seqs, sm.tasks, cursor)
     return _page(records, keep, task_view, limit, scan_budget)
 
 
 def list_agents(sm: StateMachine, capability: str | None = None,
                 min_clearance: int | None = None, failure_domain: str | None = None,
-                limit: int = 100, cursor: int = 0, scan_budget: int = 100_000) -> dict:
+                limit: int = 100, cursor: int = 0, scan_budget: int = 100_000,
+                visible=None) -> dict:
     def keep(agent: Agent) -> bool:
         info = agent.info
         return ((capability is None or capability in info.capabilities)
                 and (min_clearance is None or info.clearance >= min_clearance)
-                and (failure_domain is None or info.failure_domain == failure_domain))
+                and (failure_domain is None or info.failure_domain == failure_domain)
+                and (visible is None or visible(agent)))
     records = _scan(sm.agent_order, sm.agent_seqs, sm.agents, cursor)
     return _page(records, keep, agent_view, limit, scan_budget)

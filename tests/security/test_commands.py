@@ -120,3 +120,32 @@ def test_compliance_report_writes_json_and_html(data, monkeypatch, capsys, pki, 
     capsys.readouterr()
     assert main(["compliance", "report", "--data-dir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_users_disable_enable_unlock_revoke_on_a_stopped_servers_directory(data, monkeypatch,
+                                                                           capsys):
+    from uqo.security.revocation import RevocationList
+    from uqo.security.users import UserStore
+
+    assert _add(data, "ana", "--role", "analyst", "--clearance", "SECRET", "--password-stdin",
+                monkeypatch=monkeypatch) == 0
+    epoch = RevocationList(data / "revoked.json").epoch("ana")
+    for change in ("disable", "enable", "revoke", "unlock"):
+        assert main(["users", change, "ana", "--data-dir", str(data)]) == 0, change
+    out = capsys.readouterr().out
+    assert "ana: disabled; its sessions revoked" in out and "0 lockout(s) cleared" in out
+    assert RevocationList(data / "revoked.json").epoch("ana") == epoch + 3   # each ends them
+    assert not UserStore(data / "users.json").get("ana").disabled
+    kinds = [json.loads(line.split(b" ", 1)[1])["kind"]
+             for line in (data / "audit" / "log.jsonl").read_bytes().splitlines()]
+    assert kinds[-4:] == ["config.user_disable", "config.user_enable", "auth.revoke_user",
+                          "config.user_unlock"]
+    assert main(["users", "disable", "nobody", "--data-dir", str(data)]) == 2
+    assert "unknown user 'nobody'; nothing changed" in capsys.readouterr().err
+
+
+def test_audit_verify_with_a_missing_witness_exits_2(data, monkeypatch, capsys, tmp_path):
+    _add(data, "ana", "--role", "analyst", "--clearance", "SECRET", "--password-stdin",
+         monkeypatch=monkeypatch)
+    rc = main(["audit", "verify", "--data-dir", str(data), "--witness", str(tmp_path / "no")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err

@@ -187,14 +187,31 @@ def test_default_signer_is_the_software_keystore(tmp_path):
     fw.close()
 
 
-def test_a_flood_of_bad_tokens_is_bounded_and_counted(tmp_path, soft_signer, clock):
+def test_a_flood_of_bad_tokens_is_counted_and_sampled(tmp_path, soft_signer, clock):
+    """3,000 garbage tokens: every one counted (the metric), ten written (the burst), the
+    rest summed into the next record written; the 24-hour event count sees the records."""
     fw = SecurityFramework.for_tests(tmp_path, soft_signer, clock=clock)
-    fw.max_queued = 0  # every background record now overflows
+    for _ in range(3000):
+        with pytest.raises(TokenInvalid):
+            fw.verify_token("uqo1.bad.token")
+    assert fw.trail.failures["token_invalid"] == 3000
+    clock.advance(1.0)                        # one more record's worth of sampling budget
+    with pytest.raises(TokenInvalid):
+        fw.verify_token("uqo1.bad.token")
+    fw.close()
+    records = [r for r in fw.audit.records_since(0) if r["kind"] == "auth.token"]
+    assert len(records) == fw.settings.auth.audit_sample_burst + 1
+    assert records[-1]["detail"]["not_recorded_before"] == 3000 - len(records) + 1
+    assert fw.security_events_24h() == len(records)
+
+
+def test_a_full_writer_queue_drops_and_counts(tmp_path, soft_signer, clock):
+    fw = SecurityFramework.for_tests(tmp_path, soft_signer, clock=clock)
+    fw.trail.max_queued = 0  # every background record now overflows
     for _ in range(3):
         with pytest.raises(TokenInvalid):
             fw.verify_token("uqo1.bad.token")
-    assert fw.security_events_24h() == 3 and fw._dropped == 3
-    fw.max_queued = 10
+    fw.trail.max_queued = 10
     with pytest.raises(TokenInvalid):
         fw.verify_token("uqo1.bad.token")
     fw.close()

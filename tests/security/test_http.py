@@ -119,5 +119,15 @@ async def test_agents_act_only_as_themselves_over_mtls(fw, pki, mtls_server):
     status, body, _ = await _get(mtls_server, "/whoami", f"Bearer {other}",
                                  ssl=_client(pki, "agent-1"))
     assert status == 403 and "does not match the token of 'agent-7'" in body["error"]["message"]
+
+
+
+async def test_a_replica_certificate_carries_a_forwarded_callers_token(fw, pki, mtls_server):
+    """A follower forwards writes to the leader over mutual TLS: its certificate is the
+    transport, the caller is the token it forwards; alone, it authenticates nobody."""
+    token = await _token(fw, "agent-7")
+    status, body, _ = await _get(mtls_server, "/whoami", f"Bearer {token}",
+                                 ssl=_client(pki, "replica-1"))
+    assert (status, body["user"]) == (200, "agent-7")
     status, body, _ = await _get(mtls_server, "/whoami", ssl=_client(pki, "replica-1"))
-    assert status == 403 and "replica certificates" in body["error"]["message"]
+    assert status == 401 and "forwards a caller's bearer token" in body["error"]["message"]

@@ -1,12 +1,6 @@
 import pytest
 from uqo.security.errors import AccountLocked, InvalidArgument, RateLimited, SourceNotAllowed
-from uqo.security.levels import Role, SecurityLevel
 from uqo.security.limits import AttemptGate, SourceLimiter, check_source, parse_ip
-from uqo.security.users import User
-
-
-def _user():
-    return User("u1", Role.ANALYST, SecurityLevel.SECRET)
 
 
 def test_source_bucket_allows_burst_then_refuses_then_refills():
@@ -30,38 +24,57 @@ def test_source_buckets_are_bounded():
         limiter.take("c", 0.0)
 
 
-def test_gate_locks_at_the_limit_and_unlocks_after_the_period():
-    gate, user = AttemptGate(max_failures=3, lockout_s=60), _user()
+def test_gate_locks_at_the_limit_and_unlocks_after_the_period(tmp_path):
+    gate = AttemptGate(max_failures=3, lockout_s=60, path=str(tmp_path / "locks.json"))
+    key = gate.key("u1", "10.0.1.7")
+    assert key == ("u1", "10.0.1.0/24")
     for i in range(3):
-        gate.begin(user, 0.0)
-        locked = gate.end(user, ok=False, now=0.0)
-        assert locked == (i == 2)
+        gate.begin(key, 0.0)
+        assert gate.end(key, ok=False, now=0.0) == (i == 2)
     with pytest.raises(AccountLocked) as err:
-        gate.begin(user, 30.0)
+        gate.begin(key, 30.0)
     assert err.value.until == 60.0
-    gate.begin(user, 61.0)  # expired: counters reset
-    assert user.failures == 0
-    gate.end(user, ok=True, now=61.0)
-    assert (user.failures, user.locked_until) == (0, 0.0)
+    again = AttemptGate(max_failures=3, lockout_s=60, path=str(tmp_path / "locks.json"))
+    with pytest.raises(AccountLocked):         # the lock survives a restart
+        again.begin(key, 30.0)
+    assert again.locked("u1", 30.0) == ["10.0.1.0/24"]
+    gate.begin(key, 61.0)                      # expired: a fresh start
+    gate.end(key, ok=True, now=61.0)
+    assert gate.locked("u1", 61.0) == []
+
+
+def test_a_lockout_holds_one_network_out_not_the_owner_everywhere():
+    gate = AttemptGate(max_failures=2, lockout_s=60)
+    attacker, owner = gate.key("admin", "203.0.113.9"), gate.key("admin", "10.0.1.7")
+    for _ in range(2):
+        gate.begin(attacker, 0.0)
+        gate.end(attacker, ok=False, now=0.0)
+    with pytest.raises(AccountLocked):
+        gate.begin(attacker, 1.0)
+    gate.begin(owner, 1.0)                     # the owner's network is not locked
+    v6 = gate.key("admin", "2001:db8::1")
+    assert v6 == ("admin", "2001:db8::/64")
+    assert gate.unlock("admin") == 1 and gate.locked("admin", 1.0) == []
 
 
 def test_gate_counts_attempts_in_flight():
-    gate, user = AttemptGate(max_failures=2, lockout_s=60), _user()
-    gate.begin(user, 0.0)
-    gate.begin(user, 0.0)
+    gate = AttemptGate(max_failures=2, lockout_s=60)
+    key = gate.key("u1", "::1")
+    gate.begin(key, 0.0)
+    gate.begin(key, 0.0)
     with pytest.raises(AccountLocked, match="in progress"):
-        gate.begin(user, 0.0)
-    gate.end(user, ok=True, now=0.0)
-    gate.begin(user, 0.0)  # one slot freed
+        gate.begin(key, 0.0)
+    gate.end(key, ok=True, now=0.0)
+    gate.begin(key, 0.0)  # one slot freed
 
 
 def test_success_resets_failures():
-    gate, user = AttemptGate(max_failures=3, lockout_s=60), _user()
-    gate.begin(user, 0.0)
-    gate.end(user, ok=False, now=0.0)
-    gate.begin(user, 0.0)
-    gate.end(user, ok=True, now=0.0)
-    assert user.failures == 0
+    gate = AttemptGate(max_failures=2, lockout_s=60)
+    key = gate.key("u1", "::1")
+    for ok in (False, True, False):
+        gate.begin(key, 0.0)
+        gate.end(key, ok=ok, now=0.0)
+    gate.begin(key, 0.0)                       # one failure since the success: still open
 
 
 def test_allow_lists():

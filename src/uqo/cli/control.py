@@ -15,6 +15,19 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--data-dir", help="log and snapshots (default ./uqo-data)")
     p.add_argument("--config", help="TOML file of settings (see docs/control.md)")
+    p.add_argument("--tls", choices=("auto", "on", "off"),
+                   help="auto (default): TLS when bound beyond loopback")
+    p.add_argument("--tls-cert", help="server certificate (PEM); default: the data dir's own "
+                   "local CA issues one")
+    p.add_argument("--tls-key", help="its private key (PEM)")
+    p.add_argument("--client-ca", help="CA that issues client (agent, replica) certificates; "
+                   "default with the local CA: that CA")
+    p.add_argument("--require-client-cert", action="store_true", default=None,
+                   help="mutual TLS for every caller")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="allow plain HTTP on an address beyond loopback (prints a warning)")
+    p.add_argument("--audit-witness", help="also append every signed audit checkpoint to this "
+                   "file (outside the data dir)")
     _tracing_flags(p)
     p.add_argument("--etcd", help="replicate on etcd: comma-separated endpoints, e.g. "
                    "http://127.0.0.1:2379,http://127.0.0.1:22379 (docs/replication.md)")
@@ -43,6 +56,10 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--credential-file",
                    help="log in with this JSON credential file instead (user_id, password, "
                         "totp_secret), e.g. an agent account's")
+    p.add_argument("--ca", help="CA to trust for an https server (the server's "
+                   "<data>/tls/ca.pem)")
+    p.add_argument("--cert", help="client certificate (mutual TLS: `uqo certs agent`)")
+    p.add_argument("--key", help="its private key")
     _tracing_flags(p)
     p.set_defaults(func=_agent)
 
@@ -94,6 +111,9 @@ def _serve(args) -> int:
     from uqo.control.server.process import serve
 
     overrides = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
+                 "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+                 "client_ca": args.client_ca, "require_client_cert": args.require_client_cert,
+                 "insecure": args.insecure, "audit_witness": args.audit_witness,
                  "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol,
                  "etcd": args.etcd, "replica_id": args.replica_id, "etcd_ca": args.etcd_ca,
                  "etcd_cert": args.etcd_cert, "etcd_key": args.etcd_key,
@@ -178,6 +198,13 @@ def _agent(args) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
 
+    if (args.cert is None) != (args.key is None):
+        return _fail("--cert and --key go together")
+    try:
+        ssl = _client_ssl(args)
+    except Exception as exc:  # noqa: BLE001 - any load failure names the files
+        return _fail(f"--ca/--cert/--key: {exc}")
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -186,8 +213,8 @@ def _agent(args) -> int:
         token = os.environ.get(args.token_env) or None
         if args.credential_file:
             from uqo.control.sdk.credentials import login_with_file
-            token = await login_with_file(args.url, args.credential_file)
-        async with UnifiedOrchestrator(args.url, token) as client:
+            token = await login_with_file(args.url, args.credential_file, ssl=ssl)
+        async with UnifiedOrchestrator(args.url, token, ssl=ssl) as client:
             worker = AgentWorker(client, args.agent_id, _split(args.capabilities), handler,
                                  args.clearance, _split(args.compartments), args.capacity,
                                  args.failure_domain, args.heartbeat_interval)
@@ -207,6 +234,16 @@ def _agent(args) -> int:
     finally:
         stop_tracing(tracing)
     return 0
+
+
+def _client_ssl(args):
+    if args.ca is None and args.cert is None:
+        return None
+    from uqo.control.server.tls import client_tls
+
+    if args.ca is None:
+        raise ValueError("--cert needs --ca (the CA that issued the server's certificate)")
+    return client_tls(ca=args.ca, cert=args.cert, key=args.key)
 
 
 def _bench_startup(args) -> int:

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "uqo.cli.peers",
     "uqo.cli.scheduler",
     "uqo.cli.security",
+    "uqo.cli.users",
     "uqo.cli.stack",
     "uqo.cli.tune",
 )

@@ -1,5 +1,9 @@
-"""``uqo users add|list``, ``uqo audit verify``, ``uqo certs init``, ``uqo compliance report``,
-``uqo bench security``. See docs/security.md."""
+"""``uqo audit verify``, ``uqo certs init|agent``, ``uqo compliance report``, ``uqo bench
+security`` (``uqo users``: users.py). See docs/security.md.
+
+``audit`` and ``compliance`` work on a stopped server's ``<data>/security`` directory (the
+audit log has one writer at a time) with the key the server uses (``signer.json``: the PKCS#11
+token, its PIN from ``UQO_HSM_PIN`` or the PIN file)."""
 
 from __future__ import annotations
 
@@ -22,29 +26,15 @@ def _signer_args(p) -> None:
 
 
 def add_commands(sub, bench) -> None:
-    users = sub.add_parser("users", help="user accounts").add_subparsers(dest="users_cmd")
-    p = users.add_parser("add", help="enrol a user; prints the TOTP provisioning URI")
-    p.add_argument("user")
-    p.add_argument("--role", required=True, help="admin | operator | analyst | agent")
-    p.add_argument("--clearance", required=True,
-                   help="UNCLASSIFIED | CONFIDENTIAL | SECRET | TOP_SECRET (or 0..3)")
-    p.add_argument("--compartment", action="append", default=[], help="repeatable")
-    p.add_argument("--allow-source", action="append", default=[], metavar="CIDR",
-                   help="only log in from these networks (repeatable)")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from standard input (else prompt; agents without "
-                        "one get a generated password)")
-    p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
-    _signer_args(p)
-    p.set_defaults(func=_users_add)
-    p = users.add_parser("list", help="list accounts")
-    _signer_args(p)
-    p.set_defaults(func=_users_list)
     p = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_cmd")
     v = p.add_parser("verify", help="prove the audit log intact (exit 0) or pinpoint edits")
     v.add_argument("--data-dir", type=Path, default=Path("uqo-data"))
     v.add_argument("--public-key", action="append", default=[], type=Path,
                    help="pinned PEM public key(s) to trust (default: audit/keys.json)")
+    v.add_argument("--witness", action="append", default=[], type=Path,
+                   help="checkpoints kept elsewhere (a witness file, an earlier "
+                        "checkpoints.jsonl): each is compared with the log, so a history "
+                        "rewritten and re-signed with the log's own key is caught")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_audit_verify)
     c = sub.add_parser("certs", help="development PKI").add_subparsers(dest="certs_cmd")
@@ -57,6 +47,16 @@ def add_commands(sub, bench) -> None:
     i.add_argument("--days", type=int, default=90)
     i.add_argument("--force", action="store_true", help="replace existing files")
     i.set_defaults(func=_certs_init)
+    g = c.add_parser("agent", help="issue an agent (or replica) certificate from a server's "
+                     "local CA (<data>/tls), for mutual TLS")
+    g.add_argument("name", help="the agent id (its certificate says uqo://agent/<name>)")
+    g.add_argument("--data-dir", type=Path, default=Path("uqo-data"),
+                   help="the server's data directory (default ./uqo-data)")
+    g.add_argument("--out", type=Path, required=True, help="where to write <name>.pem/.key")
+    g.add_argument("--kind", choices=("agent", "replica"), default="agent")
+    g.add_argument("--host", action="append", default=[], help="names/addresses (replicas)")
+    g.add_argument("--days", type=int, default=90)
+    g.set_defaults(func=_certs_agent)
     r = sub.add_parser("compliance", help="compliance evidence").add_subparsers(dest="c_cmd")
     r = r.add_parser("report", help="NIST SP 800-53 evidence as JSON and HTML")
     _signer_args(r)
@@ -75,69 +75,15 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _open_signer(args):
+    from uqo.security.hsm import open_recorded, read_record
     from uqo.security.signerconfig import open_signer
 
+    if args.hsm_module is None and read_record(str(args.data_dir)) is not None:
+        return open_recorded(str(args.data_dir), os.environ)      # the server's own key
     pin = os.environ.get(args.hsm_pin_env)
     passphrase = os.environ.get(args.passphrase_env)
     return open_signer(args.data_dir, hsm_module=args.hsm_module, hsm_token=args.hsm_token,
                        hsm_pin=pin, passphrase=passphrase.encode() if passphrase else None)
-
-
-def _password(args) -> str | None:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    if args.role.strip().lower() == "agent" or not sys.stdin.isatty():
-        return None
-    import getpass
-
-    first = getpass.getpass(f"password for {args.user}: ")
-    if first != getpass.getpass("again: "):
-        raise SystemExit(_fail("passwords differ; nothing changed"))
-    return first
-
-
-def _users_add(args) -> int:
-    from uqo.security import SecurityError, SecurityFramework
-
-    password = _password(args)
-    try:
-        signer = _open_signer(args)
-    except SecurityError as exc:
-        return _fail(str(exc))
-    try:
-        fw = SecurityFramework(args.data_dir, signer)
-        try:
-            enrolment = fw.add_user(args.user, role=args.role, clearance=args.clearance,
-                                    compartments=args.compartment, password=password,
-                                    allowed_sources=args.allow_source, actor="cli")
-        finally:
-            fw.close()
-    except SecurityError as exc:
-        return _fail(f"{exc}; nothing changed")
-    finally:
-        signer.close()
-    user = fw.users.get(args.user)
-    print(f"added {user.user_id}: role {user.role.value}, clearance {user.clearance.name}, "
-          f"compartments {','.join(sorted(user.compartments)) or '-'}")
-    if enrolment.password:
-        print(f"generated password (shown once): {enrolment.password}")
-    if enrolment.provisioning_uri:
-        print(f"TOTP provisioning URI: {enrolment.provisioning_uri}")
-        if not args.no_qr and sys.stdout.isatty():
-            import segno
-
-            segno.make(enrolment.provisioning_uri).terminal(compact=True)
-    return 0
-
-
-def _users_list(args) -> int:
-    from uqo.security.users import UserStore
-
-    for u in UserStore(args.data_dir / "users.json").all():
-        print(f"{u.user_id:<24} {u.role.value:<9} {u.clearance.name:<13} "
-              f"{','.join(sorted(u.compartments)) or '-':<16} mfa={'yes' if u.totp_secret else 'no'}"
-              f"{' LOCKED' if u.failures and u.locked_until else ''}")
-    return 0
 
 
 def _trusted_keys(args):
@@ -165,7 +111,11 @@ def _audit_verify(args) -> int:
         keys, source = _trusted_keys(args)
     except (OSError, SecurityError) as exc:
         return _fail(f"--public-key: {exc}")
-    report = verify_log(str(audit_dir), keys)
+    try:
+        witnessed = _witnessed(args.witness)
+    except (OSError, SecurityError) as exc:
+        return _fail(f"--witness: {exc}")
+    report = verify_log(str(audit_dir), keys, witnessed)
     if args.json:
         print(json.dumps({**report.to_dict(), "trusted_keys": source}, indent=1))
     else:
@@ -173,10 +123,43 @@ def _audit_verify(args) -> int:
         print(f"audit log {audit_dir}: {state}; {report.records} records from seq "
               f"{report.first_seq}, {report.verified_checkpoints}/{report.checkpoints} "
               f"checkpoints verified, {report.unsigned_tail} records not yet signed; "
-              f"keys: {source}")
+              f"keys: {source}"
+              + (f"; {report.witnessed}/{len(witnessed)} witnessed checkpoints match"
+                 if witnessed else ""))
         for f in report.findings:
             print(f"  {f.kind:<11} {f.where}: {f.message}")
     return 0 if report.ok else 1
+
+
+def _witnessed(paths) -> list:
+    from uqo.security.auditfile import read_checkpoints
+    from uqo.security.errors import AuditError
+
+    out = []
+    for path in paths:
+        if not path.is_file():
+            raise OSError(f"{path} does not exist")
+        for line_no, cp in read_checkpoints(str(path)):
+            if isinstance(cp, AuditError):
+                raise AuditError(f"{path}: line {line_no}: {cp}")
+            out.append(cp)
+    return out
+
+
+def _certs_agent(args) -> int:
+    from uqo.security import SecurityError
+    from uqo.security.certs import issue_leaf
+
+    ca_dir = args.data_dir / "tls"
+    if not (ca_dir / "ca.key").exists():
+        return _fail(f"no local CA in {ca_dir} (start the server once with this --data-dir)")
+    try:
+        cert, key = issue_leaf(ca_dir, args.kind, args.name, args.host, args.days, args.out)
+    except SecurityError as exc:
+        return _fail(f"{exc}; nothing written")
+    print(f"wrote {cert} and {key} ({args.kind} {args.name}, {args.days} days); trust "
+          f"{ca_dir / 'ca.pem'} on the client (uqo agent --ca ... --cert {cert} --key {key})")
+    return 0
 
 
 def _certs_init(args) -> int:

@@ -2,6 +2,7 @@
 route but the public ones refuses a missing token; roles limit what a caller may do; agents act
 only as themselves; a login with a wrong password is refused and audited."""
 
+import asyncio
 import re
 
 import pytest
@@ -68,7 +69,8 @@ async def test_roles_and_agents_acting_as_themselves(secured):
         assert resp.status == 201
     refused = await client.post("/v1/agents", json={"agent_id": "a9"}, headers=ana)
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "forbidden"
-    submitted = await client.post("/v1/tasks", json={"task_id": "t-ana"}, headers=ana)
+    submitted = await client.post("/v1/tasks", json={"task_id": "t-ana", "classification": 2},
+                                  headers=ana)    # at her session level: no write down
     assert submitted.status == 201
     task = await (await client.get("/v1/tasks/t-ana", headers=ana)).json()
     assert task["submitted_by"] == "ana"
@@ -94,3 +96,32 @@ async def test_every_served_route_has_a_declared_rule(secured):
     served = {(r.method, r.resource.canonical) for r in client.app.router.routes()
               if r.method != "HEAD"}
     assert served == {(r.method, r.path) for r in ROUTES}
+
+
+async def test_security_metrics_and_a_tampered_audit_log(secured, tmp_path):
+    """Garbage tokens count in ``uqo_auth_failures_total``, audited refusals in
+    ``uqo_security_events_total{kind}``; the audit log is verified at start (1), and after a
+    record is edited on disk the next verification turns ``uqo_audit_verify_ok`` to 0."""
+    from uqo.control.api.appkeys import SECURITY
+
+    client, _ = secured
+    assert (await client.get("/v1/status", headers={"Authorization": "Bearer x.y"})).status == 401
+    assert (await client.post("/v1/auth/login", json={"user_id": "ana",
+                                                       "password": "wrong-wrong"})).status == 401
+    trail = client.app[SECURITY].trail
+    for _ in range(200):                       # the start-up verification runs in a thread
+        if trail.last_verify is not None:
+            break
+        await asyncio.sleep(0.02)
+    text = await (await client.get("/metrics")).text()
+    assert re.search(r'uqo_auth_failures_total\{code="[a-z_]+"\} 1\.0', text), text
+    assert re.search(r'uqo_security_events_total\{kind="[a-z_.]+"\} [1-9]', text)
+    assert "uqo_audit_verify_ok 1.0" in text
+    log = tmp_path / "security" / "audit" / "log.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    edited = next(i for i, line in enumerate(lines) if b'"boss"' in line)
+    lines[edited] = lines[edited].replace(b'"boss"', b'"evil"', 1)
+    log.write_bytes(b"".join(lines))
+    assert not await asyncio.get_running_loop().run_in_executor(None, trail.verify)
+    text = await (await client.get("/metrics")).text()
+    assert "uqo_audit_verify_ok 0.0" in text

@@ -55,3 +55,30 @@ def test_snapshots_are_reused_within_max_age():
         now[0] = t
         list(collector.collect())
     assert calls == [0.0, 5.0]
+
+
+def test_consensus_and_engine_series_from_the_log_status():
+    from prometheus_client import CollectorRegistry
+    from uqo.control.leader.metrics import ServiceMetrics, StateReadings
+    from uqo.control.state.machine import StateMachine
+
+    status = {"mode": "etcd", "replica_id": "r2", "is_leader": False, "leader_changes": 3,
+              "applied_revision": 41, "lag_s": 1.5, "commit_index": 7}
+    registry = CollectorRegistry()
+    ServiceMetrics(registry, StateReadings(StateMachine, lambda: None, lambda: status,
+                                           engine=lambda: ("numpy", 2)))
+    text = generate_latest(registry).decode()
+    for line in ('uqo_consensus_is_leader{replica="r2"} 0.0',
+                 'uqo_consensus_leader_changes_total{replica="r2"} 3.0',
+                 'uqo_consensus_applied_revision{replica="r2"} 41.0',
+                 'uqo_consensus_replica_lag_seconds{replica="r2"} 1.5',
+                 "uqo_engine_fallback_total 2.0",
+                 'uqo_engine_backend_info{backend="numpy"} 1.0'):
+        assert line in text, line
+    single = CollectorRegistry()
+    ServiceMetrics(single, StateReadings(StateMachine, lambda: None, lambda: {
+        "mode": "single-node", "node_id": "node-1", "is_leader": True, "applied_index": 9}))
+    text = generate_latest(single).decode()
+    assert 'uqo_consensus_is_leader{replica="node-1"} 1.0' in text
+    assert 'uqo_consensus_replica_lag_seconds{replica="node-1"} 0.0' in text
+    assert "uqo_engine_fallback_total 0.0" in text

@@ -191,10 +191,12 @@ def test_faults_under_load(tmp_path):
             await asyncio.sleep(1.0)
             load.stop.set()
             await asyncio.gather(*clients)
+            seen = [(rc.status(i, 5.0) or {}).get("consensus", {}).get("leader_changes", 0)
+                    for i in range(rc.n)]
             return [await _all_tasks(u) for u in rc.urls], await _log_terms(
-                rc.etcd.endpoints)
+                rc.etcd.endpoints), seen
 
-        replicas, terms = asyncio.run(run())
+        replicas, terms, leaders_seen = asyncio.run(run())
     assert not load.errors, load.errors[:5]
     acked = load.acked
     assert len(acked) > 50 and len(load.history) > 100
@@ -205,7 +207,9 @@ def test_faults_under_load(tmp_path):
         assert not missing, f"replica r{i} lost {len(missing)} acknowledged: {sorted(missing)[:5]}"
     assert replicas[0] == replicas[1] == replicas[2]
     assert terms == sorted(terms), "a deposed leader appended after its successor"
-    assert len(set(terms)) >= 2                    # leadership did move
+    # leadership did move: a replica that lived through the run saw two leaders or more (the
+    # log's own terms cannot show it: compaction after a snapshot drops the older batches)
+    assert max(leaders_seen) >= 2, leaders_seen
     summary = {"cycles": CYCLES, "faults": {f.__name__.lstrip("_"): len(range(i, CYCLES, 5))
                                             for i, f in enumerate(FAULTS)},
                "operations": len(load.history), "acknowledged_writes": len(acked),

@@ -42,7 +42,7 @@ def test_one_normalisation_for_handlers_and_sdk():
     body = a.task_body("x", required_capabilities={"b", "a"}, compartments=["z", "y"],
                        classification=2, task_id="t1")
     info = task_info(body, "ana")
-    assert info.capabilities == ("a", "b") and info.compartments == ("y", "z")
+    assert info.capabilities == ("a", "b") and info.compartments == ("Y", "Z")   # as accounts
     assert info.submitted_by == "ana" and info.task_id == "t1" and info.classification == 2
     anonymous = task_info(s.TaskSubmission(), None)
     assert len(anonymous.task_id) == 32 and anonymous.task_id != task_info(
