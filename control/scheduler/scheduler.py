@@ -63,7 +63,7 @@ class Scheduler:
     """
 
     def __init__(self, capacity: int = 1_000_000, strategy: str = "quantum", register=None,
-                 seed: int = 0, mi_threshold: float = 0.1, quantum_mode: str = "sample",
+                 seed: int = 0, mi_threshold: float = 0.1, quantum_mode: str = "exact",
                  aging_s: float = 30.0, shards: int = 16, reward_success: float = 0.5,
                  reward_failure: float = -1.0):
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
