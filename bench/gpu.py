@@ -252,6 +252,8 @@ def check_kernels(n: int = 4096, names=("numba", "jax", "cupy"), config=None) ->
 
 def device_copy_bandwidth(name: str) -> float:
     """Bytes/s (read + written) of a large copy on ``name``'s device."""
+    if name == "jax":
+        return _jax_copy_bandwidth()
     if name != "cupy":
         return copy_bandwidth(256 << 20)
     import cupy
@@ -267,6 +269,24 @@ def device_copy_bandwidth(name: str) -> float:
         stop.synchronize()
         times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
     del src, dst
+    return 2 * (1 << 28) * 4 / statistics.median(times[1:])
+
+
+def _jax_copy_bandwidth() -> float:
+    """A streaming pass on JAX's default device (``x + 1``: one read and one write per element;
+    a plain copy can be elided by XLA). On a CPU-only JAX this is the host's bandwidth."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.ones(1 << 28, jnp.float32)
+    step = jax.jit(lambda a: a + 1.0)
+    step(x).block_until_ready()
+    times = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        step(x).block_until_ready()
+        times.append(time.perf_counter() - t0)
+    del x
     return 2 * (1 << 28) * 4 / statistics.median(times[1:])
 
 
@@ -313,7 +333,10 @@ def peer_comparison(systems: int = 8192, steps: int = 100) -> dict:
     ``peers``): ``{"status", "reason", ...}``, skipped with the reason when it is missing."""
     from .peers import compare
 
-    return compare(systems=systems, steps=steps)
+    try:
+        return compare(systems=systems, steps=steps)
+    except Exception as exc:   # the peer's own failure must not lose our rows (JSON below)
+        return {"status": "error", "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
 
 def result_path(out: Path, telemetry: dict) -> Path:

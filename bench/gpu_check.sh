@@ -12,6 +12,8 @@
 #      even if a later step runs out of time), AGENTS (default "1000000 10000000", plus the
 #      largest that fits), TUNE_AGENTS (default 10000000), ENGINE_AGENTS (default as AGENTS).
 set -euo pipefail
+# CuPy and JAX share the process and the GPU: JAX must not take 75% of the memory at start.
+export XLA_PYTHON_CLIENT_PREALLOCATE="${XLA_PYTHON_CLIENT_PREALLOCATE:-false}"
 TICKS="${1:-10}"
 PY="${PYTHON:-python3}"
 RESULTS="${RESULTS:-bench/results}"

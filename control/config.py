@@ -88,6 +88,8 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     advertise_url: str = ""                       # URL clients use for this replica
     follower_writes: Literal["forward", "redirect"] = "forward"   # or answer 307
     read_timeout_s: Positive = 5.0                # a linearizable read waits this long at most
+    cluster_secret: str = ""                      # file sealing TOTP secrets of replicated
+                                                  # accounts (uqo certs init writes one)
 
 
 class ConfigError(ValueError):

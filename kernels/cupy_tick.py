@@ -106,10 +106,17 @@ TUNE_CONFIGS = (CudaConfig(), CudaConfig(min_blocks=2), CudaConfig(min_blocks=3)
                 CudaConfig(threads=256, min_blocks=2, stage=True))
 
 
+# The fastest of TUNE_CONFIGS on the one GPU we measured (NVIDIA H200, `uqo bench gpu --tune`
+# at 10M agents, bench/results/gpu-nvidia-h200.json): 1.57 ms a tick against 3.10 ms for
+# CudaConfig() (threads=128, no staging). Another GPU may prefer another: tune and set
+# $UQO_CUDA_CONFIG.
+DEFAULT_CONFIG = CudaConfig(threads=256, min_blocks=2, stage=True)
+
+
 def default_config() -> CudaConfig:
-    """``$UQO_CUDA_CONFIG`` when set, else the built-in default."""
+    """``$UQO_CUDA_CONFIG`` when set, else ``DEFAULT_CONFIG``."""
     text = os.environ.get(CONFIG_ENV, "").strip()
-    return CudaConfig.parse(text) if text else CudaConfig()
+    return CudaConfig.parse(text) if text else DEFAULT_CONFIG
 
 
 def _cupy():
@@ -157,9 +164,8 @@ def pairs_inplace(rho, s_cell, params, live, coupling_dt: float, theta0: float, 
     config = config or default_config()
     n = check_cells(rho, s_cell, list(params), 4, out, len(PAIR_KEYS), host=False)
     _check_launch(rho, params, live, agg, len(PAIR_KEYS), len(PAIR_AGGREGATES), n)
-    if config.stage and rho.data.ptr % 16:
-        raise ValueError("rho must be 16-byte aligned for the staged kernel (stage=1); got "
-                         f"address {rho.data.ptr:#x}")
+    if config.stage and rho.data.ptr % 16:   # staging loads 16-byte vectors
+        config = dataclasses.replace(config, stage=False)
     agg.fill(0)
     if n == 0:
         return agg

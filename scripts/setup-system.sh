@@ -6,6 +6,9 @@
 #   prometheus-alertmanager  amtool: checks ops/alertmanager/alertmanager.yml and tests which
 #               receiver each alert's escalation labels reach.
 #   etcd-server Debian's etcd 3.4: the replicated log's tests start a real 3-member cluster.
+#   chromium    the status page's browser test (Playwright drives it through executable_path,
+#               so Playwright downloads no browser of its own).
+#   etcd-client etcdctl: backup and restore of a replicated deployment (docs/operations.md).
 # Idempotent; needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 need=()
@@ -13,6 +16,8 @@ need=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: present"
   exit 0

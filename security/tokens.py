@@ -12,8 +12,11 @@ Use cases::
 A token is ``uqo1.<base64url payload>.<base64url signature>``; the signature covers
 ``uqo-session-v1\\n`` + payload (domain-separated from audit checkpoints signed by the same key).
 The payload is JSON: ``jti, sub, role, clr, lvl, cmp, iat, exp, kid, amr, src``, ``uep`` (the
-user's session epoch at issue, see ``uqo.security.revocation``) and ``net`` (the account's
-source allow-list, so the policy can check each request's address against it).
+user's session epoch at issue, see ``uqo.security.revocation``), ``lep`` (the part of it
+local to the issuing replica, when not 0) and ``net`` (the account's source allow-list, so the
+policy can check each request's address against it). A token verifies at the replica whose
+signer holds its ``kid``, or at any replica whose ``Sessions`` publishes that key
+(``token_key(kid)``: the keys every replica logs into the replicated state).
 Verification parses before it trusts: the payload must be a JSON object of at most
 ``MAX_TOKEN_LEN`` characters whose ``kid`` is a string; anything else is ``TokenInvalid``
 (never an uncaught error). A verified signature is remembered per token string (a bounded
@@ -68,6 +71,13 @@ class Credential:
                 f"level={self.level.name}, expires_at={self.expires_at:.0f})")
 
 
+def _local_epoch(sessions, user_id: str) -> int:
+    """The part of the user's epoch only this replica has (``Sessions.local_epoch``; 0 for a
+    standalone framework, where every change is local and counted in ``epoch``)."""
+    local = getattr(sessions, "local_epoch", None)
+    return 0 if local is None else local(user_id)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -97,6 +107,9 @@ class TokenService:
                    "cmp": sorted(user.compartments), "iat": round(now, 3),
                    "exp": round(now + self.ttl_s, 3), "kid": self.signer.key_id,
                    "amr": method, "src": source, "uep": self.sessions.epoch(user.user_id)}
+        local = _local_epoch(self.sessions, user.user_id)
+        if local:
+            payload["lep"] = local
         if user.allowed_sources:
             payload["net"] = list(user.allowed_sources)
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -107,7 +120,7 @@ class TokenService:
         """The credential a token carries, after checking its signature, expiry, epoch and
         revocation. Raises a ``TokenInvalid`` subclass naming what failed."""
         payload = self._verified.get(token) if isinstance(token, str) else None
-        if payload is None:
+        if payload is None or not self._known(payload["kid"]):   # a key withdrawn since
             payload = self._verify_signature(token)
         now = self.clock()
         if payload["exp"] <= now:
@@ -116,7 +129,7 @@ class TokenService:
             raise TokenInvalid("token issued in the future")
         if self.sessions.is_revoked(payload["jti"]):
             raise TokenRevoked("token was revoked")
-        if payload.get("uep", 0) != self.sessions.epoch(payload["sub"]):
+        if not self._epoch_ok(payload):
             raise TokenRevoked(f"the sessions of {payload['sub']!r} were revoked (account "
                                f"disabled, removed or changed)")
         return self._credential(token, payload)
@@ -133,6 +146,19 @@ class TokenService:
             self._verified.clear()
         self._verified[token] = payload
         return payload
+
+    def _epoch_ok(self, payload: dict) -> bool:
+        """``uep`` is the user's epoch at issue: shared (replicated) + the issuer's local
+        part (``lep``: offline changes not logged yet). A token issued here must carry this
+        replica's whole epoch (taking local changes over into the shared state keeps the sum).
+        One issued elsewhere must carry the shared epoch, and only a replica without local
+        changes for the user takes it (they are in force there alone)."""
+        user, epoch = payload["sub"], payload.get("uep", 0)
+        if self._own(payload["kid"]):
+            return epoch == self.sessions.epoch(user)
+        local_here = _local_epoch(self.sessions, user)
+        return (local_here == 0
+                and epoch - payload.get("lep", 0) == self.sessions.epoch(user))
 
     def revoke(self, credential: Credential) -> None:
         self.sessions.revoke(credential.token_id, credential.expires_at)
@@ -153,19 +179,39 @@ class TokenService:
                                ("sub", str), ("kid", str)):
                 if not isinstance(payload[name], kind) or isinstance(payload[name], bool):
                     raise TypeError(name)
-            if not isinstance(payload.get("uep", 0), int):
-                raise TypeError("uep")
+            for name in ("uep", "lep"):
+                if not isinstance(payload.get(name, 0), int) or isinstance(payload.get(name),
+                                                                           bool):
+                    raise TypeError(name)
         # RecursionError: a deeply nested JSON payload; binascii.Error: bad base64
         except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
             raise TokenInvalid("token payload is malformed") from None
         return payload, body, sig
 
-    def _key(self, kid: str) -> PublicKeyInfo:
+    def _own(self, kid: str) -> bool:
         if kid not in self._keys:
             self._keys = {k.key_id: k for k in self.signer.public_keys()}
-        if kid not in self._keys:
+        return kid in self._keys
+
+    def _published(self, kid: str) -> PublicKeyInfo | None:
+        """A key another replica published through the replicated state (``token_key`` of
+        the control plane's ``Sessions``), or None."""
+        lookup = getattr(self.sessions, "token_key", None)
+        key = None if lookup is None else lookup(kid)
+        if key is None:
+            return None
+        return PublicKeyInfo(key.key_id, key.algorithm, key.public_key_pem)
+
+    def _known(self, kid: str) -> bool:
+        return kid in self._keys or self._published(kid) is not None
+
+    def _key(self, kid: str) -> PublicKeyInfo:
+        if self._own(kid):
+            return self._keys[kid]
+        key = self._published(kid)
+        if key is None:
             raise TokenInvalid(f"token signed by unknown key {kid[:64]!r}")
-        return self._keys[kid]
+        return key
 
     @staticmethod
     def _credential(token: str, p: dict) -> Credential:

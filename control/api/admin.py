@@ -26,6 +26,7 @@ from uqo.control.errors import ControlError
 from uqo.control.state import commands as cmds
 
 from . import schemas as s
+from .accounts import replicate_account
 from .appkeys import ORCH, SECURITY
 from .auth import credential
 from .codec import read_body, respond
@@ -72,6 +73,7 @@ def _security_error(exc) -> ControlError:
 
 async def _replicate(request: web.Request, fw, user_id: str) -> None:
     """Log the user's account as this node now has it (ends its sessions everywhere)."""
+    await replicate_account(request, fw, user_id)
     await request.app[ORCH].revoke(account_command(fw, user_id))
 
 

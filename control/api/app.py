@@ -22,11 +22,12 @@ import logging
 
 from aiohttp import web
 
-from . import handlers, middleware, replica
+from . import accounts, handlers, middleware, replica
 from .admin import CERTS_DIR
 from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
 from .auth import security_middlewares
 from .codec import MAX_BODY
+from .keys import key_publisher_ctx
 from .openapi import build_openapi
 from .routes import PUBLIC_PATHS, ROUTE_BY_NAME, ROUTES
 from .sessions import StateSessions, take_over_local_changes
@@ -57,6 +58,7 @@ def build_app(orch, security=None, background_start: bool = False,
     if security is not None:
         app[SECURITY] = security
         security.use_sessions(StateSessions(orch, security.local_sessions))
+        accounts.install(app, security, orch.cfg)
         orch.metrics.watch_security(security.trail)
         app.cleanup_ctx.append(_audit_verifier)
     if certs_dir is not None:
@@ -67,6 +69,7 @@ def build_app(orch, security=None, background_start: bool = False,
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app.cleanup_ctx.append(replica.forward_session_ctx)
     app.cleanup_ctx.append(_background_ctx if background_start else _orchestrator_ctx)
+    app.cleanup_ctx.append(key_publisher_ctx)     # after the orchestrator: stops before it
     app.on_shutdown.append(_release_long_polls)
     return app
 

@@ -21,6 +21,7 @@ from uqo.control.state import commands as cmds
 
 from . import schemas as s
 from .access import authorization
+from .accounts import before_login
 from .appkeys import ORCH, SECURITY
 from .codec import read_body, respond
 
@@ -64,6 +65,7 @@ async def login(request: web.Request) -> web.Response:
         credentials["mfa_token"] = body.mfa_token
     context = {} if body.clearance_required is None else {
         "clearance_required": body.clearance_required}
+    await before_login(request)
     try:
         cred = await fw.login(body.user_id, credentials, request.remote or "127.0.0.1",
                               context)

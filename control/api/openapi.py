@@ -21,6 +21,13 @@ _OPS = {
     "ready": ("readiness: recovered, ticking, accepting", None, (200, s.Health), None, (503,)),
     "metrics": ("Prometheus metrics (text exposition)", None, (200, None), None, ()),
     "openapi": ("this document", None, (200, dict), None, ()),
+    "streamStatus": (("`/v1/status` every `interval` seconds as server-sent events, for "
+                     "up to the server's long_poll_max_s; the token is checked before each"),
+                     None, (200, "text/event-stream"), s.StatusStreamQuery, (400,)),
+    "statusPage": ("the status page (static; its script logs in and calls this API)", None,
+                   (200, "text/html"), None, ()),
+    "statusPageScript": ("the status page's script", None, (200, "text/javascript"), None, ()),
+    "statusPageStyle": ("the status page's style sheet", None, (200, "text/css"), None, ()),
     "login": ("log in (password, TOTP code for people): a bearer token", s.Login,
               (200, s.Session), None, (400, 401, 413, 415)),
     "getStatus": (("system status (forecast, quantum, scheduler, consensus, security, "
@@ -78,6 +85,11 @@ _OPS = {
     "getCompliance": ("admin: NIST SP 800-53 evidence, computed now", None, (200, dict), None,
                       ()),
 }
+# one server-sent event: ``status`` (data: a Status document) or ``error`` (data: an Error,
+# then the stream ends)
+_SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"enum": ["status", "error"]},
+    "data": {"type": "string", "contentMediaType": "application/json"}}}
 _ALWAYS = (405, 503)   # wrong method on a path; log unavailable (disk failure, shutting down)
 
 
@@ -85,7 +97,8 @@ def _components() -> tuple[dict, dict]:
     """(name -> schema for each struct in the table, the components section)."""
     kinds = {s.Error}
     for _, req, (_, resp), query, _ in _OPS.values():
-        kinds.update(k for k in (req, resp, query) if k not in (None, dict))
+        kinds.update(k for k in (req, resp, query) if k not in (None, dict)
+                     and not isinstance(k, str))
     kinds = sorted(kinds, key=repr)
     refs, comps = msgspec.json.schema_components(kinds, ref_template=_REF)
     return dict(zip(kinds, refs)), comps
@@ -120,8 +133,10 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
     summary, req, (status, resp), query, errors = _OPS[op_id]
     if path not in PUBLIC_PATHS:
         errors = tuple(errors) + (401, 403)
-    if resp is None:
-        ok = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if resp is None or isinstance(resp, str):      # text: a media type, or None for plain
+        media = resp or "text/plain"
+        schema = _SSE_EVENT if media == "text/event-stream" else {"type": "string"}
+        ok = {"description": "OK", "content": {media: {"schema": schema}}}
     elif resp is dict:
         ok = {"description": "OK", "content": _content({"type": "object"})}
     else:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from . import admin as adm
 from . import handlers as h
+from . import statuspage as ui
 from .access import AGENT, NEW_AGENT, NEW_TASK, NEW_TASKS, OUTCOME, TASK, Target
 from .auth import login, logout
 
@@ -76,6 +77,11 @@ ROUTES = (
     Route("GET", "/metrics", h.metrics, "metrics", PUBLIC),
     Route("GET", "/openapi.json", h.openapi, "openapi", needs("api", "read")),
     Route("GET", "/v1/status", h.status, "getStatus", needs("status", "status")),
+    Route("GET", "/v1/status/stream", ui.status_stream, "streamStatus",
+          needs("status", "status")),
+    Route("GET", "/ui", ui.page, "statusPage", PUBLIC),
+    Route("GET", "/ui/app.js", ui.script, "statusPageScript", PUBLIC),
+    Route("GET", "/ui/style.css", ui.style, "statusPageStyle", PUBLIC),
     Route("POST", "/v1/auth/login", login, "login", PUBLIC),
     Route("POST", "/v1/auth/logout", logout, "logout", needs("sessions", "logout")),
     Route("POST", "/v1/auth/revoke", adm.revoke_token, "revokeToken",

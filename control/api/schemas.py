@@ -144,6 +144,10 @@ class AssignmentQuery(_Strict):
     wait: Annotated[float, Meta(ge=0, le=300)] = 0.0
 
 
+class StatusStreamQuery(_Strict):
+    interval: Annotated[float, Meta(ge=0.5, le=10)] = 2.0     # seconds between events
+
+
 # ---- responses --------------------------------------------------------------------------
 class ErrorDetail(msgspec.Struct):
     code: str

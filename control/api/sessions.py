@@ -32,6 +32,13 @@ class StateSessions:
     def epoch(self, user_id: str) -> int:
         return self.orch.sm.security.epoch(user_id) + self.local.epoch(user_id)
 
+    def local_epoch(self, user_id: str) -> int:
+        return self.local.epoch(user_id)
+
+    def token_key(self, key_id: str):
+        """A token-verification key some replica published (``PublishKeys``), or None."""
+        return self.orch.sm.security.token_key(key_id)
+
     def is_revoked(self, token_id: str) -> bool:
         return self.orch.sm.security.is_revoked(token_id) or self.local.is_revoked(token_id)
 

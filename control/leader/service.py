@@ -33,22 +33,22 @@ from ..errors import ControlError
 from ..log import Log
 from ..state import commands as cmds
 from ..state.applier import CommandApplier
-from ..state.machine import ASSIGNED, TERMINAL, StateMachine
-from ..state.views import agent_view, assignment_view, list_agents, list_tasks, task_view
+from ..state.machine import TERMINAL, StateMachine
+from ..state.views import agent_view, assignment_view, task_view
 from .core import LeaderCore
 from .driver import SchedulerDriver
 from .loop import LeaderLoop
 from .metrics import ServiceMetrics, StateReadings
 from .perf import LatencyWindow
 from .probes import ProbeBook
+from .reads import Reads
 from .replica import ReplicaRole, make_log, open_log
-from .status import build_status
 from .waiters import Waiters
 
 _LOG = logging.getLogger(__name__)
 
 
-class Orchestrator:
+class Orchestrator(Reads):
     """One orchestrator node: on the single-node log it leads from the start; on etcd
     (``cfg.etcd``) it starts as a follower and leads while it holds the election
     (``replica.py``). ``clock``: wall-clock seconds, injectable."""
@@ -213,13 +213,6 @@ class Orchestrator:
             out["probe"] = probe
         return out
 
-    def get_agent(self, agent_id: str) -> dict:
-        return agent_view(self._agent(agent_id))
-
-    def list_agents(self, *, visible, **filters) -> dict:
-        """``visible(agent) -> bool`` or None (everything): callers must say which."""
-        return list_agents(self.sm, visible=visible, **filters)
-
     async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
         """The agent's open assignments; waits up to ``wait_s`` for one if it has none.
         Asking counts as a heartbeat."""
@@ -282,13 +275,6 @@ class Orchestrator:
         return task_view(await self._propose(cmds.Cancel(at=self.clock(), task_id=task_id,
                                                          reason=reason)))
 
-    def get_task(self, task_id: str) -> dict:
-        return task_view(self._task(task_id))
-
-    def list_tasks(self, *, visible, **filters) -> dict:
-        """``visible(task) -> bool`` or None (everything): callers must say which."""
-        return list_tasks(self.sm, visible=visible, **filters)
-
     # ---- sessions (security) ------------------------------------------------------------
     async def revoke(self, command: cmds.RevokeSessions | cmds.RevokeToken) -> None:
         """Log a session revocation; returns once every later token check refuses it."""
@@ -296,53 +282,10 @@ class Orchestrator:
             raise TypeError(f"not a revocation command: {type(command).__name__}")
         await self._propose(command)
 
-    async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
-        """Wait (polling the state) until the task is in one of ``states``; its view."""
-        deadline = time.monotonic() + timeout_s
-        while self._task(task_id).state not in states and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return self.get_task(task_id)
-
-    # ---- status -------------------------------------------------------------------------
-    def status(self) -> dict:
-        now = self.clock()
-        return build_status(
-            sm=self.sm, core=self.core, loop=self.loop,
-            scheduler_stats=self.driver.stats() if self.driver else {},
-            strategy=self.cfg.strategy, log_status=self.log_status(), security=self.security,
-            latency=self.latency, waiting=len(self.waiters),
-            forecast=self.driver.forecast() if self.driver else None,
-            uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
-            ready=self.ready)
-
-    def _engine_reading(self) -> tuple[str, int]:
-        if self.driver is None:
-            return "", 0
-        return self.driver.register.backend.name, self.driver.engine_fallbacks
-
-    @property
-    def tick_report(self):
-        """The engine's last published tick report."""
-        return self.core.tick_report
-
-    def log_status(self) -> dict:
-        return self.log.status() if self.log is not None else {}
-
-    def assigned_count(self) -> int:
-        return self.sm.counts.get(ASSIGNED, 0)
-
-    # ---- lookups ------------------------------------------------------------------------
-    def _agent(self, agent_id: str):
-        agent = self.sm.agents.get(agent_id)
-        if agent is None:
-            raise ControlError.not_found("agent", agent_id, "agent_id")
-        return agent
-
-    def _task(self, task_id: str):
-        task = self.sm.tasks.get(task_id)
-        if task is None:
-            raise ControlError.not_found("task", task_id, "task_id")
-        return task
+    async def publish_keys(self, command: cmds.PublishKeys | cmds.PutAccount) -> None:
+        """Log a replica's token-verification keys (the leader's key publisher does), or an
+        account (the user administration does)."""
+        await self._propose(command)
 
 
 def _strategies() -> tuple[str, ...]:

@@ -40,58 +40,39 @@ compacted away reloads the latest snapshot. etcd's auto-compaction must be off.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from uqo.control.errors import ControlError
-from uqo.control.tracing import commit_span
 
-from .base import Applier, Entry, Log, Snapshot, SnapshotMeta
+from .base import Applier, Log
 from .election import LEADER, ElectionCore
+from .etcd_apply import _Applying
 from .etcd_batch import (
     MAX_BATCH_BYTES,
-    MAX_COMMAND_BYTES,
-    Batch,
     Sequencer,
     SnapshotPointer,
-    decode_batch,
-    decode_pointer,
-    encode_batch,
-    pack,
 )
 from .etcd_client import (
-    EVENT_DELETE,
     EtcdClient,
-    EtcdCompacted,
-    EtcdError,
-    EtcdUnavailable,
-    cmp_create_revision,
-    op_put,
 )
 from .etcd_session import Session, holder_of
 from .etcd_store import (
     Keys,
     check_identity,
-    drop_snapshot,
-    read_snapshot,
-    write_snapshot,
 )
+from .etcd_write import _Writing, not_leader  # noqa: F401  (re-exported)
 
 _LOG = logging.getLogger(__name__)
 
 
-def not_leader(replica_id: str, holder) -> ControlError:
-    where = (f"the leader is {holder.replica_id} at {holder.url}"
-             if holder is not None and holder.url else "no leader is known yet")
-    return ControlError("not_leader", f"replica {replica_id} is not the leader; {where}; "
-                        "retry there (or through any replica, which forwards)", 503)
 
+class EtcdLog(_Applying, _Writing, Log):
+    """The replicated log on etcd (the module's docstring). The applying and writing sides are
+    in ``etcd_apply.py`` and ``etcd_write.py``."""
 
-class EtcdLog(Log):
     def __init__(self, etcd: EtcdClient, replica_id: str, data_dir: str, *,
                  prefix: str = "/uqo", lease_ttl_s: int = 2, snapshot_every: int = 100_000,
                  snapshot_bytes: int = 16 << 20, max_batch_bytes: int = MAX_BATCH_BYTES,
@@ -107,6 +88,7 @@ class EtcdLog(Log):
         self.session = Session(etcd, self.keys, self.election, replica_id,
                                self._election_ready, self._presence, clock)
         self.on_role: Callable[[bool, str], None] | None = None
+        self.presence_extra: dict = {}     # more for this replica's presence record
         self.cluster_id = ""
         self.seq = Sequencer()
         self.applied_revision = 0          # every P/ctl/ event up to here is applied
@@ -172,217 +154,20 @@ class EtcdLog(Log):
         """Campaign from now on; ``url`` is where clients reach this replica."""
         self.session.start(url)
 
-    async def _load_snapshot(self) -> None:
-        kvs, _ = await self.etcd.get(self.keys.snapshot)
-        if not kvs:
-            return
-        ptr = decode_pointer(kvs[0].value)
-        data = await read_snapshot(self.etcd, self.keys, ptr)
-        self._applier.restore(Snapshot(SnapshotMeta(ptr.index, ptr.term), data))
-        self.seq = Sequencer(ptr.index, ptr.term, ptr.seq, ptr.above)
-        self.applied_revision = self.log_revision = ptr.revision
-        self.pointer = ptr
 
-    # ---- the watch: everything is applied here ------------------------------------------
-    async def _watch_loop(self) -> None:
-        backoff = 0.05
-        while not self._closing:
-            try:
-                async for resp in self.etcd.watch(self.keys.ctl, self.keys.ctl_end,
-                                                  self.applied_revision + 1):
-                    self._contact()
-                    self._on_watch(resp)
-                    backoff = 0.05
-            except EtcdCompacted as exc:
-                _LOG.warning("replica %s: %s; reloading the latest snapshot", self.replica_id,
-                             exc)
-                await self._reload_after_compaction()
-            except EtcdError as exc:
-                self.watch_restarts += 1
-                _LOG.info("watch restarts from %d: %s", self.applied_revision + 1, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(1.0, backoff * 2)
-            except Exception:  # noqa: BLE001 - a dead watch would freeze this replica
-                _LOG.exception("watch failed; restarting")
-                await asyncio.sleep(0.5)
 
-    async def _reload_after_compaction(self) -> None:
-        self.snapshot_reloads += 1
-        try:
-            await self._load_snapshot()
-        except (EtcdError, RuntimeError) as exc:
-            _LOG.warning("snapshot reload failed: %s", exc)
-            await asyncio.sleep(0.5)
-        self._after_events()
 
-    def _on_watch(self, resp) -> None:
-        for ev in resp.events:
-            kv, rev = ev.kv, ev.kv.mod_revision
-            if rev <= self.applied_revision:
-                continue
-            if kv.key == self.keys.log and ev.type != EVENT_DELETE:
-                self._apply_batch(kv.value, rev)
-            elif kv.key == self.keys.leader:
-                self._leader_changed(None if ev.type == EVENT_DELETE else kv, rev)
-            elif kv.key == self.keys.snapshot and ev.type != EVENT_DELETE:
-                self.pointer = decode_pointer(kv.value)
-            self.applied_revision = rev
-        if not resp.events and not resp.created and resp.header.revision:
-            # a progress notification: every event up to here was delivered
-            self.applied_revision = max(self.applied_revision, resp.header.revision)
-        self._after_events()
 
-    def _after_events(self) -> None:
-        self.head_revision = max(self.head_revision, self.log_revision)
-        if self.applied_revision >= self.head_revision:
-            self._caught_up_at = self.clock()
-        self.election.applied(self.applied_revision)
-        self.session.poke()
-        while self._rev_waiters and self._rev_waiters[0][0] <= self.applied_revision:
-            _, _, fut = heapq.heappop(self._rev_waiters)
-            if not fut.done():
-                fut.set_result(None)
-        self._maybe_snapshot()
 
-    def _apply_batch(self, value: bytes, rev: int) -> None:
-        batch = decode_batch(value)
-        first = self.seq.admit(batch)
-        if first is None:
-            self.skipped += 1
-            return
-        results = [self._apply_one(Entry(batch.term, first + i, data))
-                   for i, data in enumerate(batch.entries)]
-        self.log_revision = rev
-        self._since_snap_entries += len(results)
-        self._since_snap_bytes += len(value)
-        pending = self._pending.pop((batch.term, batch.seq), None)
-        if pending is not None:
-            it = iter(results)
-            for n, fut in pending[1]:
-                part = [next(it) for _ in range(n)]
-                if not fut.done():
-                    fut.set_result(part)
 
-    def _apply_one(self, entry: Entry) -> Any:
-        try:
-            return self._applier.apply(entry)
-        except ControlError as exc:
-            return exc
 
-    def _leader_changed(self, kv, rev: int) -> None:
-        holder = holder_of(kv)
-        if rev > self._leader_read_rev:
-            self.election.observed(holder)
-        # nothing of any other term can commit after this revision: settle its proposals
-        token = holder.token if holder is not None else -1
-        for key in [k for k in self._pending if k[0] != token]:
-            _, waiting = self._pending.pop(key)
-            for _, fut in waiting:
-                if not fut.done():
-                    fut.set_exception(ControlError(
-                        "not_leader", f"leadership changed before this write committed; it "
-                        f"was not applied (replica {self.replica_id}); retry", 503))
 
-    # ---- proposals ----------------------------------------------------------------------
-    async def propose(self, payloads: Sequence[bytes]) -> list[Any]:
-        if self._closing:
-            raise ControlError.unavailable("the log is shutting down")
-        if not self.election.is_leader:
-            raise not_leader(self.replica_id, self.election.holder)
-        if not payloads:
-            return []
-        size = sum(len(p) for p in payloads)
-        if size > MAX_COMMAND_BYTES:
-            raise ControlError("too_large", f"{size} bytes in one command; the etcd log takes "
-                               f"at most {MAX_COMMAND_BYTES} (etcd's request limit): submit "
-                               "fewer tasks per batch", 413)
-        with commit_span("etcd", len(payloads)):
-            fut = asyncio.get_running_loop().create_future()
-            self._queue.append((payloads, fut, size))
-            self._wake_writer.set()
-            return await fut
 
-    async def _write_loop(self) -> None:
-        while not self._closing or self._queue:
-            if not self._queue:
-                self._wake_writer.clear()
-                await self._wake_writer.wait()
-                continue
-            await self._inflight.acquire()
-            if not self._queue:
-                self._inflight.release()
-                continue
-            if not self.election.is_leader:
-                self._inflight.release()
-                self._refuse_queued()
-                continue
-            n = pack([item[2] for item in self._queue], self.max_batch_bytes)
-            items = [self._queue.popleft() for _ in range(n)]
-            self._next_seq += 1
-            term, seq = self.election.token, self._next_seq
-            entries = [bytes(p) for payloads, _, _ in items for p in payloads]
-            self._pending[(term, seq)] = (self.clock(), [(len(p), f) for p, f, _ in items])
-            task = asyncio.create_task(self._append_one(Batch(term, seq, entries)))
-            self._appends.add(task)
-            task.add_done_callback(self._appends.discard)
 
-    async def _append_one(self, batch: Batch) -> None:
-        try:
-            await self._append(batch)
-        finally:
-            self._inflight.release()
 
-    async def _append(self, batch: Batch) -> None:
-        value = encode_batch(batch)
-        while self.election.is_leader and self.election.token == batch.term:
-            try:
-                resp = await self.etcd.txn([cmp_create_revision(self.keys.leader, batch.term)],
-                                           [op_put(self.keys.log, value)])
-            except EtcdUnavailable as exc:
-                self.append_retries += 1
-                _LOG.info("append (%d, %d) outcome unknown, sending again: %s", batch.term,
-                          batch.seq, exc)
-                await asyncio.sleep(0.02)
-                continue
-            except EtcdError as exc:      # refused outright (e.g. too large): not applied
-                self._fail_pending((batch.term, batch.seq), ControlError.unavailable(
-                    f"etcd refused the append: {exc}"))
-                return
-            self._contact()
-            if resp.succeeded:
-                self.batches += 1
-                self.entries_written += len(batch.entries)
-                self.head_revision = max(self.head_revision, resp.header.revision)
-            else:
-                self.election.fenced(batch.term)
-                self.session.poke()
-            return
 
-    def _refuse_queued(self) -> None:
-        err = not_leader(self.replica_id, self.election.holder)
-        while self._queue:
-            _, fut, _ = self._queue.popleft()
-            if not fut.done():
-                fut.set_exception(err)
 
-    def _fail_pending(self, key, exc: ControlError) -> None:
-        _, waiting = self._pending.pop(key, (0.0, []))
-        for _, fut in waiting:
-            if not fut.done():
-                fut.set_exception(exc)
 
-    async def _settle_loop(self) -> None:
-        """Proposals of a term this replica no longer leads, unsettled for ``unknown_after_s``
-        (etcd unreachable, so the watch cannot tell): their outcome is unknown."""
-        while not self._closing:
-            await asyncio.sleep(0.25)
-            now, token = self.clock(), self.election.token
-            for key, (since, _) in list(self._pending.items()):
-                if key[0] != token and now - since > self.unknown_after_s:
-                    self._fail_pending(key, ControlError(
-                        "outcome_unknown", "etcd became unreachable while this write was "
-                        "in flight; it may or may not have been applied: retry (submits "
-                        "with the same task id are recognised)", 503))
 
     # ---- elections ----------------------------------------------------------------------
     def _election_ready(self, ready) -> None:
@@ -400,8 +185,8 @@ class EtcdLog(Log):
                 self.on_role(True, "elected")
 
     def _presence(self) -> dict:
-        return {"role": self.role, "applied_revision": self.applied_revision,
-                "applied_index": self.seq.index}
+        return {**self.presence_extra, "role": self.role,
+                "applied_revision": self.applied_revision, "applied_index": self.seq.index}
 
     @property
     def role(self) -> str:
@@ -409,81 +194,11 @@ class EtcdLog(Log):
             return "leader-catching-up"
         return self.election.role
 
-    # ---- reads --------------------------------------------------------------------------
-    async def read_barrier(self, timeout_s: float | None = None) -> int:
-        """Wait until this replica has applied every batch committed before the call (etcd's
-        linearizable Range gives the log's head). Returns that revision; raises 503 if etcd
-        cannot be reached or the replica does not catch up in time."""
-        timeout_s = timeout_s or self.read_timeout_s
-        try:
-            kvs, _ = await self.etcd.get(self.keys.log, keys_only=True, timeout_s=timeout_s)
-        except EtcdError as exc:
-            raise ControlError("unavailable", f"linearizable read impossible: etcd "
-                               f"unreachable ({exc}); retry, or read with ?stale=true", 503
-                               ) from None
-        self._contact()
-        head = kvs[0].mod_revision if kvs else 0
-        self.head_revision = max(self.head_revision, head)
-        await self.wait_applied(head, timeout_s)
-        return head
 
-    async def wait_applied(self, revision: int, timeout_s: float | None) -> None:
-        if revision <= self.applied_revision:
-            return
-        fut = asyncio.get_running_loop().create_future()
-        self._waiter_id += 1
-        heapq.heappush(self._rev_waiters, (revision, self._waiter_id, fut))
-        try:
-            await asyncio.wait_for(fut, timeout_s)
-        except TimeoutError:
-            raise ControlError("unavailable", f"replica {self.replica_id} has applied "
-                               f"revision {self.applied_revision}, not yet {revision}; retry, "
-                               "or read with ?stale=true", 503) from None
 
-    # ---- snapshots ----------------------------------------------------------------------
-    def _maybe_snapshot(self) -> None:
-        if not self.election.is_leader or self._applier is None:
-            return
-        due = (self._since_snap_entries >= self.snapshot_every
-               or self._since_snap_bytes >= self.snapshot_bytes)
-        if due and (self._snap_task is None or self._snap_task.done()):
-            self._since_snap_entries = self._since_snap_bytes = 0
-            snap = self._applier.snapshot()           # on the loop: the state is still
-            self._snap_task = asyncio.create_task(self._save_snapshot(snap.data,
-                                                                      self._position()))
 
-    async def snapshot_now(self) -> SnapshotPointer | None:
-        """Snapshot what is applied now (leader only; tests and benchmarks)."""
-        if self._snap_task is not None:
-            await self._snap_task
-        if not self.election.is_leader:
-            return None
-        snap = self._applier.snapshot()
-        await self._save_snapshot(snap.data, self._position())
-        return self.pointer
 
-    def _position(self) -> tuple:
-        return (self.applied_revision, self.seq.index, self.seq.term, self.seq.seq,
-                sorted(self.seq.above))
 
-    async def _save_snapshot(self, data: bytes, position) -> None:
-        revision, index, term, seq, above = position
-        previous, token = self.pointer, self.election.token
-        try:
-            ptr = await write_snapshot(self.etcd, self.keys, data, revision=revision,
-                                       index=index, term=term, seq=seq, above=above,
-                                       replica_id=self.replica_id, token=token)
-            if ptr is None:
-                return
-            self.snapshots_written += 1
-            self.pointer = ptr
-            if previous is not None:
-                # durable now: history before the previous snapshot is no longer needed
-                await self.etcd.compact(previous.revision)
-                if previous.sha256 != ptr.sha256:
-                    await drop_snapshot(self.etcd, self.keys, previous.sha256, token)
-        except EtcdError as exc:
-            _LOG.warning("snapshot at revision %d not saved: %s", revision, exc)
 
     # ---- health, status, close ----------------------------------------------------------
     def _contact(self) -> None:
@@ -491,8 +206,10 @@ class EtcdLog(Log):
 
     @property
     def healthy(self) -> bool:
-        """etcd answered recently (keepalives and the watch keep this fresh)."""
-        return self.clock() - self._last_contact < max(3.0, 1.5 * self.election.ttl_s)
+        """etcd answered recently: the watch, appends, reads or the session's keepalives
+        (the only traffic of an idle cluster) keep this fresh."""
+        last = max(self._last_contact, self.session.last_ok)
+        return self.clock() - last < max(3.0, 1.5 * self.election.ttl_s)
 
     def lag_seconds(self) -> float:
         """0 while this replica has applied the log's head as far as it knows it; otherwise

@@ -63,6 +63,7 @@ class Session:
         self.lease_ttl = 0
         self.replicas: dict[str, dict] = {}      # presence records as last read
         self.campaigns = self.keepalive_failures = 0
+        self.last_ok = 0.0            # when a keepalive last succeeded (sent at; health)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.keeper = KeepaliveThread(etcd.endpoints, etcd.tls, core.ttl_s / 3,
@@ -131,6 +132,7 @@ class Session:
                 self.keepalive_failures += 1
             else:
                 self.core.keepalive_ok(sent, ttl)
+                self.last_ok = max(self.last_ok, sent)
 
     # ---- campaign -----------------------------------------------------------------------
     async def _campaign(self) -> None:

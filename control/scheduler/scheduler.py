@@ -31,12 +31,13 @@ from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
 from .classical import Adaptive, LeastConnections, PowerOfTwo, RoundRobin
 from .correlation import JointFailures, learn_rates
-from .forecast import LoadForecast, failure_forecast, forecast_summary
+from .forecast import LoadForecast
+from .insight import BeliefQueries, _finite
 from .latency import PeakEwma
 from .ledger import Ledger
 from .outcomes import OutcomeBooks
-from .probing import PROBE_POLICIES, ProbePlanner, plan_probes
-from .quantum import DEFAULT_HOLD_S, QuantumExact, QuantumSample
+from .probing import ProbePlanner
+from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
 from .scored import Scored, ewma, thompson, thompson_mean
 from .sources import Sources
@@ -54,7 +55,7 @@ def _positive(value, name: str) -> float:
     return float(value)
 
 
-class Scheduler:
+class Scheduler(BeliefQueries):
     """Eligibility, strategies, batched gang matching and engine feedback (module docstring).
 
     ``mi_threshold`` (nats): never both members of an engine pair whose mutual information is
@@ -272,51 +273,6 @@ class Scheduler:
         self.link.heartbeat(slots)
 
     # ---- probing ----------------------------------------------------------------------------
-    def probe_targets(self, n: int, policy: str = "info_gain") -> list[str]:
-        """The ``n`` agents to health-check now: largest expected information gain of their
-        belief (``info_gain``), or the next ones in turn (``round_robin``)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be an int >= 0, got {n!r}")
-        if policy not in PROBE_POLICIES:
-            raise ValueError(f"policy must be 'info_gain' or 'round_robin', got {policy!r}")
-        return self.table.ids[plan_probes(self, n, policy)].tolist()
-
-    def probe_result(self, agent_id: str, answered: bool, healthy: bool = False,
-                     latency_s: float = 0.0) -> None:
-        """A health check's result: no answer counts as a failed task; an answer is a
-        heartbeat plus the synthetic task's outcome (``healthy``)."""
-        if not isinstance(answered, (bool, np.bool_)):
-            raise ValueError(f"answered must be a bool, got {answered!r}")  # noqa: TRY004 (one error type for bad input)
-        if answered:
-            self.heartbeats([agent_id], self.register.now)
-        self.report_outcome(agent_id, bool(answered and healthy), latency_s,
-                            timed_out=not answered)
-        self._stats.counts["probes"] += 1
-
-    # ---- forecasts --------------------------------------------------------------------------
-    def failure_forecast(self, horizon_s: float, model: str = "quantum",
-                         agent_ids=None) -> np.ndarray:
-        """Per agent (``agent_ids``, default every active agent in slot order), the probability
-        that a task given to it within ``horizon_s`` fails (``forecast`` module)."""
-        horizon = _finite(horizon_s, "horizon_s")
-        slots = np.flatnonzero(self.table.active) if agent_ids is None else \
-            np.array([self.table.slot(a) for a in agent_ids], np.int64)
-        return failure_forecast(self, slots, horizon, model)
-
-    def forecast_summary(self, horizon_s: float, riskiest: int = 5) -> dict:
-        """The fleet's forecast for the next ``horizon_s`` seconds (``/v1/status``): the load
-        now and then, and the per-agent failure probabilities (mean, p90, how many above 1/2,
-        the ``riskiest`` agents)."""
-        return forecast_summary(self, _finite(horizon_s, "horizon_s"), riskiest)
-
-    def hold_s(self) -> float:
-        """Expected time a task holds its agents: the load forecast's, 10 s before any."""
-        h = self.load_forecast.hold_s
-        return DEFAULT_HOLD_S if np.isnan(h) else float(h)
-
-    def load_now(self) -> int:
-        return int(self.table.load[self.table.active].sum())
-
     def agent_failed(self, agent_id: str) -> None:
         """``agent_id`` was observed failed: projective measurement (its partner's belief is
         updated through the joint state); it takes no new tasks until its next heartbeat."""
@@ -339,28 +295,6 @@ class Scheduler:
         self.joint.elapsed(self.table.n_active, dt)
         learn_rates(self)
         return self.link.tick(dt)
-
-    # ---- status -----------------------------------------------------------------------------
-    def stats(self) -> dict:
-        t = self.table
-        report = self.register.report
-        return {
-            "agents": t.n_active, "agents_up": int((t.active & t.up).sum()),
-            "tasks_held": len(self._held), "load": int(t.load[t.active].sum()),
-            "capacity": int(t.cap[t.active].sum()),
-            "strategy": self.strategy, "quantum_mode": self.quantum_mode,
-            "counts": dict(self._stats.counts),
-            "decision_latency": self._stats.latency(),
-            "shards": {"count": self.ring.shards, "max_over_mean": self.ring.imbalance()},
-            "engine": None if report is None else {k: float(v) for k, v in
-                                                   report.__dict__.items()},
-        }
-
-
-def _finite(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _by_strategy(batch) -> list[tuple[str, np.ndarray]]:

@@ -69,7 +69,10 @@ def _settings(cfg):
 def _bootstrap_admin(fw, path: str) -> str:
     password = secrets.token_urlsafe(24)
     enrolment = fw.add_user("admin", role="admin", clearance="TOP_SECRET", password=password,
-                            actor="bootstrap")
+                            actor="bootstrap", bump=False)
+    # bump=False: an empty directory's first account has no earlier tokens to end, and a
+    # bump would be a local epoch, which keeps a follower from taking the tokens other
+    # replicas issue for "admin" until it leads (see uqo.security.tokens)
     record = {"user_id": "admin", "password": password,
               "totp_secret": enrolment.totp_secret,       # base32, as authenticator apps use
               "provisioning_uri": enrolment.provisioning_uri,

@@ -118,8 +118,45 @@ class RevokeToken(_Command, tag="revoke_token"):
     expires_at: float
 
 
+class TokenKey(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A session-token verification key: its id (derived from the key), algorithm and PEM."""
+
+    key_id: str
+    algorithm: str
+    public_key_pem: str
+
+
+class PublishKeys(_Command, tag="publish_keys"):
+    """The token-verification keys of ``replica_id`` from now on (the whole set: a key it no
+    longer holds is withdrawn), so every replica accepts the tokens it issues."""
+
+    replica_id: str
+    keys: tuple[TokenKey, ...]
+
+
+class AccountRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """An account as every replica stores it: the Argon2id hash, and the TOTP secret sealed
+    under the cluster secret (AES-GCM, ``uqo.security.clusterkey``), never in clear."""
+
+    role: str
+    clearance: int
+    compartments: tuple[str, ...] = ()
+    password_hash: str = ""
+    totp_sealed: bytes | None = None
+    allowed_sources: tuple[str, ...] = ()
+    created: float = 0.0
+    disabled: bool = False
+
+
+class PutAccount(_Command, tag="put_account"):
+    """Enrol, change or (``account`` None) remove ``user_id`` on every replica."""
+
+    user_id: str
+    account: AccountRecord | None = None
+
+
 Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
-           | TimeOut | RevokeSessions | RevokeToken)
+           | TimeOut | RevokeSessions | RevokeToken | PublishKeys | PutAccount)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Command)

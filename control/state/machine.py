@@ -36,6 +36,8 @@ from .commands import (
     Complete,
     DeregisterAgent,
     Fail,
+    PublishKeys,
+    PutAccount,
     RegisterAgent,
     RevokeSessions,
     RevokeToken,
@@ -127,7 +129,9 @@ class StateMachine:
                           Complete: self._complete, Fail: self._fail, Cancel: self._cancel,
                           TimeOut: self._timeout,
                           RevokeSessions: self.security.revoke_sessions,
-                          RevokeToken: self.security.revoke_token}
+                          RevokeToken: self.security.revoke_token,
+                          PublishKeys: self.security.publish_keys,
+                          PutAccount: self.security.put_account}
 
     # ---- the one entry point ----------------------------------------------------------
     def apply(self, index: int, term: int, command):
@@ -333,6 +337,8 @@ class StateMachine:
         sm.security = SecurityState.restore(snap.security)
         sm._handlers[RevokeSessions] = sm.security.revoke_sessions
         sm._handlers[RevokeToken] = sm.security.revoke_token
+        sm._handlers[PublishKeys] = sm.security.publish_keys
+        sm._handlers[PutAccount] = sm.security.put_account
         sm._finished.extend(snap.finished)
         sm.pending = dict.fromkeys(snap.pending)
         return sm

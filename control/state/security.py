@@ -8,6 +8,8 @@ Use cases::
     sec.revoke_token(RevokeToken(at=t, token_id="jti", expires_at=t + 900))
     sec.is_revoked("jti")               # True until the token would have expired anyway
     sec.users["analyst-001"].disabled   # True, on every replica
+    sec.publish_keys(PublishKeys(at=t, replica_id="r2", keys=(TokenKey(kid, alg, pem),)))
+    sec.token_key(kid)                  # the key, on every replica: r2's tokens verify
 
 Applied by ``StateMachine`` like every other command, so every replica refuses the same tokens
 and sees the same disabled flags and clearances, and a restart keeps them (the log and the
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .commands import RevokeSessions, RevokeToken
+from .commands import AccountRecord, PublishKeys, PutAccount, RevokeSessions, RevokeToken, TokenKey
 
 
 class UserRecord(msgspec.Struct, array_like=True, gc=False):
@@ -35,12 +37,18 @@ class UserRecord(msgspec.Struct, array_like=True, gc=False):
 class SecuritySnapshot(msgspec.Struct, array_like=True):
     users: dict[str, UserRecord] = {}
     revoked: dict[str, float] = {}
+    keys: dict[str, tuple[TokenKey, ...]] = {}
+    accounts: dict[str, AccountRecord | None] = {}
 
 
 class SecurityState:
     def __init__(self):
         self.users: dict[str, UserRecord] = {}
         self.revoked: dict[str, float] = {}
+        self.keys: dict[str, tuple[TokenKey, ...]] = {}      # by replica id
+        self._by_kid: dict[str, TokenKey] = {}
+        # replicated accounts; None: removed (kept so a replica drops its local copy)
+        self.accounts: dict[str, AccountRecord | None] = {}
 
     def epoch(self, user_id: str) -> int:
         record = self.users.get(user_id)
@@ -64,12 +72,32 @@ class SecurityState:
         if cmd.expires_at > cmd.at:
             self.revoked[cmd.token_id] = cmd.expires_at
 
+    def publish_keys(self, cmd: PublishKeys) -> None:
+        if cmd.keys:
+            self.keys[cmd.replica_id] = tuple(cmd.keys)
+        else:
+            self.keys.pop(cmd.replica_id, None)
+        self._index()
+
+    def put_account(self, cmd: PutAccount) -> None:
+        self.accounts[cmd.user_id] = cmd.account
+
+    def token_key(self, key_id: str) -> TokenKey | None:
+        """A published token-verification key (of any replica), or None."""
+        return self._by_kid.get(key_id)
+
+    def _index(self) -> None:
+        self._by_kid = {k.key_id: k for rid in sorted(self.keys) for k in self.keys[rid]}
+
     def snapshot(self) -> SecuritySnapshot:
-        return SecuritySnapshot(dict(self.users), dict(self.revoked))
+        return SecuritySnapshot(dict(self.users), dict(self.revoked), dict(self.keys),
+                                dict(self.accounts))
 
     @classmethod
     def restore(cls, snap: SecuritySnapshot | None) -> SecurityState:
         state = cls()
         if snap is not None:
             state.users, state.revoked = dict(snap.users), dict(snap.revoked)
+            state.keys, state.accounts = dict(snap.keys), dict(snap.accounts)
+            state._index()
         return state

@@ -281,7 +281,8 @@ def test_a_wrong_scalar_type_is_detected(cp):
 
 def test_a_divergent_barrier_is_reported_not_hung(cp, tmp_path, monkeypatch):
     """Threads past n returning before the block reduction: CUDA's undefined behaviour, a
-    launch failure here."""
+    launch failure here (128-thread blocks: the counts below)."""
+    monkeypatch.setattr(ct, "default_config", lambda: ct.CudaConfig())
     _mutated_source(tmp_path, monkeypatch, "int i = blockIdx.x * blockDim.x + threadIdx.x;\n",
                     "int i = blockIdx.x * blockDim.x + threadIdx.x;\n  if (i >= n) return;\n")
     rho, s, params = _single_inputs(np.random.default_rng(12), 17)

@@ -80,4 +80,5 @@ def test_default_config_reads_the_environment(monkeypatch):
     monkeypatch.setenv(ct.CONFIG_ENV, "min_blocks=3")
     assert ct.default_config() == ct.CudaConfig(min_blocks=3)
     monkeypatch.delenv(ct.CONFIG_ENV)
-    assert ct.default_config() == ct.CudaConfig()
+    assert ct.default_config() == ct.DEFAULT_CONFIG
+    assert ct.DEFAULT_CONFIG in ct.TUNE_CONFIGS     # a default the tuner also times

@@ -97,7 +97,8 @@ def test_compose_renders_the_topology():
         assert uqo["build"]["dockerfile"] == "containers/Dockerfile.cuda"
         assert set(uqo["depends_on"]) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init"}
         assert uqo["depends_on"]["softhsm-init"]["condition"] == "service_completed_successfully"
-        assert uqo["environment"]["UQO_NODE_ID"] == f"uqo-{i}"
+        assert uqo["environment"]["UQO_REPLICA_ID"] == f"uqo-{i}"
+        assert uqo["environment"]["UQO_ADVERTISE_URL"] == f"http://uqo-{i}:8080"
         assert uqo["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
         (gpu,) = uqo["deploy"]["resources"]["reservations"]["devices"]
         assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]

@@ -106,7 +106,8 @@ def stack(tmp_path):
     binary("prometheus")
     rules = _rules_copy(tmp_path / "rules")
     cmd = [sys.executable, "-m", "uqo", "stack", "up", "--dir", str(tmp_path / "stack"),
-           "--port", "0", "--prometheus-port", "0", "--scrape-interval", "1s",
+           "--replicas", "1", "--etcd-members", "0", "--port", "0", "--prometheus-port", "0",
+           "--scrape-interval", "1s",
            "--rules", str(rules)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **FAST_SERVER})

@@ -104,7 +104,7 @@ def test_etcd_has_three_members_named_in_its_initial_cluster():
     assert members == ["etcd-0", "etcd-1", "etcd-2"]
     uqo_env = {e["name"]: e.get("value") for e in _one("StatefulSet", "uqo")["spec"]["template"]
                ["spec"]["containers"][0]["env"]}
-    assert uqo_env["UQO_ETCD_ENDPOINTS"].count(".etcd.agi-orchestrator.svc:2379") == 3
+    assert uqo_env["UQO_ETCD"].count(".etcd.agi-orchestrator.svc:2379") == 3
 
 
 @pytest.mark.parametrize("name", ["uqo", "etcd"])

@@ -1,7 +1,7 @@
 """`uqo stack up`: bad arguments are refused with a message naming them and start nothing; the
-Prometheus configuration it writes is valid for promtool; a child that dies takes the stack
-down with exit 1 and no process left behind. (The healthy path and SIGTERM are covered by
-test_e2e_alerting.py.)"""
+Prometheus configuration it writes is valid for promtool; Prometheus dying takes the stack
+down with exit 1 and no process left behind. (The healthy path, SIGTERM and a replica killed
+on etcd are covered by test_e2e_alerting.py and test_e2e_failover.py.)"""
 
 import json
 import os
@@ -22,8 +22,10 @@ def _uqo(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--replicas", "3"], "--replicas 3"),
+    (["--replicas", "3", "--etcd-members", "0"], "--replicas 3 with --etcd-members 0"),
     (["--replicas", "0"], "--replicas 0"),
+    (["--etcd-members", "-1"], "--etcd-members -1"),
+    (["--etcd-port", "70000"], "--etcd-port 70000"),
     (["--scrape-interval", "5 seconds"], "--scrape-interval '5 seconds'"),
     (["--prometheus-port", "70000"], "--prometheus-port 70000"),
     (["--rules", "no/such/dir"], "--rules 'no/such/dir'"),
@@ -36,9 +38,15 @@ def test_bad_arguments_are_refused_before_anything_starts(tmp_path, args, named)
     assert not (tmp_path / "s").exists()
 
 
-def test_more_replicas_are_refused_with_the_reason():
-    result = _uqo("stack", "up", "--replicas", "3")
+def test_more_replicas_without_etcd_are_refused_with_the_reason():
+    result = _uqo("stack", "up", "--replicas", "3", "--etcd-members", "0")
     assert "etcd-replicated log" in result.stderr
+
+
+def test_down_without_a_stack_names_the_directory(tmp_path):
+    result = _uqo("stack", "down", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert str(tmp_path) in result.stderr and "stack.json" in result.stderr
 
 
 def test_written_config_passes_promtool(tmp_path):
@@ -64,7 +72,8 @@ def _gone(pid: int) -> bool:
 def test_a_dying_child_stops_the_stack(tmp_path):
     binary("prometheus")
     cmd = [sys.executable, "-m", "uqo", "stack", "up", "--dir", str(tmp_path), "--port", "0",
-           "--prometheus-port", "0", "--rules", str(RULES_DIR)]
+           "--replicas", "1", "--etcd-members", "0", "--prometheus-port", "0",
+           "--rules", str(RULES_DIR)]
     env = {**os.environ, "UQO_CAPACITY": "64", "UQO_BACKEND": "numpy"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)

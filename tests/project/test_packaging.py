@@ -84,6 +84,8 @@ def test_every_source_module_is_in_the_wheel(wheel):
     assert not missing, f"modules missing from the wheel (a directory without __init__.py?): " \
                         f"{missing}"
     assert "uqo/kernels/tick.cu" in names and "uqo/kernels/tick.cuh" in names
+    ui = {f"uqo/control/api/static/{f}" for f in ("index.html", "app.js", "style.css")}
+    assert ui <= names, sorted(ui - names)          # the status page's assets (/ui)
     top = {n.split("/")[0] for n in names}
     assert not top & {"engine", "control", "security", "kernels", "bench", "tests"}
 
@@ -132,6 +134,8 @@ def test_serve_runs_from_the_wheel(clean_venv, tmp_path):
             assert json.loads(resp.read()) == {"status": "live"}
         with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
             assert b"uqo_agents 0.0" in resp.read()
+        with urllib.request.urlopen(f"{url}/ui/app.js", timeout=10) as resp:   # package data
+            assert b"/v1/status/stream" in resp.read()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -37,6 +37,9 @@ def add_commands(sub, bench) -> None:
     p.add_argument("--etcd-key", help="TLS to etcd: client key (PEM)")
     p.add_argument("--advertise-url", help="URL clients reach this replica at (default: the "
                    "bound http://HOST:PORT)")
+    p.add_argument("--cluster-secret", help="replicas: the file sealing replicated TOTP "
+                   "secrets, the same on every replica (uqo certs init writes "
+                   "cluster-secret.key); without it accounts stay local to each replica")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("agent", help="run an agent worker against a server")
@@ -117,7 +120,7 @@ def _serve(args) -> int:
                  "otlp_endpoint": args.otlp_endpoint, "otlp_protocol": args.otlp_protocol,
                  "etcd": args.etcd, "replica_id": args.replica_id, "etcd_ca": args.etcd_ca,
                  "etcd_cert": args.etcd_cert, "etcd_key": args.etcd_key,
-                 "advertise_url": args.advertise_url}
+                 "advertise_url": args.advertise_url, "cluster_secret": args.cluster_secret}
     try:
         cfg, sources = load_config_sources(args.config, os.environ, overrides)
     except ConfigError as exc:
@@ -149,6 +152,14 @@ def _check_replication(cfg) -> str | None:
             return f"--{name.replace('_', '-')} {path!r}: no such file"
     if bool(cfg.etcd_cert) != bool(cfg.etcd_key):
         return "--etcd-cert and --etcd-key go together (mutual TLS)"
+    if cfg.cluster_secret:
+        from uqo.security import SecurityError
+        from uqo.security.clusterkey import ClusterKey
+
+        try:
+            ClusterKey.load(cfg.cluster_secret)
+        except SecurityError as exc:
+            return f"--cluster-secret {cfg.cluster_secret!r}: {exc}"
     return None
 
 

@@ -172,6 +172,11 @@ def _certs_init(args) -> int:
                          days=args.days, force=args.force)
     except SecurityError as exc:
         return _fail(f"{exc}; nothing written")
+    secret = os.path.join(args.out, "cluster-secret.key")     # for uqo serve --cluster-secret
+    if not os.path.exists(secret):
+        from uqo.security.clusterkey import write_cluster_secret
+
+        files.append(write_cluster_secret(secret))
     print(f"wrote {len(files)} files to {args.out}: " + ", ".join(os.path.basename(f)
                                                                   for f in files))
     return 0
