@@ -335,7 +335,7 @@ def peer_comparison(systems: int = 8192, steps: int = 100) -> dict:
 
     try:
         return compare(systems=systems, steps=steps)
-    except Exception as exc:   # the peer's own failure must not lose our rows (JSON below)
+    except Exception as exc:  # noqa: BLE001  (the peer's own failure must not lose our rows)
         return {"status": "error", "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
 

@@ -30,7 +30,7 @@ from .scheduler_fleet import batch, fleet, templates
 
 WARMUP = 2
 LABELS = ("quantum", "quantum_exact", "round_robin", "least_connections", "power_of_two",
-          "adaptive")
+          "adaptive", "thompson", "ewma")
 
 
 def build(specs: list, mode: str, seed: int, backend: str):

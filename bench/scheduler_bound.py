@@ -1,7 +1,8 @@
 """Placement cost of a batch and a lower bound on it, for ``uqo bench scheduler``.
 
-Cost of agent ``a`` taking its ``j``-th extra task: ``1 - q_a (1 - (load_a + j) / cap_a)``, with
-``q_a = readiness x fitness / max fitness`` (the quantum score's complement; the same objective as
+Cost of agent ``a`` taking its ``j``-th extra task: ``-log q_a + w_f (1 - f_a) + w_l (load_a + j) /
+cap_a``, with ``q_a`` the quantum strategy's expected success probability from the belief and
+``f_a`` the normalised fitness (the cost every scored strategy minimises; the same objective as
 ``uqo.control.scheduler.exact``). The lower bound relaxes the batch to a transportation problem:
 each signature needs ``D_g`` units, any unit of an eligible agent will do (no per-task
 distinctness, no pair constraint). Restricting each signature to its ``D_total`` cheapest units
@@ -17,16 +18,22 @@ SCALE = 1_000_000
 
 
 def _q(sched, slots: np.ndarray) -> np.ndarray:
+    from uqo.control.scheduler.quantum import expected
     from uqo.control.scheduler.view import View
 
     sched.link.snapshot()
-    view = View(sched.table, sched.link, sched.mi_threshold, sched.latency)
-    return view.quality(slots)
+    view = View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
+                sched.register.now, sched.hold_s())
+    return expected(view, slots)
 
 
 def unit_cost(sched, slots, j, load) -> np.ndarray:
+    from uqo.control.scheduler.scored import FIT_WEIGHT, LOAD_WEIGHT, MIN_Q
+
     t = sched.table
-    return 1.0 - _q(sched, slots) * (1.0 - (load + j) / t.cap[slots])
+    fit = t.fitness[slots].astype(np.float64) / t.max_fitness()
+    return (-np.log(np.maximum(_q(sched, slots), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+            + LOAD_WEIGHT * (load + j) / t.cap[slots])
 
 
 def batch_cost(sched, decision) -> float:

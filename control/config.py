@@ -50,6 +50,11 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_batch_tasks: Annotated[int, msgspec.Meta(ge=1)] = 10_000
     long_poll_max_s: Positive = 60.0
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
+    heartbeat_interval_s: Positive = 5.0          # agents' heartbeat period (belief's silence)
+    probe_rate: Annotated[float, msgspec.Meta(ge=0)] = 0.0   # health checks per second; 0 off
+    probe_timeout_s: Positive = 15.0              # a probe unanswered this long: a timeout
+    forecast_horizon_s: Positive = 30.0           # /v1/status forecast horizon
+    model_params: str = ""                        # tuned belief parameters (uqo tune); "" none
     audit_verify_interval_s: Positive = 300.0     # the audit log is re-verified this often
     auth: bool = True                             # false: pass-through (development only)
     login_burst: Annotated[int, msgspec.Meta(ge=1)] = 20     # login attempts per source ...

@@ -36,7 +36,11 @@ from . import pairmath as pm
 
 @dataclass(frozen=True)
 class TickParams:
-    """Rates of the agent belief model (per second of model time)."""
+    """Rates and measurement strengths of the agent belief model (per second of model time;
+    docs/model.md states each map). The first block drives the liveness cells' channels, the
+    second the evidence and the reliability qubits. ``heartbeat_period`` 0 and ``hazard`` 0
+    (the defaults) leave the liveness cells as the one-factor model had them; the scheduler and
+    the service set both."""
 
     lambda0: float = 0.01      # base depolarising rate
     lambda1: float = 0.002     # growth of the depolarising rate per second of silence
@@ -47,13 +51,34 @@ class TickParams:
     coupling: float = 0.05     # J of the in-pair ZZ interaction
     theta0: float = math.pi / 4  # rotation per unit reward
     heartbeat_error: float = 0.05  # e: false-alive rate of the heartbeat POVM
+    hazard: float = 0.0        # lone failure rate: damping toward down, every tick
+    heartbeat_period: float = 0.0  # agents' heartbeat period (s); 0: no silence measurement
+    heartbeat_grace: float = 0.5   # how late (s) a heartbeat may be before it counts as missed
+    heartbeat_loss: float = 0.05   # prior P(a live agent's heartbeat is lost)
+    loss_strength: float = 20.0    # weight of that prior, in heartbeats
+    timeout_alive: float = 0.05    # t: P(a live agent does not answer in time)
+    success_reliable: float = 0.98    # s1: P(success) of a reliable agent
+    success_unreliable: float = 0.5   # s0: P(success) of an unreliable agent
+    reliable_prior: float = 0.9       # p0: P(reliable) of an agent never seen
+    reliability_drift: float = 1.0 / 1800.0   # nu: rate old reliability evidence fades ...
+    drift_target: float = 0.5                 # ... toward p* = drift_target
     extra: dict = field(default_factory=dict, compare=False)
 
     def validate(self) -> None:
-        for name in ("lambda0", "lambda1", "kappa", "deadline", "mu", "corr_rate", "theta0"):
+        for name in ("lambda0", "lambda1", "kappa", "deadline", "mu", "corr_rate", "theta0",
+                     "hazard", "heartbeat_period", "heartbeat_grace", "loss_strength",
+                     "reliability_drift"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"TickParams.{name} must be finite and >= 0, got {value!r}")
+        for name in ("heartbeat_loss", "timeout_alive", "success_reliable",
+                     "success_unreliable", "reliable_prior", "drift_target"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 < value < 1.0):
+                raise ValueError(f"TickParams.{name} must be in (0, 1), got {value!r}")
+        if self.success_unreliable >= self.success_reliable:
+            raise ValueError("TickParams.success_unreliable must be below success_reliable, "
+                             f"got {self.success_unreliable!r} >= {self.success_reliable!r}")
         if not 0.0 <= self.heartbeat_error < 0.5:
             raise ValueError("TickParams.heartbeat_error must be in [0, 0.5), "
                              f"got {self.heartbeat_error!r}")

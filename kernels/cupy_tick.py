@@ -191,6 +191,41 @@ def singles_inplace(rho, s_cell, params, live, theta0: float, out, agg,
     return agg
 
 
+def reliability_inplace(rho, n: int, gamma: float, p_star: float, ready, entropy,
+                        config: CudaConfig | None = None) -> None:
+    """Drift rows ``[0, n)`` of ``(R, 2, 2)`` complex64 reliability qubits in place on the
+    device; their ``P(reliable)`` and entropy into ``ready``, ``entropy`` (float32, ``>= n``)."""
+    config = config or default_config()
+    if np.dtype(rho.dtype) != np.complex64 or rho.ndim != 3 or rho.shape[1:] != (2, 2):
+        raise ValueError(f"rho must be (R, 2, 2) complex64, got {rho.shape} {rho.dtype}")
+    if not 0 <= n <= rho.shape[0] or n >= 2 ** 31:
+        raise ValueError(f"n must be in [0, {rho.shape[0]}], got {n}")
+    for name, arr in (("ready", ready), ("entropy", entropy)):
+        if np.dtype(arr.dtype) != np.float32 or arr.ndim != 1 or arr.shape[0] < n:
+            raise ValueError(f"{name} must be float32 of length >= {n}, got {arr.shape} "
+                             f"{arr.dtype}")
+    if n == 0:
+        return
+    _kernel("uqo_tick_reliability", config)(_blocks(n, config), (config.threads,), (
+        rho, np.int32(n), np.float64(gamma), np.float64(p_star), ready, entropy))
+
+
+def reliability_observe(rho, rows, e0, e1, bad, config: CudaConfig | None = None) -> None:
+    """Lueders updates of distinct ``rows`` (int64) by ``diag(e0, e1)`` (float64), in place;
+    ``bad`` (uint8) marks outcomes of probability ~0 (rows left untouched)."""
+    config = config or default_config()
+    m = int(rows.shape[0])
+    for name, arr, dtype in (("rows", rows, np.int64), ("e0", e0, np.float64),
+                             ("e1", e1, np.float64), ("bad", bad, np.uint8)):
+        if np.dtype(arr.dtype) != dtype or arr.shape != (m,):
+            raise ValueError(f"{name} must be ({m},) {np.dtype(dtype)}, got {arr.shape} "
+                             f"{arr.dtype}")
+    if m == 0:
+        return
+    _kernel("uqo_observe_reliability", config)(_blocks(m, config), (config.threads,), (
+        rho, rows, e0, e1, np.int32(m), bad))
+
+
 def _check_launch(rho, params, live, agg, n_keys, n_agg, n) -> None:
     if np.dtype(rho.dtype) != np.complex64:
         raise ValueError(f"rho has dtype {rho.dtype}; the CUDA kernel takes complex64")

@@ -102,3 +102,27 @@ uqo_tick_singles(uqo::c64* rho, double* s_cell, const float* params, const unsig
   block_sum_add(ok ? d[uqo::S1_LEAK] : 0.0, agg + 1);
   block_sum_add(ok ? 1.0 : 0.0, agg + 2);
 }
+
+// Reliability qubits. rho: (n, 2, 2) complex64, one per agent slot; ready, entropy: (n,) float32
+// out. Every row is drifted (free slots too: they are reset before use). No aggregate: the host
+// sums P(reliable) over the active slots it knows.
+extern "C" __global__ void __launch_bounds__(UQO_THREADS, UQO_MIN_BLOCKS)
+uqo_tick_reliability(uqo::c64* rho, int n, double gamma, double p_star, float* ready,
+                     float* entropy) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  double r, s;
+  uqo::reliability_cell(rho + 4LL * i, gamma, p_star, &r, &s);
+  ready[i] = (float)r;
+  entropy[i] = (float)s;
+}
+
+// Queued outcomes: row rows[k] (distinct) measured by diag(e0[k], e1[k]); bad[k] = 1 where the
+// outcome had probability ~0 (cell untouched).
+extern "C" __global__ void __launch_bounds__(UQO_THREADS, UQO_MIN_BLOCKS)
+uqo_observe_reliability(uqo::c64* rho, const long long* rows, const double* e0,
+                        const double* e1, int m, unsigned char* bad) {
+  int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= m) return;
+  bad[k] = uqo::reliability_observe(rho + 4LL * rows[k], e0[k], e1[k]) ? 0 : 1;
+}

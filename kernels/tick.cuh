@@ -345,4 +345,33 @@ UQO_HD void single_cell(c64* cell, double s_before, float p, float q, float g, f
   diag[S1_NPUR] = 2.0 * ((double)a * a + (double)d * d + 2.0 * (double)abs2(z)) - 1.0;
 }
 
+// One reliability qubit (4 complex64, row-major), in place: drift toward diag(1 - p*, p*) by
+// gamma, trace renormalised; ready = P(reliable), entropy = S(rho). (uqo.engine.reliability)
+UQO_HD void reliability_cell(c64* cell, double gamma, double p_star, double* ready,
+                             double* entropy) {
+  double keep = 1.0 - gamma;
+  double a = keep * cell[0].re + gamma * (1.0 - p_star);
+  double d = keep * cell[3].re + gamma * p_star;
+  cx<double> b = {keep * cell[1].re, keep * cell[1].im};
+  double tr = a + d;
+  a /= tr; d /= tr; b = (1.0 / tr) * b;
+  cell[0] = {(float)a, 0.0f}; cell[1] = {(float)b.re, (float)b.im};
+  cell[2] = {(float)b.re, (float)-b.im}; cell[3] = {(float)d, 0.0f};
+  *ready = d;
+  *entropy = qubit_entropy(a, d, b);
+}
+
+// Lueders update of one reliability qubit by the effect diag(e0, e1); false (cell untouched)
+// when the outcome had probability ~0, for the caller's reset.
+UQO_HD bool reliability_observe(c64* cell, double e0, double e1) {
+  double a = cell[0].re, d = cell[3].re, norm = e0 * a + e1 * d;
+  if (!(norm > 1e-12)) return false;
+  double off = sqrt(e0 * e1) / norm;
+  cell[0] = {(float)(e0 * a / norm), 0.0f};
+  cell[3] = {(float)(e1 * d / norm), 0.0f};
+  cell[1] = {(float)(off * cell[1].re), (float)(off * cell[1].im)};
+  cell[2] = {cell[1].re, -cell[1].im};
+  return true;
+}
+
 }  // namespace uqo

@@ -83,8 +83,9 @@ async def deregister_agent(request: web.Request) -> web.Response:
 
 
 async def heartbeat(request: web.Request) -> web.Response:
-    await read_body(request, s.Empty)
-    return respond(request, _orch(request).heartbeat(request.match_info["agent_id"]))
+    body = await read_body(request, s.HeartbeatBody)
+    return respond(request, _orch(request).heartbeat(request.match_info["agent_id"],
+                                                     body.probe_id, body.healthy))
 
 
 async def assignments(request: web.Request) -> web.Response:

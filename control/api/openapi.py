@@ -30,7 +30,8 @@ _OPS = {
     "statusPageStyle": ("the status page's style sheet", None, (200, "text/css"), None, ()),
     "login": ("log in (password, TOTP code for people): a bearer token", s.Login,
               (200, s.Session), None, (400, 401, 413, 415)),
-    "getStatus": ("system status (quantum, scheduler, consensus, security, performance)",
+    "getStatus": (("system status (forecast, quantum, scheduler, consensus, security, "
+                  "performance)"),
                   None, (200, s.Status), None, ()),
     "registerAgent": ("register an agent (same spec again: 200, no change)",
                       s.AgentRegistration, (201, s.AgentView), None, (400, 409, 413, 415)),
@@ -39,7 +40,8 @@ _OPS = {
     "getAgent": ("one agent", None, (200, s.AgentView), None, (404,)),
     "deregisterAgent": ("remove an agent; its open tasks go back to pending", None,
                         (200, s.Deregistered), None, (404,)),
-    "heartbeat": ("the agent is alive (soft state, not logged)", s.Empty,
+    "heartbeat": (("the agent is alive (soft state, not logged); the reply may ask for a "
+                  "health check (probe), answered with the next heartbeat"), s.HeartbeatBody,
                   (200, s.HeartbeatAck), None, (400, 404, 413, 415)),
     "getAssignments": ("the agent's open assignments; long-polls up to `wait` seconds", None,
                        (200, list[s.Assignment]), s.AssignmentQuery, (400, 404)),

@@ -88,6 +88,14 @@ class Empty(_Strict):
     """A body that may be absent or ``{}``."""
 
 
+class HeartbeatBody(_Strict):
+    """A heartbeat; with ``probe_id`` it also answers that health check (``healthy``; an
+    answer is itself evidence of health, so it defaults to true)."""
+
+    probe_id: str | None = None
+    healthy: bool = True
+
+
 UserId = Annotated[str, Meta(min_length=1, max_length=128,
                              pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
 Role = Literal["admin", "operator", "analyst", "agent"]
@@ -222,9 +230,17 @@ class Deregistered(msgspec.Struct):
     requeued_tasks: list[str]
 
 
+class ProbeRequest(msgspec.Struct):
+    """Run a health check and send its result with the next heartbeat before the deadline."""
+
+    probe_id: str
+    deadline_s: float
+
+
 class HeartbeatAck(msgspec.Struct):
     agent_id: str
     received_at: float
+    probe: ProbeRequest | None = None
 
 
 class Session(msgspec.Struct):
@@ -286,6 +302,7 @@ class KeyView(msgspec.Struct):
 
 
 class Status(msgspec.Struct):
+    forecast: dict | None
     quantum: dict
     scheduler: dict
     consensus: dict

@@ -8,6 +8,10 @@ Use cases::
     worker = AgentWorker(UnifiedOrchestrator(url), "agent-7", {"general"}, handler)
     await worker.run(stop_event)          # until stop_event is set
 
+Health checks: when a heartbeat's reply asks for a probe, the worker runs ``health_check``
+(default: none needed, healthy) and sends the result with an immediate heartbeat; a check that
+raises or returns False reports unhealthy.
+
 Up to ``capacity`` assignments run at once. When the server goes away, the worker backs off
 (exponential with jitter, via tenacity) and reconnects, registering again (a no-op when the
 spec is unchanged) before it resumes; the client's circuit breaker keeps a down server from
@@ -33,13 +37,15 @@ from ..sdk.resilience import is_transient, retrying
 
 _LOG = logging.getLogger(__name__)
 Handler = Callable[[dict], Awaitable[str | None]]
+HealthCheck = Callable[[], Awaitable[bool]]
 
 
 class AgentWorker:
     def __init__(self, client, agent_id: str, capabilities=(), handler: Handler | None = None,
                  security_clearance: int = 0, compartments=(), capacity: int = 1,
                  failure_domain: str | None = None, heartbeat_interval_s: float = 5.0,
-                 poll_wait_s: float = 20.0, max_backoff_s: float = 5.0):
+                 poll_wait_s: float = 20.0, max_backoff_s: float = 5.0,
+                 health_check: HealthCheck | None = None):
         self.client, self.agent_id = client, agent_id
         self.spec = {"capabilities": capabilities, "security_clearance": security_clearance,
                      "compartments": compartments, "capacity": capacity,
@@ -48,7 +54,8 @@ class AgentWorker:
         self.capacity = capacity
         self.heartbeat_interval_s, self.poll_wait_s = heartbeat_interval_s, poll_wait_s
         self.max_backoff_s = max_backoff_s
-        self.completed = self.failed = self.reconnects = 0
+        self.health_check = health_check or always_healthy
+        self.completed = self.failed = self.reconnects = self.probes_answered = 0
         self._running: dict[str, asyncio.Task] = {}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -75,11 +82,21 @@ class AgentWorker:
     async def _heartbeats(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self.client.heartbeat(self.agent_id)
+                ack = await self.client.heartbeat(self.agent_id)
+                if ack.get("probe"):
+                    await self._answer_probe(ack["probe"]["probe_id"])
             except Exception as exc:       # a down server shows in the poll loop too
                 if not is_transient(exc):
                     raise
             await asyncio.sleep(self.heartbeat_interval_s)
+
+    async def _answer_probe(self, probe_id: str) -> None:
+        try:
+            healthy = bool(await self.health_check())
+        except Exception:  # noqa: BLE001 - a failing check is the answer "unhealthy"
+            healthy = False
+        await self.client.heartbeat(self.agent_id, probe_id=probe_id, healthy=healthy)
+        self.probes_answered += 1
 
     async def _poll_once(self, stop: asyncio.Event) -> None:
         if len(self._running) >= self.capacity:
@@ -140,6 +157,11 @@ class AgentWorker:
     async def _drain(self) -> None:
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+async def always_healthy() -> bool:
+    """The default health check: an agent that can answer is healthy."""
+    return True
 
 
 async def echo_handler(assignment: dict) -> str:

@@ -34,7 +34,7 @@ class SchedulerDriver:
 
         register = AgentRegister(capacity=cfg.capacity,
                                  backend=None if cfg.backend == "auto" else cfg.backend,
-                                 seed=cfg.seed)
+                                 seed=cfg.seed, params=belief_params(cfg))
         self.scheduler = Scheduler(capacity=cfg.capacity, strategy=cfg.strategy,
                                    register=register, seed=cfg.seed,
                                    mi_threshold=cfg.mi_threshold)
@@ -46,6 +46,10 @@ class SchedulerDriver:
         self._beats: dict[str, float] = {}
         self._stats: dict = {}
         self.op_errors = 0
+        self.probe_rate, self.horizon_s = cfg.probe_rate, cfg.forecast_horizon_s
+        self._probe_budget = 0.0
+        self._probe_plan: list[str] = []
+        self._forecast: dict | None = None
         self.engine_fallbacks = 0    # the engine moved off its device (failover events)
 
     @staticmethod
@@ -78,7 +82,27 @@ class SchedulerDriver:
         return await self._run(lambda: self.scheduler.decide(tasks, now))
 
     async def tick(self, dt: float):
-        return await self._run(lambda: self.scheduler.tick(dt))
+        return await self._run(lambda: self._tick_job(dt))
+
+    def _tick_job(self, dt: float):
+        """The tick, then (same thread) this tick's probe targets and the forecast."""
+        report = self.scheduler.tick(dt)
+        self._probe_budget += self.probe_rate * dt
+        n = int(self._probe_budget)
+        if n:
+            self._probe_budget -= n
+            self._probe_plan = self.scheduler.probe_targets(n)
+        self._forecast = self.scheduler.forecast_summary(self.horizon_s)
+        return report
+
+    def take_probe_plan(self) -> list[str]:
+        """The agents the last tick chose to health-check (each plan is taken once)."""
+        plan, self._probe_plan = self._probe_plan, []
+        return plan
+
+    def forecast(self) -> dict | None:
+        """The forecast taken after the last tick (``Scheduler.forecast_summary``)."""
+        return self._forecast
 
     async def flush(self) -> None:
         await self._run(lambda: None)
@@ -130,6 +154,14 @@ class SchedulerDriver:
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+
+
+def belief_params(cfg: ServerConfig):
+    """The engine's model parameters: the tuned ones of ``cfg.model_params`` (a file written
+    by ``uqo tune``) or the defaults, with the heartbeat period agents are configured with."""
+    from uqo.engine.params import load_params
+
+    return load_params(cfg.model_params or None, heartbeat_period=cfg.heartbeat_interval_s)
 
 
 def agent_spec(info):

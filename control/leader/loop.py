@@ -42,12 +42,13 @@ class LeaderLoop:
     def __init__(self, core: LeaderCore, driver: SchedulerDriver, waiters: Waiters,
                  propose: Callable[[object], Awaitable], state: Callable, clock: Callable,
                  metrics, latency, *, tick_interval_s: float, schedule_interval_s: float,
-                 max_decide_batch: int):
+                 max_decide_batch: int, probes=None):
         self.core, self.driver, self.waiters = core, driver, waiters
         self.propose, self.state, self.clock = propose, state, clock
         self.metrics, self.latency = metrics, latency
         self.tick_interval_s, self.schedule_interval_s = tick_interval_s, schedule_interval_s
         self.max_decide_batch = max_decide_batch
+        self.probes = probes            # a ProbeBook, or None: no health checks
         self.wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.rounds = self.ticks = 0
@@ -138,6 +139,11 @@ class LeaderLoop:
         self.core.ticked(report)
         self.drain()
         self.ticks += 1
+        if self.probes is not None:
+            mono = time.monotonic()
+            self.probes.plan(self.driver.take_probe_plan(), mono)
+            for agent_id in self.probes.expired(mono):     # no answer: evidence it is down
+                self.driver.queue("probe_result", agent_id, False)
 
     # ---- timers -------------------------------------------------------------------------
     async def _timer_step(self) -> None:

@@ -91,6 +91,7 @@ class StateReadings:
     state: Callable[[], object]              # the StateMachine
     tick_report: Callable[[], object]        # the engine's last TickReport, or None
     log_status: Callable[[], dict]           # the log's status()
+    forecast: Callable[[], dict | None] = lambda: None   # Scheduler.forecast_summary
     engine: Callable[[], tuple[str, int]] = lambda: ("", 0)   # (backend, fallback events)
 
 
@@ -115,6 +116,7 @@ class _StateCollector(Collector):
                                     value=report.global_coherence)
             yield GaugeMetricFamily("uqo_mean_entropy_nats", "mean agent entropy (nats)",
                                     value=report.mean_entropy)
+        yield from _forecast_gauges(self.readings.forecast())
         log = self.readings.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
                                 value=log.get("commit_index", 0))
@@ -149,6 +151,27 @@ def _consensus(log: dict):
                 log.get("applied_revision", log.get("applied_index", 0)))
     yield gauge("uqo_consensus_replica_lag_seconds", "seconds this replica has been behind the "
                 "log head it knows of (0 when caught up)", log.get("lag_s", 0.0))
+
+
+def _forecast_gauges(fc: dict | None):
+    """The belief's forecast as gauges: fleet load at the horizon and failure probability."""
+    if not fc:
+        return
+    yield GaugeMetricFamily("uqo_forecast_horizon_seconds", "forecast horizon",
+                            value=fc["horizon_s"])
+    yield GaugeMetricFamily("uqo_forecast_load_agents",
+                            "forecast busy agent-slots at now + horizon", value=fc["load"])
+    fail = fc["failure"]
+    if fail["mean"] is not None:
+        yield GaugeMetricFamily("uqo_forecast_failure_probability_mean",
+                                "mean forecast probability that a task given to an agent "
+                                "within the horizon fails", value=fail["mean"])
+        yield GaugeMetricFamily("uqo_forecast_failure_probability_p90",
+                                "90th percentile of that probability over agents",
+                                value=fail["p90"])
+        yield GaugeMetricFamily("uqo_forecast_agents_likely_to_fail",
+                                "agents whose forecast failure probability is above 1/2",
+                                value=fail["above_half"])
 
 
 class GpuCollector(Collector):

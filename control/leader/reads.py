@@ -46,6 +46,7 @@ class Reads:
             scheduler_stats=self.driver.stats() if self.driver else {},
             strategy=self.cfg.strategy, log_status=self.log_status(), security=self.security,
             latency=self.latency, waiting=len(self.waiters),
+            forecast=self.driver.forecast() if self.driver else None,
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
 

@@ -40,6 +40,7 @@ from .driver import SchedulerDriver
 from .loop import LeaderLoop
 from .metrics import ServiceMetrics, StateReadings
 from .perf import LatencyWindow
+from .probes import ProbeBook
 from .reads import Reads
 from .replica import ReplicaRole, make_log, open_log
 from .waiters import Waiters
@@ -60,7 +61,9 @@ class Orchestrator(Reads):
         self.core = self.new_core()
         self.metrics = ServiceMetrics(registry or CollectorRegistry(), StateReadings(
             state=lambda: self.applier.sm, tick_report=lambda: self.core.tick_report,
-            log_status=self.log_status, engine=self._engine_reading))
+            log_status=self.log_status, engine=self._engine_reading,
+            forecast=lambda: self.driver.forecast() if self.driver else None))
+        self.probes = ProbeBook(cfg.probe_timeout_s) if cfg.probe_rate > 0 else None
         self.waiters = Waiters()
         self.latency = LatencyWindow()
         self.log: Log | None = None
@@ -95,7 +98,7 @@ class Orchestrator(Reads):
             self.core, self.driver, self.waiters, self._propose, lambda: self.applier.sm,
             self.clock, self.metrics, self.latency, tick_interval_s=self.cfg.tick_interval_s,
             schedule_interval_s=self.cfg.schedule_interval_s,
-            max_decide_batch=self.cfg.max_decide_batch)
+            max_decide_batch=self.cfg.max_decide_batch, probes=self.probes)
 
     # ---- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -191,12 +194,25 @@ class Orchestrator(Reads):
     async def deregister_agent(self, agent_id: str) -> list[str]:
         """Remove an agent; returns the ids of its tasks sent back to pending."""
         self._agent(agent_id)
+        if self.probes is not None:
+            self.probes.forget(agent_id)
         return await self._propose(cmds.DeregisterAgent(at=self.clock(), agent_id=agent_id))
 
-    def heartbeat(self, agent_id: str) -> dict:
+    def heartbeat(self, agent_id: str, probe_id: str | None = None,
+                  healthy: bool = True) -> dict:
+        """The agent is alive; with ``probe_id`` it also answers a health check (``healthy``).
+        The reply carries a ``probe`` to run when the leader wants one from this agent."""
         self._agent(agent_id)
         self._seen(agent_id)
-        return {"agent_id": agent_id, "received_at": self.clock()}
+        out = {"agent_id": agent_id, "received_at": self.clock()}
+        if self.probes is None:
+            return out
+        if probe_id is not None and self.probes.answered(agent_id, probe_id):
+            self.driver.queue("probe_result", agent_id, True, bool(healthy))
+        probe = self.probes.deliver(agent_id, time.monotonic())
+        if probe is not None:
+            out["probe"] = probe
+        return out
 
     async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
         """The agent's open assignments; waits up to ``wait_s`` for one if it has none.

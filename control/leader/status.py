@@ -1,6 +1,8 @@
 """``/v1/status``: the sections of the seed's ``get_system_status()``, from measured values.
 
-Sections: ``quantum`` (the engine's last tick: global coherence, mean entropy, entanglement as
+Sections: ``forecast`` (the belief's forecast for the next ``forecast_horizon_s``: load and
+per-agent failure probability, ``Scheduler.forecast_summary``; None before the first tick),
+``quantum`` (the engine's last tick: global coherence, mean entropy, entanglement as
 mean pair mutual information and concurrence, readiness, leakage), ``scheduler`` (the
 scheduler's own stats plus task counts), ``consensus`` (the log), ``security`` (authentication
 mode and ``security_events_24h``), ``performance`` (submit-to-assigned percentiles, last
@@ -52,7 +54,8 @@ def security_section(security) -> dict:
 
 def build_status(*, sm: StateMachine, core: LeaderCore, loop: LeaderLoop | None,
                  scheduler_stats: dict, strategy: str, log_status: dict, security,
-                 latency: LatencyWindow, waiting: int, uptime_s: float, ready: bool) -> dict:
+                 latency: LatencyWindow, waiting: int, uptime_s: float, ready: bool,
+                 forecast: dict | None = None) -> dict:
     """The whole ``/v1/status`` document from the parts that hold each value."""
     tasks = {state: sm.counts.get(state, 0) for state in TASK_STATES}
     return {
@@ -62,6 +65,7 @@ def build_status(*, sm: StateMachine, core: LeaderCore, loop: LeaderLoop | None,
                       "rounds": loop.rounds if loop else 0, "stats": scheduler_stats},
         "consensus": log_status,
         "security": security_section(security),
+        "forecast": forecast,
         "performance": {
             "submit_to_assigned_s": latency.summary(),
             "last_round_s": loop.last_round_s if loop else None,

@@ -38,6 +38,7 @@ class BeliefLink:
         self.slot_of_eng = np.full(register.capacity, -1, np.int64)
         self._waiting: dict[int, int] = {}
         self.ready_eng = np.zeros(register.capacity, np.float32)
+        self.rel_eng = np.zeros(register.capacity, np.float32)
         self.mi_eng = np.zeros(register.capacity, np.float32)
         self.stale = True
         self.generation = 0
@@ -127,16 +128,18 @@ class BeliefLink:
             self.reg.set_cell_state(int(self.eng[s]), rho)
 
     # ---- events -----------------------------------------------------------------------------
-    def heartbeat(self, slot: int) -> None:
-        self.reg.heartbeat([self.eng[slot]])
+    def heartbeat(self, slots) -> None:
+        self.reg.heartbeat(self.eng[np.atleast_1d(np.asarray(slots, np.int64))])
         self.stale = True
 
     def failed(self, slot: int) -> None:
         self.reg.observe_failure([self.eng[slot]])
         self.stale = True
 
-    def outcome(self, slot: int, reward: float) -> None:
-        self.reg.record_outcome([self.eng[slot]], [reward])
+    def outcome(self, slot: int, kind: str) -> None:
+        """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors."""
+        self.reg.observe_outcome([self.eng[slot]], kind)
+        self.stale = True
 
     def tick(self, dt: float):
         self.stale = True
@@ -150,12 +153,26 @@ class BeliefLink:
         or a forced snapshot."""
         if self.stale or force:
             self.ready_eng = self.reg.readiness()
+            self.rel_eng = self.reg.reliability()
             self.mi_eng = self.reg.pair_mutual_information()
             self.stale = False
             self.generation += 1
 
     def readiness(self, slots: np.ndarray) -> np.ndarray:
+        """Liveness ``P(up)`` per slot (the snapshot)."""
         return self.ready_eng[self.eng[slots]]
+
+    def reliability(self, slots: np.ndarray) -> np.ndarray:
+        """``P(reliable)`` per slot (the snapshot)."""
+        return self.rel_eng[self.eng[slots]]
+
+    def failure_rate(self, slots: np.ndarray) -> np.ndarray:
+        """Each slot's rate of going down: its hazard plus its pair's joint-failure rate."""
+        reg, eng = self.reg, self.eng[slots]
+        rate = reg.hazard[eng].astype(np.float64)
+        paired = self.partner[slots] >= 0
+        rate[paired] += reg.pair_rate[reg.cell[eng[paired]]]
+        return rate
 
     def correlated_key(self, slots: np.ndarray, threshold: float) -> np.ndarray:
         """Anti-affinity key per slot: both members of a pair whose mutual information exceeds

@@ -3,11 +3,12 @@
 Objective, lexicographic: first place as many tasks as possible weighted by priority
 (``priority + 1`` per task: gang, all ``k`` or nothing), then minimise the placement cost
 
-    cost = sum over agents a of sum_{j < u_a} (1 - q_a * (1 - (load_a + j) / cap_a))
+    cost = sum over agents a of sum_{j < u_a} (-log q_a + w_f (1 - f_a) + w_l (load_a + j) / cap_a)
 
-where ``u_a`` is how many of the batch's tasks agent ``a`` takes and ``q_a = p_a f_a / max f`` its
-idle score (readiness x normalised fitness): the quantum score's complement, summed over the
-units in the order a flow fills them. Constraints are the scheduler's: eligibility, capacity,
+where ``u_a`` is how many of the batch's tasks agent ``a`` takes, ``q_a`` its estimated
+probability of completing a task (the quantum strategy's, from the belief) and ``f_a`` its
+normalised fitness: the cost every scored strategy minimises (``scored``), summed over the units
+in the order a flow fills them. Constraints are the scheduler's: eligibility, capacity,
 ``k`` distinct agents per task, never both members of a correlated pair in one task.
 
 Solved with OR-Tools CP-SAT (boolean ``x[t, a]``, ``y[t]``, per-agent unit indicators), on one
@@ -16,6 +17,7 @@ worker so the answer is reproducible; fine for instances of tens of agents and t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,8 @@ COST_SCALE = 10_000
 @dataclass(frozen=True)
 class Instance:
     """A batch in plain arrays. ``eligible (T, A)`` bool, ``k (T,)``, ``priority (T,)``,
-    ``q (A,)`` idle score, ``cap (A,)``, ``load (A,)``, ``pairs`` [(a, b)] correlated pairs."""
+    ``q (A,)`` success probability, ``cap (A,)``, ``load (A,)``, ``pairs`` [(a, b)] correlated
+    pairs, ``fit (A,)`` normalised fitness."""
 
     eligible: np.ndarray
     k: np.ndarray
@@ -35,10 +38,17 @@ class Instance:
     cap: np.ndarray
     load: np.ndarray
     pairs: tuple = ()
+    fit: np.ndarray | None = None
+
+    def fitness(self, a: int) -> float:
+        return 1.0 if self.fit is None else float(self.fit[a])
 
 
-def unit_cost(q: float, cap: int, load: int, j: int) -> float:
-    return 1.0 - q * (1.0 - (load + j) / cap)
+def unit_cost(q: float, cap: int, load: int, j: int, fit: float = 1.0) -> float:
+    from .scored import FIT_WEIGHT, LOAD_WEIGHT, MIN_Q
+
+    return (-math.log(max(q, MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+            + LOAD_WEIGHT * (load + j) / cap)
 
 
 def placement_cost(inst: Instance, assignment: dict) -> float:
@@ -57,7 +67,7 @@ def placement_cost(inst: Instance, assignment: dict) -> float:
         used[agents] += 1
     if np.any(inst.load + used > inst.cap):
         raise ValueError("capacity exceeded")
-    return float(sum(unit_cost(inst.q[a], inst.cap[a], inst.load[a], j)
+    return float(sum(unit_cost(inst.q[a], inst.cap[a], inst.load[a], j, inst.fitness(a))
                      for a in range(len(used)) for j in range(used[a])))
 
 
@@ -87,9 +97,10 @@ def solve_exact(inst: Instance, time_limit_s: float = 30.0) -> tuple[dict, float
         model.Add(sum(uses) == sum(units))
         for j in range(1, len(units)):
             model.Add(units[j] <= units[j - 1])
-        cost_terms += [round(unit_cost(inst.q[a], inst.cap[a], inst.load[a], j) * COST_SCALE)
+        cost_terms += [round(unit_cost(inst.q[a], inst.cap[a], inst.load[a], j,
+                                       inst.fitness(a)) * COST_SCALE)
                        * u for j, u in enumerate(units)]
-    big = COST_SCALE * int(max(inst.k.sum(), 1)) + 1
+    big = 15 * COST_SCALE * int(max(inst.k.sum(), 1)) + 1    # unit costs are below 15
     model.Maximize(sum(big * int(inst.priority[t] + 1) * y[t] for t in range(n_t))
                    - sum(cost_terms))
     solver = cp_model.CpSolver()

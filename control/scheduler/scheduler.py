@@ -30,11 +30,16 @@ from uqo.engine.partition import HashRing
 from .batch import check_tasks, compile_batch
 from .belief import BeliefLink
 from .classical import Adaptive, LeastConnections, PowerOfTwo, RoundRobin
-from .correlation import JointFailures
+from .correlation import JointFailures, learn_rates
+from .forecast import LoadForecast
+from .insight import BeliefQueries, _finite
 from .latency import PeakEwma
 from .ledger import Ledger
+from .outcomes import OutcomeBooks
+from .probing import ProbePlanner
 from .quantum import QuantumExact, QuantumSample
 from .registry import AgentTable
+from .scored import Scored, ewma, thompson, thompson_mean
 from .sources import Sources
 from .stats import SchedulerStats
 from .types import QUANTUM_MODES, STRATEGIES, Assignment, Decision
@@ -50,7 +55,7 @@ def _positive(value, name: str) -> float:
     return float(value)
 
 
-class Scheduler:
+class Scheduler(BeliefQueries):
     """Eligibility, strategies, batched gang matching and engine feedback (module docstring).
 
     ``mi_threshold`` (nats): never both members of an engine pair whose mutual information is
@@ -59,7 +64,7 @@ class Scheduler:
     """
 
     def __init__(self, capacity: int = 1_000_000, strategy: str = "quantum", register=None,
-                 seed: int = 0, mi_threshold: float = 0.1, quantum_mode: str = "sample",
+                 seed: int = 0, mi_threshold: float = 0.1, quantum_mode: str = "exact",
                  aging_s: float = 30.0, shards: int = 16, reward_success: float = 0.5,
                  reward_failure: float = -1.0):
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
@@ -88,11 +93,17 @@ class Scheduler:
         self.link = BeliefLink(register, capacity)
         self.ring = HashRing(shards)
         self.latency = PeakEwma(capacity)
+        self.books = OutcomeBooks(capacity)
+        self.load_forecast = LoadForecast()
+        self.probes = ProbePlanner()
+        self._started: dict[str, float] = {}
         self.joint = JointFailures(capacity, register.params.corr_rate)
         self._strategies = {"quantum": QuantumExact() if quantum_mode == "exact"
                             else QuantumSample(), "round_robin": RoundRobin(),
                             "least_connections": LeastConnections(),
-                            "power_of_two": PowerOfTwo(), "adaptive": Adaptive()}
+                            "power_of_two": PowerOfTwo(), "adaptive": Adaptive(),
+                            "thompson": Scored("thompson", thompson, mean=thompson_mean),
+                            "ewma": Scored("ewma", ewma)}
         self._held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._stats = SchedulerStats()
         self._decisions = 0
@@ -107,12 +118,15 @@ class Scheduler:
         return int(self.add_agents([spec])[0])
 
     def add_agents(self, specs) -> np.ndarray:
-        """Register many agents at once (one engine call per kind); returns their slots."""
+        """Register many agents at once (one engine call per kind); returns their slots.
+        Registering is a sign of life: it counts as a heartbeat."""
         specs = list(specs)
         slots = self.table.add(specs)
         self.table.shard[slots] = self.ring.assign_many([s.agent_id for s in specs])
         self.link.add(slots, self.table.domain[slots])
+        self.link.heartbeat(slots)
         self.latency.reset(slots)
+        self.books.reset(slots)
         paired = slots[self.link.partner[slots] >= 0]
         self.joint.paired(np.r_[paired, self.link.partner[paired]], self.register.now)
         self._stats.counts["agents_added"] += len(slots)
@@ -128,6 +142,7 @@ class Scheduler:
                               self.register.now)
         self.ring.release(int(self.table.shard[slot]))
         self.latency.reset(slot)
+        self.books.reset(slot)
         self.table.remove(agent_id)
         self._stats.counts["agents_removed"] += 1
 
@@ -144,7 +159,8 @@ class Scheduler:
         batch, rejected = compile_batch(tasks, now, self.aging_s, self.strategy, self._need,
                                         self.sources.get)
         self.link.snapshot()
-        view = View(self.table, self.link, self.mi_threshold, self.latency)
+        view = View(self.table, self.link, self.mi_threshold, self.latency, self.books,
+                    self.register.now, self.hold_s())
         ledger = Ledger(self.table)
         rng = np.random.Generator(np.random.PCG64([self.seed, self._decisions]))
         self._decisions += 1
@@ -179,8 +195,10 @@ class Scheduler:
             for r, s in zip(rows, slots):
                 task_id, n = batch.tasks[r].task_id, len(s)
                 self._held[task_id] = (s, gens[at:at + n])
+                self._started[task_id] = self.register.now
                 out.assignments.append(Assignment(task_id, tuple(names[at:at + n])))
                 at += n
+        self.load_forecast.placed(sum(len(s) for s in ledger.placed.values()))
         placed = set(rows)
         out.pending = [t.task_id for r, t in enumerate(batch.tasks) if r not in placed]
         c = self._stats.counts
@@ -198,6 +216,9 @@ class Scheduler:
             raise ValueError(f"task_id {task_id!r} holds no agents") from None
         same = self.table.gen[slots] == gens
         np.subtract.at(self.table.load, slots[same], 1)
+        start = self._started.pop(task_id, None)
+        if start is not None:
+            self.load_forecast.released(self.register.now - start)
         self._stats.counts["released"] += 1
 
     def hold(self, task_id: str, agent_ids) -> None:
@@ -209,6 +230,7 @@ class Scheduler:
             raise ValueError(f"agent_ids must be distinct and non-empty, got {agent_ids!r}")
         np.add.at(self.table.load, slots, 1)
         self._held[task_id] = (slots, self.table.gen[slots].copy())
+        self._started[task_id] = self.register.now
 
     def held(self, task_id: str) -> tuple[str, ...] | None:
         """The agents ``task_id`` holds (``None`` if it holds none)."""
@@ -216,26 +238,41 @@ class Scheduler:
         return None if hit is None else tuple(self.table.ids[hit[0]].tolist())
 
     # ---- feedback ---------------------------------------------------------------------------
-    def report_outcome(self, agent_id: str, success: bool, latency_s: float) -> None:
+    def report_outcome(self, agent_id: str, success: bool, latency_s: float,
+                       timed_out: bool = False) -> None:
         """A task outcome on ``agent_id``: a rotation of its belief at the next tick (toward
-        ready on success, away on failure) and a peak-EWMA latency sample."""
+        ready on success, away on failure) and a peak-EWMA latency sample. ``timed_out``: the
+        agent never answered (dead, or hung), as opposed to reporting a failure; it implies
+        ``success=False``."""
         slot = self.table.slot(agent_id)
         if not isinstance(success, (bool, np.bool_)):
             raise ValueError(f"success must be a bool, got {success!r}")  # noqa: TRY004 (one error type for bad input)
+        if not isinstance(timed_out, (bool, np.bool_)) or (timed_out and success):
+            raise ValueError(f"timed_out must be a bool and excludes success, got {timed_out!r}")
         latency = _finite(latency_s, "latency_s")
         if latency < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
-        self.link.outcome(slot, self.rewards[0] if success else self.rewards[1])
+        self.link.outcome(slot, "success" if success else "timeout" if timed_out
+                          else "failure")
         self.latency.observe(slot, latency)
-        self._stats.counts["outcomes_ok" if success else "outcomes_failed"] += 1
+        self.books.observe(slot, bool(success), self.register.now)
+        self._stats.counts["outcomes_ok" if success else
+                           "outcomes_timed_out" if timed_out else "outcomes_failed"] += 1
 
     def heartbeat(self, agent_id: str, now: float) -> None:
         """``agent_id`` was seen alive: weak measurement in the engine; it is up again."""
-        slot = self.table.slot(agent_id)
-        _finite(now, "now")
-        self.table.up[slot] = True
-        self.link.heartbeat(slot)
+        self.heartbeats([agent_id], now)
 
+    def heartbeats(self, agent_ids, now: float) -> None:
+        """Many heartbeats at once (one engine call); unknown ids raise before any is applied."""
+        slots = np.array([self.table.slot(a) for a in agent_ids], np.int64)
+        _finite(now, "now")
+        if len(slots) == 0:
+            return
+        self.table.up[slots] = True
+        self.link.heartbeat(slots)
+
+    # ---- probing ----------------------------------------------------------------------------
     def agent_failed(self, agent_id: str) -> None:
         """``agent_id`` was observed failed: projective measurement (its partner's belief is
         updated through the joint state); it takes no new tasks until its next heartbeat."""
@@ -243,17 +280,9 @@ class Scheduler:
         self.table.up[slot] = False
         self.link.failed(slot)
         partner = int(self.link.partner[slot])
-        rate = self.joint.failed(slot, partner, self.register.now)
-        if rate is not None:
-            self._set_pair_rate(slot, rate)
+        if self.joint.failed(slot, partner, self.register.now):
+            self._stats.counts["joint_failures"] += 1
         self._stats.counts["failures"] += 1
-
-    def _set_pair_rate(self, slot: int, rate: float) -> None:
-        reg = self.register
-        eng = int(self.link.eng[slot])
-        # The register keeps the per-pair correlated-failure rate in its public books
-        # (``pair_rate`` by cell); there is no setter method yet.
-        reg.pair_rate[reg.cell[eng]] = max(rate, reg.params.corr_rate)
 
     def refresh_beliefs(self) -> None:
         """Apply queued heartbeats and failures to the engine now (``decide`` does it anyway
@@ -262,29 +291,10 @@ class Scheduler:
 
     def tick(self, dt: float):
         """Advance the engine register by ``dt`` seconds; returns its ``TickReport``."""
+        self.load_forecast.tick(dt)
+        self.joint.elapsed(self.table.n_active, dt)
+        learn_rates(self)
         return self.link.tick(dt)
-
-    # ---- status -----------------------------------------------------------------------------
-    def stats(self) -> dict:
-        t = self.table
-        report = self.register.report
-        return {
-            "agents": t.n_active, "agents_up": int((t.active & t.up).sum()),
-            "tasks_held": len(self._held), "load": int(t.load[t.active].sum()),
-            "capacity": int(t.cap[t.active].sum()),
-            "strategy": self.strategy, "quantum_mode": self.quantum_mode,
-            "counts": dict(self._stats.counts),
-            "decision_latency": self._stats.latency(),
-            "shards": {"count": self.ring.shards, "max_over_mean": self.ring.imbalance()},
-            "engine": None if report is None else {k: float(v) for k, v in
-                                                   report.__dict__.items()},
-        }
-
-
-def _finite(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _by_strategy(batch) -> list[tuple[str, np.ndarray]]:
@@ -297,6 +307,8 @@ def _by_strategy(batch) -> list[tuple[str, np.ndarray]]:
 
 
 def _make_register(capacity: int, seed: int):
+    from uqo.engine.params import belief_defaults
     from uqo.engine.register import AgentRegister
 
-    return AgentRegister(capacity=capacity, backend="auto", seed=seed)
+    return AgentRegister(capacity=capacity, backend="auto", seed=seed,
+                         params=belief_defaults())

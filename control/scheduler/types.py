@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-STRATEGIES = ("quantum", "round_robin", "least_connections", "power_of_two", "adaptive")
+STRATEGIES = ("quantum", "round_robin", "least_connections", "power_of_two", "adaptive",
+              "thompson", "ewma")
 QUANTUM_MODES = ("sample", "exact")
 MAX_LEVEL = 3
 MAX_REQUIRED_AGENTS = 4096

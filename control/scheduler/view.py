@@ -7,14 +7,18 @@ import numpy as np
 
 
 class View:
-    """Per-decision read access to the table, the belief snapshot and adaptive latencies.
+    """Per-decision read access to the table, the belief snapshot, adaptive latencies and the
+    outcome books (``books``, read at model time ``now``); ``hold_s``: how long a task is
+    expected to hold its agents (the quantum strategy's survival horizon).
 
     ``score(slots) = p * fitness / max_fitness * (1 - load / capacity)`` in ``[0, 1]``, with
     ``p = <1|rho|1>`` the engine readiness; 0 for agents that are down, inactive or full.
     """
 
-    def __init__(self, table, link, mi_threshold: float, latency):
+    def __init__(self, table, link, mi_threshold: float, latency, books=None, now: float = 0.0,
+                 hold_s: float = 10.0):
         self.table, self.link, self.latency = table, link, latency
+        self.books, self.now, self.hold_s = books, now, hold_s
         self.mi_threshold = mi_threshold
         self.fit_max = table.max_fitness()
 

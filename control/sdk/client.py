@@ -173,8 +173,10 @@ class UnifiedOrchestrator:
     async def deregister_agent(self, agent_id: str) -> dict:
         return await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
 
-    async def heartbeat(self, agent_id: str) -> dict:
-        return await self._call("POST", f"/v1/agents/{agent_id}/heartbeat", {})
+    async def heartbeat(self, agent_id: str, probe_id: str | None = None,
+                        healthy: bool = True) -> dict:
+        body = {} if probe_id is None else {"probe_id": probe_id, "healthy": bool(healthy)}
+        return await self._call("POST", f"/v1/agents/{agent_id}/heartbeat", body)
 
     async def get_agent(self, agent_id: str) -> dict:
         return await self._call("GET", f"/v1/agents/{agent_id}")

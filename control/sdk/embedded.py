@@ -117,8 +117,9 @@ class EmbeddedOrchestrator:
         requeued = await self.orchestrator.deregister_agent(agent_id)
         return {"agent_id": agent_id, "requeued_tasks": requeued}
 
-    async def heartbeat(self, agent_id: str) -> dict:
-        return self.orchestrator.heartbeat(agent_id)
+    async def heartbeat(self, agent_id: str, probe_id: str | None = None,
+                        healthy: bool = True) -> dict:
+        return self.orchestrator.heartbeat(agent_id, probe_id, healthy)
 
     async def get_agent(self, agent_id: str) -> dict:
         return self.orchestrator.get_agent(agent_id)

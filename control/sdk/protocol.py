@@ -39,7 +39,10 @@ class OrchestratorAPI(Protocol):
     async def deregister_agent(self, agent_id: str) -> dict:
         """``{"agent_id", "requeued_tasks"}``."""
 
-    async def heartbeat(self, agent_id: str) -> dict: ...
+    async def heartbeat(self, agent_id: str, probe_id: str | None = None,
+                        healthy: bool = True) -> dict:
+        """The agent is alive; ``probe_id``/``healthy`` answer a health check the last reply
+        asked for (``{"probe": {"probe_id", "deadline_s"}}``)."""
 
     async def get_agent(self, agent_id: str) -> dict: ...
 

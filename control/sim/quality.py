@@ -82,12 +82,18 @@ def instance_of(case: dict, sched: Scheduler) -> Instance:
     specs, tasks = case["specs"], case["tasks"]
     elig = np.array([[t.capabilities <= s.capabilities and s.clearance >= t.classification
                       and t.compartments <= s.compartments for s in specs] for t in tasks])
-    ready = sched.register.readiness()[sched.link.eng[:len(specs)]].astype(np.float64)
+    from uqo.control.scheduler.quantum import expected
+    from uqo.control.scheduler.view import View
+
+    sched.link.snapshot()
+    view = View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
+                sched.register.now, sched.hold_s())
+    q = expected(view, np.arange(len(specs)))
     fit = np.array([s.fitness for s in specs])
     return Instance(elig, np.array([t.required_agents for t in tasks]),
-                    np.array([t.priority for t in tasks]), ready * fit / fit.max(),
+                    np.array([t.priority for t in tasks]), q,
                     np.array([s.capacity for s in specs]), np.zeros(len(specs), np.int64),
-                    case["pairs"])
+                    case["pairs"], fit / fit.max())
 
 
 def evaluate(case: dict, label: str, inst: Instance, seed: int) -> dict:

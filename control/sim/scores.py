@@ -1,4 +1,5 @@
-"""What a simulation run measures, and the summary that goes into the table, JSON and plot."""
+"""What one simulation run scores (named apart from the control plane's Prometheus metrics):
+counters and samples, and the summary that goes into the table, JSON and plot."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def percentiles(values, qs=(50, 95, 99)) -> dict:
     return {f"p{q}": float(v) for q, v in zip(qs, np.percentile(arr, qs))}
 
 
-class Metrics:
+class RunScores:
     """Counters and samples of one run (one strategy on one world)."""
 
     def __init__(self, n_agents: int, bin_s: float):

@@ -10,6 +10,7 @@ policies).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ class World:
     nominal: np.ndarray    # (T,) nominal task duration
     agent_failures: np.ndarray   # (F, 3): time, agent, repair seconds
     domain_failures: np.ndarray  # (G, 3): time, domain, repair seconds
+    hb_loss: np.ndarray | None = None  # (A,) heartbeat loss probability (None: the config's)
+    onset: np.ndarray | None = None    # (A,) start of degradation (inf: never; None: none)
 
     @property
     def n_agents(self) -> int:
@@ -40,17 +43,59 @@ class World:
     def members(self, domain: int) -> np.ndarray:
         return np.flatnonzero(self.domain == domain)
 
+    def reliability_at(self, agents: np.ndarray, t: float) -> np.ndarray:
+        """Each agent's probability of completing a task started at ``t`` (degradation
+        included: linear from the onset down to ``degrade_floor`` over ``degrade_ramp_s``)."""
+        base = self.reliability[agents]
+        if self.onset is None:
+            return base
+        cfg = self.config
+        frac = np.clip((t - self.onset[agents]) / cfg.degrade_ramp_s, 0.0, 1.0)
+        return base - np.maximum(base - cfg.degrade_floor, 0.0) * frac
+
+    def heartbeat_loss(self, agents: np.ndarray) -> np.ndarray:
+        if self.hb_loss is None:
+            return np.full(len(agents), self.config.heartbeat_loss)
+        return self.hb_loss[agents]
+
 
 def build_world(cfg: SimConfig) -> World:
+    """The world of ``cfg``. Draws for the workload-family features (spread reliabilities,
+    degradation, flapping heartbeats, per-domain rates, informative fitness) come from a second
+    stream, so a config without them builds the same world as before they existed."""
     rng = np.random.default_rng([cfg.seed, 1])
+    extra = np.random.default_rng([cfg.seed, 2])
     specs, domain = _agents(cfg, rng)
     speed = rng.lognormal(0.0, cfg.speed_sigma, cfg.agents)
     flaky = rng.random(cfg.agents) < cfg.flaky
     reliability = np.where(flaky, cfg.flaky_reliability, cfg.reliability)
+    if cfg.reliability_conc > 0:
+        c = cfg.reliability_conc
+        reliability = extra.beta(c * reliability, c * (1 - reliability))
+    if cfg.fitness_signal > 0:
+        specs = _informative_fitness(specs, speed, cfg.fitness_signal)
     tasks, nominal = _tasks(cfg, rng, specs)
+    n_dom = int(domain.max()) + 1
+    dom_mtbf = cfg.domain_mtbf_s * extra.lognormal(0.0, cfg.domain_rate_sigma, max(n_dom, 0)) \
+        if cfg.domain_rate_sigma > 0 else cfg.domain_mtbf_s
+    hb_loss = np.where(extra.random(cfg.agents) < cfg.flapping, cfg.flapping_loss,
+                       cfg.heartbeat_loss) if cfg.flapping > 0 else None
+    onset = None
+    if cfg.degrade > 0:
+        starts = extra.uniform(0.1, 0.9, cfg.agents) * cfg.duration_s
+        onset = np.where(extra.random(cfg.agents) < cfg.degrade, starts, np.inf)
     return World(cfg, specs, speed, reliability, domain, tasks, nominal,
                  _failures(rng, cfg.agents, cfg.agent_mtbf_s, cfg),
-                 _failures(rng, int(domain.max()) + 1, cfg.domain_mtbf_s, cfg))
+                 _failures(rng, n_dom, dom_mtbf, cfg), hb_loss, onset)
+
+
+def _informative_fitness(specs: list, speed: np.ndarray, signal: float) -> list:
+    """Declared fitness = ``(1 - signal) x`` the drawn value ``+ signal x`` a value in [0.5, 1]
+    that falls with the agent's (hidden) speed rank: faster agents declare more."""
+    rank = np.argsort(np.argsort(speed)) / max(len(speed) - 1, 1)
+    honest = 1.0 - 0.5 * rank
+    return [dataclasses.replace(s, fitness=float((1 - signal) * s.fitness + signal * h))
+            for s, h in zip(specs, honest)]
 
 
 def _agents(cfg: SimConfig, rng) -> tuple[list, np.ndarray]:
@@ -117,11 +162,12 @@ def _arrival_times(cfg: SimConfig, rng) -> np.ndarray:
     return out[out < cfg.duration_s]
 
 
-def _failures(rng, n: int, mtbf: float, cfg: SimConfig) -> np.ndarray:
-    """Poisson failure times per unit over the run: rows (time, unit, repair seconds)."""
+def _failures(rng, n: int, mtbf, cfg: SimConfig) -> np.ndarray:
+    """Poisson failure times per unit over the run: rows (time, unit, repair seconds);
+    ``mtbf`` a number or one per unit."""
     if n <= 0:
         return np.zeros((0, 3))
-    count = rng.poisson(cfg.duration_s / mtbf, n)
+    count = rng.poisson(cfg.duration_s / np.asarray(mtbf, np.float64), n)
     unit = np.repeat(np.arange(n), count)
     when = rng.uniform(0, cfg.duration_s, len(unit))
     repair = rng.exponential(cfg.repair_s, len(unit))

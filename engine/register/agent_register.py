@@ -7,10 +7,11 @@ Use cases::
     reg = AgentRegister(capacity=1_000_000)          # best backend, complex64
     ids = reg.add_pairs(400_000)                     # agents 2i, 2i+1 share a failure domain
     solo = reg.add_singles(200_000)
-    reg.heartbeat(ids[:10])                          # seen alive: readiness rises
-    reg.record_outcome(ids[:5], [1, 1, -1, 0.5, 1])  # applied at the next tick
+    reg.heartbeat(ids[:10])                          # seen alive: liveness rises
+    reg.observe_outcome(ids[:3], ["success", "failure", "timeout"])   # both factors
     report = reg.tick(1.0)                           # one batched step, diagnostics included
-    report.global_coherence, reg.readiness()[ids]
+    report.global_coherence, reg.readiness()[ids]    # liveness P(up)
+    reg.reliability()[ids], reg.success_probability()[ids]
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from ..tick import TickParams
 from .books import KIND_PAIR, Books
 from .cells import CellArrays
 from .diagnostics import Diagnostics, TickReport
-from .observations import Observations
+from .observations import OUTCOMES, Observations
 from .placement import Placement
+from .reliability import ReliabilityCells
+from .reliability_reads import ReliabilityReads
 from .stepping import Stepper
 from .storage import make_store
 
@@ -49,11 +52,12 @@ class _Via:
         setattr(getattr(obj, self.part), self.name, value)
 
 
-class AgentRegister:
+class AgentRegister(ReliabilityReads):
     """N agents' belief states with the batched tick and the between-tick observations."""
 
     # the books, host numpy: per agent slot, per pair cell row, per single cell row
     kind, cell, site, last_seen = _Via("_books"), _Via("_books"), _Via("_books"), _Via("_books")
+    hazard = _Via("_books")
     pair_agents, single_agent, pair_rate = _Via("_books"), _Via("_books"), _Via("_books")
     _free_slots = _Via("_books", "free_slots")
     # the cell arrays on the backend, and the store that moves them
@@ -84,11 +88,15 @@ class AgentRegister:
         self._real = np.float32 if self.dtype == np.complex64 else np.float64
         self._rng = np.random.default_rng(seed)
         npair, nsingle = place.pair_rows.rows, place.single_rows.rows
-        self._books = Books(self.capacity, npair, nsingle, self.params.corr_rate)
+        self._books = Books(self.capacity, npair, nsingle, self.params.corr_rate,
+                            self.params.hazard)
+        prm = self.params
+        self._rel = ReliabilityCells(self.backend, self.capacity, self.dtype,
+                                     prm.reliable_prior, prm.success_unreliable,
+                                     prm.success_reliable)
         self._cells = CellArrays(store, place.put, self.dtype, npair, nsingle)
         self._diag = Diagnostics(self._books)
-        self._obs = Observations(self._books, self._cells, self._diag,
-                                 self.params.heartbeat_error)
+        self._obs = Observations(self._books, self._cells, self._diag, self.params, self._rel)
         self._stepper = Stepper(self._books, place, self._cells, self._diag, self._obs,
                                 self.params, self.backend, self._real)
 
@@ -140,8 +148,10 @@ class AgentRegister:
         return ids
 
     def _welcome(self, ids: np.ndarray, cells: np.ndarray, pairs: bool) -> None:
-        """New agents know nothing: no queued reward, maximally mixed cells."""
+        """New agents know nothing: no queued reward, maximally mixed cells, the prior
+        reliability."""
         self._obs.forget(ids)
+        self._rel.reset(ids)
         self._diag.reset_agents(ids)
         self._cells.reset(cells, pairs)
         if pairs:
@@ -167,6 +177,31 @@ class AgentRegister:
         """Agents seen alive: a weak measurement (Lueders update) and their staleness reset."""
         ids = self._books.check_ids(ids)
         self._obs.heartbeat(ids, self.now if now is None else float(now))
+
+    def observe_outcome(self, ids, outcomes) -> None:
+        """Queue task outcomes, ``"success"``, ``"failure"`` (the agent reported it) or
+        ``"timeout"`` (no answer) per id: measurements of the agents' liveness and, for those
+        that came back, of their reliability (docs/model.md). Unknown names raise and queue
+        nothing."""
+        ids = self._books.check_ids(ids)
+        names = np.broadcast_to(np.asarray(outcomes, dtype=object), ids.shape)
+        bad = [x for x in names.tolist() if x not in OUTCOMES]
+        if bad:
+            raise ValueError(f"outcomes must be one of {sorted(OUTCOMES)}, got {bad[0]!r}")
+        self._obs.outcome(ids, np.array([OUTCOMES[x] for x in names.tolist()], np.int8))
+
+    def set_hazard(self, hazard, ids=None) -> None:
+        """Lone failure rate(s) per second of ``ids`` (default: every slot, and new agents'):
+        the tick damps their liveness toward down at this rate."""
+        h = np.asarray(hazard, np.float64)
+        if not np.all(np.isfinite(h)) or np.any(h < 0):
+            raise ValueError(f"hazard must be finite and >= 0, got {hazard!r}")
+        if ids is None:
+            self._books.hazard[:] = h
+            if h.ndim == 0:
+                self._books.default_hazard = float(h)
+        else:
+            self._books.hazard[self._books.check_ids(ids)] = h
 
     def observe_failure(self, ids) -> None:
         """Agents observed failed: projective ``|0><0|`` on their site; a pair partner is

@@ -1,8 +1,11 @@
 """The register's books: which slot holds an agent, which cell and site holds it, when it was
-last seen, and each pair cell's correlated-failure rate.
+last seen, how many of its heartbeats went missing, its hazard, and each pair cell's
+correlated-failure rate.
 
 Host numpy arrays the other parts read: per agent slot (``capacity``) ``kind``, ``cell``,
-``site``, ``last_seen``; per pair cell row ``pair_agents`` ``(P, 2)`` and ``pair_rate``; per
+``site``, ``last_seen``, ``hazard`` (lone failure rate), ``misses`` / ``heard`` (heartbeats
+missed between two heard ones / heard after a first; ``heartbeat_loss`` estimates from them);
+per pair cell row ``pair_agents`` ``(P, 2)`` and ``pair_rate``; per
 single cell row ``single_agent``. An agent id is a slot in ``[0, capacity)``, stable until the
 agent is removed. Which cell row a new agent gets is the placement's decision
 (``placement.py``); the books record it. ``membership`` counts changes, so the tick can cache
@@ -20,8 +23,14 @@ class Books:
     """Slots and seats of ``capacity`` agents over ``pair_rows`` pair cells and
     ``single_rows`` single cells."""
 
-    def __init__(self, capacity: int, pair_rows: int, single_rows: int, corr_rate: float):
+    def __init__(self, capacity: int, pair_rows: int, single_rows: int, corr_rate: float,
+                 hazard: float = 0.0):
         n = self.capacity = capacity
+        self.default_hazard = hazard
+        self.hazard = np.full(n, hazard, np.float64)
+        self.misses = np.zeros(n, np.float64)
+        self.heard = np.zeros(n, np.float64)
+        self.heard_once = np.zeros(n, bool)
         self.kind = np.zeros(n, np.int8)
         self.cell = np.full(n, -1, np.int64)
         self.site = np.zeros(n, np.int8)
@@ -80,7 +89,7 @@ class Books:
         self.site[ids] = np.tile([0, 1], len(cells))
         self.pair_agents[cells] = ids.reshape(-1, 2)
         self.pair_rate[cells] = corr_rate
-        self.last_seen[ids] = now
+        self._fresh(ids, now)
         self.pair_hw = max(self.pair_hw, int(cells.max(initial=-1)) + 1)
         self.membership += 1
 
@@ -88,13 +97,33 @@ class Books:
         """Agent ``ids[i]`` takes single cell ``cells[i]``."""
         self.kind[ids], self.cell[ids], self.site[ids] = KIND_SINGLE, cells, 0
         self.single_agent[cells] = ids
-        self.last_seen[ids] = now
+        self._fresh(ids, now)
         self.single_hw = max(self.single_hw, int(cells.max(initial=-1)) + 1)
         self.membership += 1
 
-    def seen(self, ids: np.ndarray, when: float) -> None:
-        """Agents seen alive at model time ``when``: their staleness clocks restart."""
+    def _fresh(self, ids: np.ndarray, now: float) -> None:
+        self.last_seen[ids] = now
+        self.hazard[ids] = self.default_hazard
+        self.misses[ids], self.heard[ids], self.heard_once[ids] = 0.0, 0.0, False
+
+    def seen(self, ids: np.ndarray, when: float, period: float = 0.0) -> None:
+        """Agents seen alive at model time ``when``: their staleness clocks restart. With a
+        heartbeat ``period``, the gap since the last one heard counts the ones missed (gaps
+        longer than 3.5 periods are outages, not losses, and are not counted)."""
+        if period > 0:
+            gap = when - self.last_seen[ids]
+            counted = self.heard_once[ids] & (gap < 3.5 * period) & (gap > 0)
+            lost = np.maximum(np.round(gap / period) - 1.0, 0.0)
+            np.add.at(self.misses, ids[counted], lost[counted])
+            np.add.at(self.heard, ids[counted], 1.0)
+            self.heard_once[ids] = True
         self.last_seen[ids] = when
+
+    def heartbeat_loss(self, ids: np.ndarray, prior: float, strength: float) -> np.ndarray:
+        """Each agent's heartbeat loss: Beta posterior mean with ``prior`` worth ``strength``
+        heartbeats."""
+        m = self.misses[ids]
+        return (m + prior * strength) / (m + self.heard[ids] + strength)
 
     def unseat(self, ids: np.ndarray) -> list[tuple[bool, int]]:
         """Free the slots of ``ids`` (checked); returns the cells left empty, in order, as

@@ -33,6 +33,7 @@ class TickReport:
     n_pairs: int
     duration_s: float
     time: float
+    mean_reliability: float = 0.0   # mean P(reliable) over active agents
 
 
 class Diagnostics:

@@ -1,12 +1,17 @@
-"""Between ticks: the queue of observations (heartbeats, failures) and of task outcomes.
+"""Between ticks: the queue of observations (heartbeats, failures, outcomes, silence) and of
+reward rotations.
 
-Observations are queued and applied in arrival order before the next tick or the next read of a
-diagnostic, in one batched scatter per round: round k applies the k-th event of every cell, so a
-burst of heartbeats costs one device update, not one each. A heartbeat is a weak measurement
-(POVM ``M0 = diag(sqrt(e), 1)``, ``M1 = diag(sqrt(1 - e), 0)`` on the site, ``e`` the false-alive
-rate), an observed failure the projection on ``|0>``; both are Lueders updates
+Every observation is a measurement of the agent's liveness site by a diagonal Kraus operator
+``M = diag(m0, m1)`` (``m = sqrt(effect)``, the table of ``uqo.engine.evidence``): a heartbeat
+``(sqrt(e), sqrt(1 - e))`` (``e`` the false-alive rate), an observed failure ``(1, 0)``, a task
+outcome that came back ``(0, 1)``, a timeout ``(1, sqrt(t))``, missed heartbeats ``(1,
+sqrt(l^k))``. They are queued and applied in arrival order before the next tick or the next read
+of a diagnostic, in one batched scatter per round: round k applies the k-th event of every cell,
+so a burst of heartbeats costs one device update, not one each. Each is a Lueders update
 (``uqo.engine.observe``) of the agent's cell, so a pair partner is updated through the joint
-state. Outcomes (rewards) add up per agent until the tick reads them.
+state. Outcomes that came back are also measurements of the agent's reliability qubit
+(``ReliabilityCells``). Rewards (the register's older rotation API) add up per agent until the
+tick reads them.
 """
 
 from __future__ import annotations
@@ -21,19 +26,21 @@ from .books import KIND_FREE, KIND_PAIR, KIND_SINGLE, Books
 from .cells import CellArrays
 from .diagnostics import Diagnostics
 
-_HEARTBEAT, _FAILURE = 0, 1
+SUCCESS, FAILURE, TIMEOUT = 0, 1, 2
+OUTCOMES = {"success": SUCCESS, "failure": FAILURE, "timeout": TIMEOUT}
 
 
 class Observations:
     """The queued observations and the summed rewards of agents in ``books``; applies them to
-    ``cells`` and refreshes ``diagnostics``. ``heartbeat_error``: ``e`` above."""
+    ``cells`` and ``reliability`` and refreshes ``diagnostics``; ``params``: the model's
+    ``TickParams`` (``e``, ``t``, the heartbeat period)."""
 
-    def __init__(self, books: Books, cells: CellArrays, diagnostics: Diagnostics,
-                 heartbeat_error: float):
+    def __init__(self, books: Books, cells: CellArrays, diagnostics: Diagnostics, params,
+                 reliability):
         self._books, self._cells, self._diag = books, cells, diagnostics
-        self._error = heartbeat_error
+        self._params, self.reliability = params, reliability
         self.rewards = np.zeros(books.capacity, np.float64)
-        self._queue: list[tuple[np.ndarray, int]] = []   # (agent ids, _HEARTBEAT | _FAILURE)
+        self._queue: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (ids, m0, m1)
 
     # ---- queueing (ids already checked) ------------------------------------------------------
     def record_outcome(self, ids: np.ndarray, rewards) -> None:
@@ -45,11 +52,30 @@ class Observations:
         np.add.at(self.rewards, ids, r)
 
     def heartbeat(self, ids: np.ndarray, when: float) -> None:
-        self._books.seen(ids, when)
-        self._queue.append((ids, _HEARTBEAT))
+        self._books.seen(ids, when, self._params.heartbeat_period)
+        e = self._params.heartbeat_error
+        self._push(ids, math.sqrt(e), math.sqrt(1 - e))
 
     def failure(self, ids: np.ndarray) -> None:
-        self._queue.append((ids, _FAILURE))
+        self._push(ids, 1.0, 0.0)
+
+    def outcome(self, ids: np.ndarray, codes: np.ndarray) -> None:
+        """Task outcomes (``SUCCESS``, ``FAILURE``, ``TIMEOUT`` per id): liveness evidence for
+        each, reliability evidence for those that came back."""
+        back = codes != TIMEOUT
+        self._push(ids, np.where(back, 0.0, 1.0),
+                   np.where(back, 1.0, math.sqrt(self._params.timeout_alive)))
+        if back.any():
+            self.reliability.outcome(ids[back], codes[back] == SUCCESS)
+
+    def silence(self, ids: np.ndarray, m1: np.ndarray) -> None:
+        """Expected heartbeats that did not come: ``M = diag(1, m1)``."""
+        self._push(ids, 1.0, m1)
+
+    def _push(self, ids: np.ndarray, m0, m1) -> None:
+        if len(ids):
+            self._queue.append((ids, np.broadcast_to(np.asarray(m0, np.float64), ids.shape),
+                                np.broadcast_to(np.asarray(m1, np.float64), ids.shape)))
 
     def forget(self, ids: np.ndarray) -> None:
         """Drop the summed rewards of ``ids`` (new or removed agents)."""
@@ -67,13 +93,11 @@ class Observations:
             return
         queue, self._queue = self._queue, []
         kind = self._books.kind
-        agents = np.concatenate([ids for ids, _ in queue])
-        kinds = np.concatenate([np.full(len(ids), k, np.int8) for ids, k in queue])
+        agents = np.concatenate([ids for ids, _, _ in queue])
+        m0 = np.concatenate([x for _, x, _ in queue])
+        m1 = np.concatenate([x for _, _, x in queue])
         keep = kind[agents] != KIND_FREE
-        agents, kinds = agents[keep], kinds[keep]
-        e = self._error
-        m0 = np.where(kinds == _HEARTBEAT, math.sqrt(e), 1.0)
-        m1 = np.where(kinds == _HEARTBEAT, math.sqrt(1 - e), 0.0)
+        agents, m0, m1 = agents[keep], m0[keep], m1[keep]
         for pairs in (True, False):
             sel = (kind[agents] == (KIND_PAIR if pairs else KIND_SINGLE))
             if sel.any():

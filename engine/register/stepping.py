@@ -10,6 +10,7 @@ aggregates to a ``TickReport``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -43,12 +44,24 @@ class Stepper:
         t0 = time.perf_counter()
         self._obs.flush(refresh=False)
         self.now += float(dt)
+        self._silence(dt)
         pair_out = self._tick_pairs(dt)
         single_out = self._tick_singles(dt)
         self._obs.rewards_applied()
+        prm = self._params
+        rel = self._obs.reliability
+        if self._cells.failed:
+            rel.to_host()
+        rel.tick(self._books.capacity, -math.expm1(-prm.reliability_drift * dt),
+                 prm.drift_target)
         if not self._cells.failed:  # after a GPU failover the state is on the host
             self._backend.synchronize()
-        self.report = self._diag.report(pair_out, single_out, time.perf_counter() - t0, self.now)
+        report = self._diag.report(pair_out, single_out, time.perf_counter() - t0, self.now)
+        active = self._books.active
+        n_act = self._books.n_active
+        mean_rel = float(rel.ready[active].sum(dtype=np.float64)) / n_act if n_act else 0.0
+        self.report = dataclasses.replace(report, mean_reliability=mean_rel,
+                                          duration_s=time.perf_counter() - t0)
         return self.report
 
     def _geometry(self, kind: str, n: int) -> Geometry:
@@ -61,6 +74,27 @@ class Stepper:
             self._geo[kind] = (key, Geometry.build(agents))
         return self._geo[kind][1]
 
+    def _silence(self, dt: float) -> None:
+        """Heartbeats expected in ``(now - dt, now]`` that did not come: a measurement
+        ``diag(1, sqrt(l^k))`` of each such agent's liveness (``k`` missed, ``l`` its estimated
+        loss), applied before the channels."""
+        prm, books = self._params, self._books
+        period = prm.heartbeat_period
+        if period <= 0:
+            return
+        ids = np.flatnonzero(books.active)
+        tau = self.now - books.last_seen[ids]
+        k1 = np.floor((tau - prm.heartbeat_grace) / period)
+        k0 = np.maximum(np.floor((tau - dt - prm.heartbeat_grace) / period), 0.0)
+        missed = np.where(k1 >= 1, np.maximum(k1 - k0, 0.0), 0.0)
+        hit = missed > 0
+        if not hit.any():
+            return
+        ids, missed = ids[hit], missed[hit]
+        loss = books.heartbeat_loss(ids, prm.heartbeat_loss, prm.loss_strength)
+        self._obs.silence(ids, loss ** (missed / 2))
+        self._obs.flush(refresh=False)
+
     def _site_rates(self, agents, ok: np.ndarray | None, dt: float):
         """Channel strengths ``(p, q, g, r)`` per cell for the agents on one site (``ok`` marks
         occupied sites; None = all occupied). Empty sites get all zeros."""
@@ -68,12 +102,13 @@ class Stepper:
         safe = agents if ok is None else np.maximum(agents, 0)
         silent = self.now - self._books.last_seen[safe]
         late = silent > prm.deadline
+        hazard = self._books.hazard[safe]
         tau = silent.astype(real)
         p = np.multiply(tau, real(prm.lambda1 * dt), out=tau)
         p += real(prm.lambda0 * dt)
         p = -np.expm1(-p)
         q = np.full(len(p), -math.expm1(-prm.kappa * dt) / 2, dtype=real)
-        g = late * real(-math.expm1(-prm.mu * dt))
+        g = -np.expm1(-(hazard + late * prm.mu) * dt).astype(real)
         r = self._obs.rewards[safe].astype(real)
         np.clip(r, -1, 1, out=r)
         out = (p, q, g.astype(real, copy=False), r)

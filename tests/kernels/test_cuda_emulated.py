@@ -83,6 +83,39 @@ def test_single_kernel_equals_reference(cp, n):
     _assert_same(*got, *ref.tick_singles(rho, s, _singles_in(params)))
 
 
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=lambda c: c.label)
+@pytest.mark.parametrize("n", [1, 17, 300])
+def test_reliability_kernels_equal_the_reference(cp, config, n):
+    """The reliability qubits' drift (every row of a partial last block) and queued outcome
+    updates, with an impossible outcome left for the caller and flagged."""
+    from uqo.engine import reliability as rel
+
+    rng = np.random.default_rng(n)
+    rho = random_states(rng, max(n, 3), 2)[:n].astype(np.complex64)
+    d_rho = cp.asarray(rho)
+    rows = np.unique(rng.integers(0, n, max(n // 2, 1))).astype(np.int64)
+    e0, e1 = rng.uniform(0.02, 1, len(rows)), rng.uniform(0.02, 1, len(rows))
+    d_rho[cp.asarray(rows[:1])] = cp.asarray(np.array([[[1, 0], [0, 0]]], np.complex64))
+    e0[0], e1[0] = 0.0, 1.0                      # row 0 of the batch: probability 0
+    bad = cp.zeros(len(rows), cp.uint8)
+    ct.reliability_observe(d_rho, cp.asarray(rows), cp.asarray(e0), cp.asarray(e1), bad,
+                           config)
+    want = rho.copy()
+    want[rows[:1]] = np.array([[1, 0], [0, 0]])
+    want[rows[1:]] = rel.lueders_diagonal(want[rows[1:]].astype(np.complex128), e0[1:], e1[1:])
+    assert bad.get().tolist() == [1] + [0] * (len(rows) - 1)
+    np.testing.assert_allclose(d_rho.get(), want, atol=TOL)
+    ready, ent = cp.zeros(n + 3, cp.float32), cp.zeros(n + 3, cp.float32)
+    ct.reliability_inplace(d_rho, n, 0.07, 0.6, ready, ent, config)
+    want = rel.drift(want.astype(np.complex128), 0.07, 0.6)
+    np.testing.assert_allclose(d_rho.get(), want, atol=TOL)
+    np.testing.assert_allclose(ready.get()[:n], rel.reliability(want), atol=TOL)
+    np.testing.assert_allclose(ent.get()[:n], rel.qubit_entropy(want), atol=TOL)
+    assert ready.get()[n:].tolist() == [0.0] * 3             # nothing past n is written
+    with pytest.raises(ValueError, match="rho must be"):
+        ct.reliability_inplace(cp.asarray(rho.astype(np.complex128)), n, 0.1, 0.5, ready, ent)
+
+
 def _run_pairs_inplace(cp, rho, s, params, live, config=None):
     d_rho, d_s = cp.asarray(rho), cp.asarray(s)
     out = cp.empty((len(ct.PAIR_KEYS), len(rho)), cp.float32)

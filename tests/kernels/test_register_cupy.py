@@ -95,8 +95,8 @@ def step(regs, rng) -> str:
     one = regs[0]
     live = np.flatnonzero(one.kind != 0)
     free = len(one._free_slots)
-    op = str(rng.choice(["pairs", "singles", "heartbeat", "failure", "outcome", "remove",
-                         "state", "tick", "tick", "tick"]))
+    op = str(rng.choice(["pairs", "singles", "heartbeat", "failure", "outcome", "measure",
+                         "remove", "state", "tick", "tick", "tick"]))
     if op == "pairs" and free >= 2:
         n = int(rng.integers(1, min(6, free // 2) + 1))
         ids = [r.add_pairs(n) for r in regs]
@@ -105,6 +105,11 @@ def step(regs, rng) -> str:
         n = int(rng.integers(1, min(6, free) + 1))
         ids = [r.add_singles(n) for r in regs]
         assert all(np.array_equal(ids[0], x) for x in ids)
+    elif op == "measure" and len(live):      # task outcomes: both factors, reliability on tick.cu
+        who = rng.choice(live, size=int(rng.integers(1, min(8, len(live)) + 1)))
+        kinds = rng.choice(["success", "failure", "timeout"], len(who))
+        for r in regs:
+            r.observe_outcome(who, kinds)
     elif op in ("heartbeat", "failure", "outcome", "remove") and len(live):
         who = rng.choice(live, size=int(rng.integers(1, min(8, len(live)) + 1)))
         if op == "remove":
@@ -129,7 +134,8 @@ def step(regs, rng) -> str:
 def assert_same(want, got, where: str) -> None:
     """Same agents, same diagnostics and the same state in every active agent's cell."""
     assert np.array_equal(want.kind, got.kind) and np.array_equal(want.cell, got.cell), where
-    for name in ("readiness", "entropy", "pair_mutual_information", "pair_concurrence"):
+    for name in ("readiness", "entropy", "pair_mutual_information", "pair_concurrence",
+                 "reliability", "reliability_entropy"):
         a, b = getattr(want, name)(), getattr(got, name)()
         assert np.abs(a - b).max(initial=0) < TOL, (where, name, np.abs(a - b).max())
     for attr, kind in (("rho_pairs", 2), ("rho_singles", 1)):
@@ -217,6 +223,8 @@ def _reset(reg) -> None:
     reg.s_pairs[:] = math.log(4)
     reg.rho_singles[:] = np.eye(2, dtype=reg.rho_singles.dtype) / 2
     reg.s_singles[:] = math.log(2)
+    rel = reg._rel                     # reliability qubits restart from the prior; outcomes
+    rel.rho[:] = np.diag([1 - rel.p0, rel.p0])    # still queued on the host are kept
 
 
 @pytest.mark.parametrize("at, call", [("launch", "run_pairs"), ("alloc", "take")])

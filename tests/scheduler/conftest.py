@@ -8,9 +8,11 @@ from uqo.control.scheduler import AgentSpec, Scheduler, TaskSpec
 
 
 def make_scheduler(capacity: int = 64, **kw) -> Scheduler:
+    from uqo.engine.params import belief_defaults
     from uqo.engine.register import AgentRegister
 
-    reg = AgentRegister(capacity=capacity, backend="numpy", seed=kw.get("seed", 0))
+    reg = AgentRegister(capacity=capacity, backend="numpy", seed=kw.get("seed", 0),
+                        params=belief_defaults())
     return Scheduler(capacity=capacity, register=reg, **kw)
 
 
@@ -33,7 +35,8 @@ def set_readiness(sched: Scheduler, agent_id: str, p: float) -> None:
 
 
 LABELS = (("quantum", "sample"), ("quantum", "exact"), ("round_robin", "sample"),
-          ("least_connections", "sample"), ("power_of_two", "sample"), ("adaptive", "sample"))
+          ("least_connections", "sample"), ("power_of_two", "sample"), ("adaptive", "sample"),
+          ("thompson", "sample"), ("ewma", "sample"))
 
 
 @pytest.fixture(params=LABELS, ids=lambda p: p[0] if p[1] == "sample" else "quantum_exact")

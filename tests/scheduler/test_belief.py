@@ -1,6 +1,7 @@
 """Failure-domain pairing in the engine register, and events reaching it."""
 
 import numpy as np
+import pytest
 from uqo.control.scheduler.belief import reduced
 
 from .conftest import agent, make_scheduler
@@ -27,7 +28,8 @@ def test_a_waiting_agent_keeps_its_belief_when_paired():
     state = s.register.cell_state(int(s.link.eng[0]))
     assert state.shape == (4, 4)
     assert np.allclose(reduced(state, int(s.link.site[0])), np.diag([0.2, 0.8]), atol=1e-6)
-    assert np.allclose(reduced(state, int(s.link.site[1])), np.eye(2) / 2, atol=1e-6)
+    e = s.register.params.heartbeat_error       # the newcomer registered: one heartbeat
+    assert np.allclose(reduced(state, int(s.link.site[1])), np.diag([e, 1 - e]), atol=1e-6)
 
 
 def test_removing_one_member_leaves_the_partner_alone_with_its_state():
@@ -60,14 +62,17 @@ def test_heartbeat_raises_readiness_and_failure_lowers_a_correlated_partner():
     assert not s.table.up[0] and s.table.up[1]
 
 
-def test_outcomes_rotate_readiness_at_the_next_tick():
+def test_outcomes_measure_both_factors_and_a_timeout_only_liveness():
     s = make_scheduler(8)
-    s.add_agents([agent(0), agent(1)])
-    s.heartbeat("a0", 0.0)
-    s.heartbeat("a1", 0.0)   # a maximally mixed state has no direction to rotate
-    before = s.register.readiness()[s.link.eng[:2]]
+    s.add_agents([agent(0), agent(1), agent(2)])
+    eng = s.link.eng[:3]
+    rel0 = s.register.reliability()[eng]
+    up = float(s.register.readiness()[eng[2]])
     s.report_outcome("a0", True, 0.1)
     s.report_outcome("a1", False, 0.1)
-    s.tick(1.0)
-    r = s.register.readiness()[s.link.eng[:2]]
-    assert r[0] > before[0] - 0.02 and r[1] < before[1] - 0.1
+    s.report_outcome("a2", False, 5.0, timed_out=True)
+    live, rel = s.register.readiness()[eng], s.register.reliability()[eng]
+    assert live[0] == pytest.approx(1.0) and live[1] == pytest.approx(1.0)   # they answered
+    t = s.register.params.timeout_alive                                      # it did not:
+    assert live[2] == pytest.approx(up * t / (1 - up + up * t), abs=1e-6)    # weak evidence
+    assert rel[0] > rel0[0] and rel[1] < rel0[1] - 0.3 and rel[2] == rel0[2]

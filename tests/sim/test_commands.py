@@ -32,7 +32,29 @@ def test_bench_scheduler_small_fleet_has_no_violations(tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert {r["strategy"] for r in doc["results"]} == {
         "quantum", "quantum_exact", "round_robin", "least_connections", "power_of_two",
-        "adaptive"}
+        "adaptive", "thompson", "ewma"}
     for r in doc["results"]:
         assert r["violations"] == 0 and r["tasks_per_s"] > 0
         assert r["assigned"] + r["pending"] + r["rejected"] == 2 * 40
+
+
+def test_simulate_a_family_and_a_small_suite(tmp_path, capsys):
+    out = tmp_path / "f.json"
+    rc = main(["simulate", "--family", "slow_degradation", "--agents", "120", "--duration",
+               "10", "--rate", "3", "--strategies", "quantum,thompson", "--quality", "0",
+               "--no-progress", "--out", str(out), "--plot", str(tmp_path / "f.png")])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["config"]["degrade"] == 0.2 and doc["config"]["agents"] == 120
+    sj = tmp_path / "suite.json"
+    rc = main(["simulate", "--suite", "standard", "--families", "bursty_arrivals",
+               "--seeds", "2", "--agents", "100", "--duration", "10", "--rate", "2",
+               "--strategies", "quantum,ewma", "--no-progress", "--out", str(sj),
+               "--plot", str(tmp_path / "suite.png")])
+    assert rc == 0
+    doc = json.loads(sj.read_text())
+    assert doc["families"]["bursty_arrivals"]["vs_best_classical"]["best"] == "ewma"
+    assert (tmp_path / "suite.md").read_text().startswith("| family")
+    capsys.readouterr()
+    assert main(["simulate", "--suite", "huge", "--out", str(tmp_path / "x.json")]) == 2
+    assert "'huge'" in capsys.readouterr().out

@@ -50,6 +50,39 @@ def test_a_domain_failure_counts_exposed_tasks_and_fails_them():
     sim.sched.hold(w.tasks[task].task_id, [w.specs[a].agent_id for a in members[:2]])
     sim._start(task, members[:2], 0.0)
     sim._on_domain_down(1.0, (0, 5.0))
-    assert sim.metrics.exposed == 1 and task not in sim.running
+    assert sim.scores.exposed == 1 and task not in sim.running
     assert not sim.alive[members].any()
-    assert sim.metrics.counts["failed_agent_down"] == 1
+    assert sim.scores.counts["failed_agent_down"] == 1
+
+
+def test_probes_spend_the_budget_and_a_dead_agent_does_not_answer():
+    w = _world(probe_rate=2.0)
+    sim = Simulation(w, make_scheduler("ewma", w.config, 0.1), probe_policy="round_robin")
+    sim.slot = sim.sched.add_agents(w.specs)
+    sim.alive[:] = True
+    sim.alive[sim.sched.probes.cursor] = False          # the first target is down
+    sim._probe(1.0)
+    assert sim.scores.counts["probes"] == 2 and sim.sched.stats()["counts"]["probes"] == 2
+    first = sim.slot[0]
+    assert sim.sched.books.count[first] == 1 and sim.sched.books.fail[first] == 1
+
+
+def test_forecasts_are_scored_on_the_run():
+    w = _world()
+    sim = Simulation(w, make_scheduler("quantum", w.config, 0.1))
+    sim.run()
+    out = sim.forecast.summary()
+    assert out["outcomes"] > 0
+    for m in ("quantum", "thompson", "ewma", "base_rate"):
+        assert 0 <= out["models"][m]["brier"] <= 1
+    assert out["load_mae"]["little"] is not None
+
+
+def test_degradation_lowers_the_success_of_tasks_started_late():
+    w = _world()
+    w = dataclasses.replace(w, reliability=np.ones(w.n_agents), speed=np.ones(w.n_agents),
+                            onset=np.zeros(w.n_agents))
+    agents = np.arange(8)
+    early = _outcome(w, 0, agents, np.ones(8, bool), 0.0)
+    late = _outcome(w, 0, agents, np.ones(8, bool), 1e6)
+    assert early[0] in (None, "timeout") and late[0] == "agent_failed"

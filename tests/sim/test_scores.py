@@ -1,10 +1,10 @@
-from uqo.control.sim.scores import Metrics, percentiles
+from uqo.control.sim.scores import RunScores, percentiles
 
 
 def test_percentiles_and_summary_on_hand_data():
     assert percentiles([1, 2, 3, 4, 5]) == {"p50": 3.0, "p95": 4.8, "p99": 4.96}
     assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
-    m = Metrics(3, bin_s=10.0)
+    m = RunScores(3, bin_s=10.0)
     m.counts["arrived"] = 4
     m.finished(1.0, True, None)
     m.finished(12.0, False, "timeout")

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "uqo.cli.security",
     "uqo.cli.users",
     "uqo.cli.stack",
+    "uqo.cli.tune",
 )
 
 

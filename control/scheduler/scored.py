@@ -1,0 +1,142 @@
+"""Strategies that rank agents by an estimated probability of completing a task.
+
+A *scored* strategy has an estimator ``q(view, slots, rng)``: each agent's probability of
+completing a task, in [0, 1]. Every scored strategy then places the same way, so two of them
+differ only in what they know:
+
+    cost(a, j) = -log q(a) + FIT_WEIGHT (1 - fitness_a / max_fitness)
+                 + LOAD_WEIGHT (load_a + j) / capacity_a
+
+(``j``: the extra task this unit would be). A gang succeeds when all its agents do, so the sum
+of ``-log q`` over a gang is minus the log of its success probability: cheapest units = the
+likeliest gang. Declared fitness and load only break near-ties (``FIT_WEIGHT``, ``LOAD_WEIGHT``
+are in the same log units: 0.01 is worth one percent of success). An agent whose estimate is
+below ``floor`` (default ``FLOOR``) is not dispatched to in this decision: its task waits for a
+better agent rather than go where it will probably fail. Per signature the candidates are its source list
+(a uniform sample of ``CANDIDATE_CAP`` of it when longer), their cheapest units are found by
+the threshold scan of ``ranking`` and matched by ``ranked`` (gang, capacity, anti-affinity),
+like ``quantum_exact``.
+
+``q`` is evaluated once per agent per decision (a cache), so a random estimator (a Thompson
+draw) gives every signature and every matching round of one decision the same value.
+
+Estimators here: ``thompson`` (one draw from the discounted Beta posterior) and ``ewma`` (the
+EWMA success score), both from ``outcomes.OutcomeBooks``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ranked import Claims, claim_units, place_ranked
+from .ranking import scan_units, unit_costs
+
+FIT_WEIGHT = 0.01
+LOAD_WEIGHT = 0.01
+FLOOR = 0.5
+MIN_Q = 1e-6
+CANDIDATE_CAP = 4096
+SLACK = 16
+
+
+class Scored:
+    """Best units by ``-log q`` plus the tie-breaks (module docstring)."""
+
+    def __init__(self, name: str, estimate, floor: float = FLOOR, mean=None):
+        """``mean(view, slots)``: the estimate's expectation, which the floor is applied to
+        (default: the estimate itself; a Thompson draw is compared by its posterior mean, so
+        an agent is not refused for one unlucky draw)."""
+        self.name, self.estimate, self.floor = name, estimate, floor
+        self.mean = mean
+        self.claims = None
+        self._view = None
+        self._q = np.zeros(0)
+        self._known = np.zeros(0, bool)
+        self._touched: list[np.ndarray] = []
+
+    def place(self, view, ledger, batch, rows, rng, stats) -> np.ndarray:
+        self._begin(view)
+        groups = []
+        for sig, srows in batch.sig_groups(rows):
+            need, n_tasks = batch.needs[sig], len(srows)
+            d = int(batch.k[srows].sum())
+            cand = self._candidates(batch.sources[sig].slots, rng)
+            bound = self.idle_cost(view, cand, rng)
+            idx = np.argsort(bound, kind="stable")
+            order, bounds = cand[idx], bound[idx]
+
+            def evaluate(slots, need=need, n=n_tasks):
+                t = view.table
+                ok = t.eligible(slots, need.caps, need.comps, need.level) & (view.free(slots) > 0)
+                ok &= self._above_floor(view, slots)
+                s = slots[ok]
+                return unit_costs(s, np.minimum(view.free(s), n), self.cost_of(view))
+
+            def scan(m, order=order, bounds=bounds, evaluate=evaluate):
+                return scan_units(order, bounds, 0, m, evaluate)
+
+            groups.append((srows, claim_units(scan, d, SLACK + d, self.claims)))
+        self.claims.clear()
+        return place_ranked(view, ledger, groups, batch.k, batch.level, self.cost_of(view), stats)
+
+    def _begin(self, view) -> None:
+        n = view.table.capacity
+        if self.claims is None or len(self.claims.count) != n:
+            self.claims = Claims(n)
+            self._q, self._known = np.zeros(n), np.zeros(n, bool)
+            self._touched = []
+        if view is not self._view:
+            for t in self._touched:
+                self._known[t] = False
+            self._touched, self._view = [], view
+
+    def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
+        if self.floor <= 0:
+            return np.ones(len(slots), bool)
+        value = self._q[slots] if self.mean is None else self.mean(view, slots)
+        return value >= self.floor
+
+    @staticmethod
+    def _candidates(post: np.ndarray, rng) -> np.ndarray:
+        if len(post) <= CANDIDATE_CAP:
+            return post
+        return post[np.unique(rng.integers(0, len(post), CANDIDATE_CAP))]
+
+    def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
+        """The estimator's value per slot, drawn at most once per decision."""
+        slots = np.asarray(slots, np.int64)
+        new = np.unique(slots[~self._known[slots]])
+        if len(new):
+            self._q[new] = np.clip(self.estimate(view, new, rng), 0.0, 1.0)
+            self._known[new] = True
+            self._touched.append(new)
+        return self._q[slots]
+
+    def idle_cost(self, view, slots: np.ndarray, rng) -> np.ndarray:
+        """The cost of an agent's first unit if it were idle: a lower bound on all its units."""
+        fit = view.table.fitness[slots].astype(np.float64) / view.fit_max
+        return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+
+    def cost_of(self, view):
+        t = view.table
+
+        def cost(a, j):
+            fit = t.fitness[a].astype(np.float64) / view.fit_max
+            return (-np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+                    + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a])
+
+        return cost
+
+
+def thompson(view, slots: np.ndarray, rng) -> np.ndarray:
+    """One draw from each agent's discounted Beta posterior of success."""
+    return view.books.sample(slots, view.now, rng)
+
+
+def thompson_mean(view, slots: np.ndarray) -> np.ndarray:
+    return view.books.mean(slots, view.now)
+
+
+def ewma(view, slots: np.ndarray, rng) -> np.ndarray:
+    """Each agent's EWMA success score."""
+    return view.books.ewma(slots)

@@ -1,0 +1,43 @@
+"""Joint and lone failure rates (Gamma-Poisson, pooled then per pair) and what they do to the
+engine: a pair that fails together gains mutual information and loses readiness."""
+
+import numpy as np
+import pytest
+from uqo.control.scheduler.correlation import JointFailures
+
+from .conftest import agent, make_scheduler
+
+
+def test_joint_failures_are_counted_once_and_rates_shrink_toward_the_pool():
+    j = JointFailures(8, prior_rate=0.001, window_s=10.0, prior_s=100.0, pool_prior_s=1000.0,
+                      prior_hazard=1 / 3600)
+    j.paired(np.array([0, 1, 2, 3]), now=0.0)
+    assert not j.failed(0, 1, now=50.0) and j.lone == 1
+    assert j.failed(1, 0, now=55.0) and j.lone == 0 and j.joint[0] == j.joint[1] == 1
+    assert not j.failed(2, 3, now=60.0) and not j.failed(3, 2, now=90.0) and j.lone == 2
+    heads = np.array([0, 2])
+    pooled = (1 + 0.001 * 1000) / (2 * 100 + 1000)
+    assert j.pooled_rate(heads, 100.0) == pytest.approx(pooled)
+    rates = j.pair_rates(heads, 100.0)
+    assert rates == pytest.approx([(1 + pooled * 100) / 200, pooled * 100 / 200])
+    j.elapsed(4, 100.0)
+    assert j.hazard() == pytest.approx((2 + 1) / (400 + 3600))
+
+
+def test_a_pair_that_fails_together_gains_mutual_information_and_loses_readiness():
+    s = make_scheduler(16)
+    s.add_agents([agent(i, domain=f"d{i // 2}") for i in range(8)])
+    for t in range(1, 40):
+        now = float(t)
+        s.heartbeats([f"a{i}" for i in range(8)], now)
+        if t % 10 == 0:                       # d0 fails as a whole, d1..d3 never
+            s.agent_failed("a0")
+            s.agent_failed("a1")
+        s.tick(1.0)
+    s.refresh_beliefs()
+    mi = s.register.pair_mutual_information()
+    eng = s.link.eng
+    assert s.stats()["counts"]["joint_failures"] == 3
+    assert mi[eng[0]] > 3 * mi[eng[2]]
+    reg = s.register
+    assert reg.pair_rate[reg.cell[eng[0]]] > 5 * reg.pair_rate[reg.cell[eng[2]]]

@@ -1,0 +1,65 @@
+"""Forecasts: per-agent failure probability from each model, fleet load by Little's law."""
+
+import math
+
+import numpy as np
+import pytest
+from uqo.control.scheduler.forecast import FAILURE_MODELS, LoadForecast
+
+from .conftest import agent, make_scheduler, set_readiness, task
+
+
+def test_load_forecast_relaxes_toward_rate_times_hold_time():
+    f = LoadForecast(tau_s=1e-9, alpha=1.0)
+    assert f.forecast(10.0, 7) == 7.0           # nothing learned yet: persistence
+    f.placed(30)
+    f.tick(1.0)                                 # 30 agent-slots per second
+    f.released(4.0)                             # each held 4 s
+    assert f.forecast(0.0, 50) == pytest.approx(50)
+    assert f.forecast(1e6, 50) == pytest.approx(120)
+    d = math.exp(-10 / 4)
+    assert f.forecast(10.0, 50) == pytest.approx(50 * d + 120 * (1 - d))
+
+
+def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_readiness():
+    s = make_scheduler(8)
+    s.add_agents([agent(i) for i in range(3)])
+    set_readiness(s, "a0", 0.9)
+    for _ in range(4):
+        s.report_outcome("a1", False, 1.0)
+    for m in FAILURE_MODELS:
+        q = s.failure_forecast(10.0, m)
+        assert q.shape == (3,) and ((0 <= q) & (q <= 1)).all()
+    assert s.failure_forecast(10.0, "quantum", ["a0"])[0] == pytest.approx(0.1, abs=1e-5)
+    th = s.failure_forecast(10.0, "thompson")
+    assert th[1] > th[2]
+    assert np.ptp(s.failure_forecast(10.0, "base_rate")) == 0
+    with pytest.raises(ValueError, match="model"):
+        s.failure_forecast(10.0, "oracle")
+
+
+def test_the_scheduler_feeds_its_load_forecast():
+    s = make_scheduler(8)
+    s.add_agents([agent(i, capacity=2) for i in range(4)])
+    s.decide([task("t", 3)], now=0.0)
+    assert s.load_now() == 3
+    s.tick(2.0)
+    s.release("t")
+    assert s.load_forecast.hold_s == pytest.approx(2.0)
+    assert s.load_forecast.rate > 0
+
+
+def test_the_forecast_summary_names_the_riskiest_agents():
+    s = make_scheduler(8)
+    assert s.forecast_summary(30.0)["failure"]["mean"] is None     # no agents yet
+    s.add_agents([agent(i) for i in range(4)])
+    for i, p in enumerate([0.9, 0.2, 0.95, 0.6]):
+        set_readiness(s, f"a{i}", p)
+    out = s.forecast_summary(30.0, riskiest=2)
+    assert out["horizon_s"] == 30.0 and out["load_now"] == 0
+    f = out["failure"]
+    assert [r["agent_id"] for r in f["riskiest"]] == ["a1", "a3"]
+    assert f["above_half"] == 1 and f["mean"] == pytest.approx(np.mean([0.1, 0.8, 0.05, 0.4]),
+                                                              abs=1e-5)
+    with pytest.raises(ValueError, match="horizon_s"):
+        s.forecast_summary(float("nan"))
