@@ -164,10 +164,13 @@ def run_bench(args) -> int:
     from uqo.control.client.procs import ServerProcess
 
     # The bench's agents are simulated and send no heartbeats; without a long silence limit
-    # the engine would (rightly) mark them failed after heartbeat_timeout_s and stop placing.
+    # the engine would (rightly) mark them failed after heartbeat_timeout_s and stop placing,
+    # and the belief would measure their silence against heartbeat_interval_s and find them
+    # probably down (below the placement floor: their tasks would wait forever).
     settings = {"capacity": args.agents + 1024, "fsync": str(not args.no_fsync).lower(),
                 "max_batch_tasks": max(args.batch_size, 10_000), "log_level": "warning",
-                "heartbeat_timeout_s": 1e6, "strategy": args.strategy}
+                "heartbeat_timeout_s": 1e6, "heartbeat_interval_s": 1e6,
+                "strategy": args.strategy}
     out: dict = {"machine": _machine(), "params": {k: v for k, v in vars(args).items()
                                                    if k != "func"}, "settings": settings}
     with tempfile.TemporaryDirectory(prefix="uqo-bench-") as data_dir, \
@@ -203,7 +206,8 @@ def _phases(args, url: str, token: str, pool) -> dict:
     res["batch_submit"] = {"tasks": sum(n_batches) * args.batch_size, "wall_s": wall,
                            "tasks_per_s": sum(n_batches) * args.batch_size / wall,
                            "request": _pct(lat),
-                           "all_placed_after_s": time.perf_counter() - t0}
+                           "all_placed_after_s": time.perf_counter() - t0,
+                           "pending_after_wait": st["scheduler"]["tasks"]["pending"]}
     res["server"] = {"consensus": st["consensus"], "quantum": st["quantum"],
                      "scheduler_stats": st["scheduler"]["stats"]}
     return res
@@ -251,6 +255,9 @@ def _report(out: dict, path: str | None) -> None:
     r = out["results"]
     rows = [("register agents/s", f"{r['register']['per_s']:.0f}"),
             ("batch submit tasks/s", f"{r['batch_submit']['tasks_per_s']:.0f}"),
+            ("batch: all placed after s (pending left)",
+             (f"{r['batch_submit']['all_placed_after_s']:.1f} "
+              f"({r['batch_submit'].get('pending_after_wait', 0)})")),
             ("batch request p50/p95 ms", _pp(r["batch_submit"]["request"])),
             ("single submit achieved/s", f"{r['single_submit']['achieved_per_s']:.0f}"),
             ("single request p50/p95 ms", _pp(r["single_submit"]["request"])),
