@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa
 
-from .errors import InvalidArgument, SignatureInvalid
+from .errors import InvalidArgument, SignatureInvalid, SignerError
 
 ECDSA_P256 = "ecdsa-p256-sha256"
 ED25519 = "ed25519"
@@ -105,8 +105,10 @@ class Signer(ABC):
 
     def key_wrap(self) -> KeyWrap:
         """Encrypts other secrets (the ML-DSA countersigning key) under this signer's
-        protection: an AES key on the token, or the keystore passphrase."""
-        raise NotImplementedError(f"{type(self).__name__} cannot wrap keys")
+        protection: an AES key on the token, or the keystore passphrase. A signer with no such
+        protection (an ML-DSA message signer) refuses with ``SignerError``."""
+        raise SignerError(f"{type(self).__name__} has no key protection to wrap other keys "
+                          "under; use the software keystore's or the PKCS#11 token's signer")
 
     def close(self) -> None:
         """Release backend resources (a PKCS#11 session); idempotent."""

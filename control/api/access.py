@@ -90,26 +90,13 @@ def agent_labels(agent) -> Labels:
     return Labels(info.clearance, info.compartments, None, info.agent_id)
 
 
-def _task(orch, task_id: str):
-    task = orch.sm.tasks.get(task_id)
-    if task is None:
-        raise ControlError.not_found("task", task_id, "task_id")
-    return task
-
-
-def _agent(orch, agent_id: str):
-    agent = orch.sm.agents.get(agent_id)
-    if agent is None:
-        raise ControlError.not_found("agent", agent_id, "agent_id")
-    return agent
-
 
 async def _task_in_path(request, orch) -> Loaded:
-    return None, [task_labels(_task(orch, request.match_info["task_id"]))]
+    return None, [task_labels(orch.task_record(request.match_info["task_id"]))]
 
 
 async def _agent_in_path(request, orch) -> Loaded:
-    return None, [agent_labels(_agent(orch, request.match_info["agent_id"]))]
+    return None, [agent_labels(orch.agent_record(request.match_info["agent_id"]))]
 
 
 async def _new_task(request, orch) -> Loaded:
@@ -132,8 +119,8 @@ async def _new_agent(request, orch) -> Loaded:
 async def _outcome(request, orch) -> Loaded:
     body = await read_body(request, s.OutcomeReport)
     agent_id = request.match_info["agent_id"]
-    _agent(orch, agent_id)
-    task = _task(orch, body.task_id)
+    orch.agent_record(agent_id)
+    task = orch.task_record(body.task_id)
     labels = task_labels(task)
     return ("complete" if body.success else "fail",
             [Labels(labels.classification, labels.compartments, labels.owner, agent_id)])

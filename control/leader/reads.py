@@ -19,14 +19,14 @@ from .status import build_status
 
 class Reads:
     def get_agent(self, agent_id: str) -> dict:
-        return agent_view(self._agent(agent_id))
+        return agent_view(self.agent_record(agent_id))
 
     def list_agents(self, *, visible, **filters) -> dict:
         """``visible(agent) -> bool`` or None (everything): callers must say which."""
         return list_agents(self.sm, visible=visible, **filters)
 
     def get_task(self, task_id: str) -> dict:
-        return task_view(self._task(task_id))
+        return task_view(self.task_record(task_id))
 
     def list_tasks(self, *, visible, **filters) -> dict:
         """``visible(task) -> bool`` or None (everything): callers must say which."""
@@ -35,7 +35,7 @@ class Reads:
     async def wait_task(self, task_id: str, states=TERMINAL, timeout_s: float = 30.0) -> dict:
         """Wait (polling the state) until the task is in one of ``states``; its view."""
         deadline = time.monotonic() + timeout_s
-        while self._task(task_id).state not in states and time.monotonic() < deadline:
+        while self.task_record(task_id).state not in states and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         return self.get_task(task_id)
 
@@ -66,13 +66,15 @@ class Reads:
     def assigned_count(self) -> int:
         return self.sm.counts.get(ASSIGNED, 0)
 
-    def _agent(self, agent_id: str):
+    def agent_record(self, agent_id: str):
+        """The agent's record in the state machine, or ``not_found`` (404)."""
         agent = self.sm.agents.get(agent_id)
         if agent is None:
             raise ControlError.not_found("agent", agent_id, "agent_id")
         return agent
 
-    def _task(self, task_id: str):
+    def task_record(self, task_id: str):
+        """The task's record in the state machine, or ``not_found`` (404)."""
         task = self.sm.tasks.get(task_id)
         if task is None:
             raise ControlError.not_found("task", task_id, "task_id")

@@ -193,7 +193,7 @@ class Orchestrator(Reads):
 
     async def deregister_agent(self, agent_id: str) -> list[str]:
         """Remove an agent; returns the ids of its tasks sent back to pending."""
-        self._agent(agent_id)
+        self.agent_record(agent_id)
         if self.probes is not None:
             self.probes.forget(agent_id)
         return await self._propose(cmds.DeregisterAgent(at=self.clock(), agent_id=agent_id))
@@ -202,7 +202,7 @@ class Orchestrator(Reads):
                   healthy: bool = True) -> dict:
         """The agent is alive; with ``probe_id`` it also answers a health check (``healthy``).
         The reply carries a ``probe`` to run when the leader wants one from this agent."""
-        self._agent(agent_id)
+        self.agent_record(agent_id)
         self._seen(agent_id)
         out = {"agent_id": agent_id, "received_at": self.clock()}
         if self.probes is None:
@@ -217,7 +217,7 @@ class Orchestrator(Reads):
     async def assignments(self, agent_id: str, wait_s: float = 0.0) -> list[dict]:
         """The agent's open assignments; waits up to ``wait_s`` for one if it has none.
         Asking counts as a heartbeat."""
-        agent = self._agent(agent_id)
+        agent = self.agent_record(agent_id)
         self._seen(agent_id)
         if not agent.tasks and wait_s > 0 and not self.closing:
             await self.waiters.wait(agent_id, min(wait_s, self.cfg.long_poll_max_s))
@@ -229,8 +229,8 @@ class Orchestrator(Reads):
     async def report_outcome(self, agent_id: str, task_id: str, success: bool,
                              latency_s: float = 0.0, result: str | None = None,
                              reason: str = "") -> dict:
-        self._agent(agent_id)
-        self._task(task_id)
+        self.agent_record(agent_id)
+        self.task_record(task_id)
         at = self.clock()
         if success:
             command = cmds.Complete(at=at, task_id=task_id, agent_id=agent_id,
@@ -269,7 +269,7 @@ class Orchestrator(Reads):
             seen.add(t.task_id)
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
-        task = self._task(task_id)
+        task = self.task_record(task_id)
         if task.state in TERMINAL:
             raise ControlError.conflict("invalid_transition", f"task {task_id!r} is "
                                         f"{task.state}; cannot cancel", "task_id")

@@ -30,10 +30,10 @@ _SUFFIX = re.compile(r"_(bucket|count|sum|created)$")
 
 
 def binary(name: str) -> str:
-    """Path of a Prometheus binary; a skip naming the setup script where it is truly absent."""
+    """Path of a Prometheus binary; a missing one fails, naming the setup script."""
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} not found: {SETUP_HINT}")
+        pytest.fail(f"{name} not found: {SETUP_HINT}")
     return path
 
 

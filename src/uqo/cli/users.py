@@ -56,27 +56,41 @@ def _password(args) -> str | None:
     return first
 
 
-def _users_add(args) -> int:
+def _in_framework(args, action):
+    """``action(fw)`` on the data directory's security framework, opened with the signer the
+    flags name and closed after: ``(result, None)``, or ``(None, exit code)`` with the error
+    printed (a signer that cannot open as is; a refused change with "nothing changed")."""
     from uqo.security import SecurityError, SecurityFramework
 
-    password = _password(args)
     try:
         signer = _open_signer(args)
     except SecurityError as exc:
-        return _fail(str(exc))
+        return None, _fail(str(exc))
     try:
         fw = SecurityFramework(args.data_dir, signer)
         try:
-            enrolment = fw.add_user(args.user, role=args.role, clearance=args.clearance,
-                                    compartments=args.compartment, password=password,
-                                    allowed_sources=args.allow_source, actor="cli")
+            return action(fw), None
         finally:
             fw.close()
     except SecurityError as exc:
-        return _fail(f"{exc}; nothing changed")
+        return None, _fail(f"{exc}; nothing changed")
     finally:
         signer.close()
-    user = fw.users.get(args.user)
+
+
+def _users_add(args) -> int:
+    password = _password(args)
+
+    def add(fw):
+        enrolment = fw.add_user(args.user, role=args.role, clearance=args.clearance,
+                                compartments=args.compartment, password=password,
+                                allowed_sources=args.allow_source, actor="cli")
+        return enrolment, fw.users.get(args.user)
+
+    done, rc = _in_framework(args, add)
+    if done is None:
+        return rc
+    enrolment, user = done
     print(f"added {user.user_id}: role {user.role.value}, clearance {user.clearance.name}, "
           f"compartments {','.join(sorted(user.compartments)) or '-'}")
     if enrolment.password:
@@ -108,25 +122,12 @@ def _users_list(args) -> int:
 
 
 def _users_change(args) -> int:
-    from uqo.security import SecurityError, SecurityFramework
-
     if not (args.data_dir / "users.json").exists():
         return _fail(f"no accounts in --data-dir {args.data_dir} (give the server's "
                      f"<data>/security directory)")
-    try:
-        signer = _open_signer(args)
-    except SecurityError as exc:
-        return _fail(str(exc))
-    try:
-        fw = SecurityFramework(args.data_dir, signer)
-        try:
-            done = _apply_change(fw, args.change, args.user)
-        finally:
-            fw.close()
-    except SecurityError as exc:
-        return _fail(f"{exc}; nothing changed")
-    finally:
-        signer.close()
+    done, rc = _in_framework(args, lambda fw: _apply_change(fw, args.change, args.user))
+    if done is None:
+        return rc
     print(f"{args.user}: {done}")
     return 0
 

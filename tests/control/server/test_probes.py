@@ -250,7 +250,8 @@ def test_garbage_tokens_are_counted_not_each_written(world):
     assert set(codes) == {401}
     time.sleep(0.5)                                   # the sampled records reach the disk
     written = sum(r["kind"] == "auth.token" for r in _audit(srv.data_dir)) - before
-    assert 1 <= written <= 10 + elapsed + 1           # the burst, then ~1 a second
+    assert written >= 1                               # sampled, not silenced
+    assert written <= 10 + elapsed + 1                # the burst, then ~1 a second
     _, status = api.call("GET", "/v1/status", admin)
     assert status["security"]["security_events_24h"] - events <= written
     metrics = urllib.request.urlopen(srv.url + "/metrics", timeout=30).read().decode()
