@@ -83,6 +83,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.calm_since = executed                # executed seq when the backoff last moved
         self.next_status = config.status_ticks
         self._waiting: set[tuple[str, int]] = set()   # slots, checkpoints pending last round
+        self._offers: dict[tuple[int, str], tuple[int, bytes]] = {}   # resend pacing
         self.fetch: Fetch | None = None
         self.tables: dict[int, bytes] = {}     # client tables at executed checkpoints
         self.diverged = False                  # own checkpoint differs from a stable one

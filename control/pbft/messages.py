@@ -128,14 +128,16 @@ class NewView(_Body, tag="nv"):
 class Status(_Body, tag="st"):
     """Retransmission (not in the OSDI paper's protocol; Castro's implementation multicasts
     its state periodically so peers resend what it lacks): ``replica`` is in ``view``
-    (``normal`` or changing view), its stable checkpoint is ``stable_seq`` and it executed up
-    to ``executed``."""
+    (``normal`` or changing view), its stable checkpoint is ``stable_seq``, it executed up
+    to ``executed`` and, while changing view, holds the VIEW-CHANGEs of the replicas in the
+    bitmap ``has_vcs`` (Castro's library does the same, so only missing ones are resent)."""
 
     view: int
     normal: bool
     stable_seq: int
     executed: int
     replica: int
+    has_vcs: int = 0       # changing view: bit r set = holds replica r's VIEW-CHANGE for it
 
 
 class CommitProof(_Body, tag="cp"):

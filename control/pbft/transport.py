@@ -150,7 +150,11 @@ class Transport:
                 batch.append(data)
                 size += len(data)
             try:
-                async with self._session.post(f"{url}/pbft/v1/msgs",
+                # 10 s plus 1 s per MiB: a VIEW-CHANGE or NEW-VIEW carrying a window of large
+                # batches takes longer than a vote on a loaded host, and a timeout mid-upload
+                # loses it (the n = 7 view change under load kept losing them at 10 s flat)
+                timeout = aiohttp.ClientTimeout(total=10 + size / (1 << 20))
+                async with self._session.post(f"{url}/pbft/v1/msgs", timeout=timeout,
                                               data=msgspec.msgpack.encode(batch)) as resp:
                     if resp.status != 204:
                         raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status)

@@ -64,9 +64,9 @@ class ViewChanges:
     def _help_lagging(self, replica: int) -> None:
         st = self.state
         if st.normal and st.new_view is not None:
-            self._send(replica, st.new_view)
+            self._offer(replica, st.new_view, "nv")
         elif not st.normal and st.own_vc is not None:
-            self._send(replica, st.own_vc)
+            self._offer(replica, st.own_vc, "vc")
 
     def _view_change_progress(self) -> None:
         st = self.state
