@@ -99,7 +99,13 @@ class Fetch:
 @dataclass
 class Ready:
     """Everything the core wants done since the last ``ready()``. Order of work (etcd-raft's
-    contract): persist, then send, then execute, then ``advance``."""
+    contract): persist, then send, then execute, then ``advance``. ``sync``: ``persist``
+    must be durable (fsync'd) before the sends. It is False when the records are only other
+    replicas' messages (their prepares, commits, checkpoints): a replica must never forget
+    what it said itself, nor a prepared certificate it vouched for with a COMMIT (OSDI '99
+    §4.5.1's argument needs f+1 correct replicas to report it in a VIEW-CHANGE), but others'
+    votes it merely received can be received again after a crash (retransmission). Written
+    in order, they are made durable by the next synced append anyway."""
 
     persist: list[Record] = field(default_factory=list)
     reset: bool = False
@@ -108,6 +114,7 @@ class Ready:
     replies: list[tuple[str, int]] = field(default_factory=list)
     fetch: Fetch | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    sync: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.persist or self.reset or self.sends or self.execute or self.replies

@@ -56,6 +56,8 @@ from .state import DurableState, Record, RMsg
 from .status import Retransmission
 from .viewchange import ViewChanges
 
+_OTHERS_VOTES = (Prepare, Commit, Checkpoint)
+
 
 class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
     """One replica. ``records``: what an earlier incarnation persisted (since its last
@@ -91,6 +93,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.next_seq = max([self.state.stable_seq, *self.state.slots]) + 1
         self._sends: list[Send] = []
         self._persist: list[Record] = []
+        self._sync = False
         self._reset = False
         self._execute: list[Execute] = []
         self._replies: list[tuple[str, int]] = []
@@ -159,9 +162,9 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._in_ready = True
         persist = self.state.records() if self._reset else self._persist
         rd = Ready(persist, self._reset, self._sends, self._execute, self._replies,
-                   self._fetch_out, dict(self._dropped))
+                   self._fetch_out, dict(self._dropped), self._sync or self._reset)
         self._sends, self._persist, self._execute, self._replies = [], [], [], []
-        self._reset, self._fetch_out = False, None
+        self._reset, self._fetch_out, self._sync = False, None, False
         self._dropped = Counter()
         return rd
 
@@ -171,8 +174,15 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
 
     # ---- helpers for the parts ---------------------------------------------------------
     def _record(self, rec: Record, msg=None) -> None:
+        """Apply and persist ``rec``. A record of another replica's prepare, commit or
+        checkpoint (``msg`` given, authored elsewhere) needs no fsync of its own (see
+        ``Ready.sync``); everything else does: own messages, views, prepared certificates,
+        stable checkpoints, and messages logged without ``msg``."""
         self.state.apply(rec, msg)
         self._persist.append(rec)
+        if not (isinstance(rec, RMsg) and type(msg) in _OTHERS_VOTES
+                and msg.replica != self.id):
+            self._sync = True
 
     def _sign(self, msg) -> Signed:
         return sign(self.signer, msg)

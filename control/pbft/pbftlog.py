@@ -267,7 +267,7 @@ class PbftLog(ExecutionMixin, Log):
             if rd.reset:
                 await loop.run_in_executor(self._io, self.storage.replace, rd.persist)
             elif rd.persist:
-                await loop.run_in_executor(self._io, self.storage.append, rd.persist)
+                await loop.run_in_executor(self._io, self.storage.append, rd.persist, rd.sync)
             t1 = time.perf_counter()
             for s in rd.sends:
                 self._send(s.to, s.data)

@@ -160,6 +160,7 @@ def _kind(payload: bytes) -> str:
 @dataclass
 class Disk:
     records: list = field(default_factory=list)
+    synced: int = 0           # records[:synced] are fsync'd; the rest may be lost in a crash
     snapshots: dict = field(default_factory=dict)    # seq -> (count, chain, client table)
 
 
@@ -193,6 +194,12 @@ class ReplicaNode:
         self.pump()
 
     def crash(self) -> None:
+        """Lose the process, and of the records written without fsync (``Ready.sync``
+        False) all but a seeded prefix (a torn tail: the storage reads up to the first bad
+        frame)."""
+        disk = self.disk
+        keep = self.sim.crash_rng.randint(min(disk.synced, len(disk.records)), len(disk.records))
+        del disk.records[keep:]
         self.up, self.core, self.app = False, None, None
 
     def restart(self) -> None:
@@ -222,6 +229,8 @@ class ReplicaNode:
                 self.disk.records = list(rd.persist)
             else:
                 self.disk.records.extend(rd.persist)
+            if rd.sync or rd.reset:
+                self.disk.synced = len(self.disk.records)
             if self.checked and self.sim.p.check_recovery and (rd.persist or rd.reset):
                 self.check_recovered(rd)
             for s in rd.sends:
@@ -370,6 +379,7 @@ class Sim:
         make = ed25519_keys if p.keys == "ed25519" else hash_keys
         self.keys = make(p.n, clients, seed)
         self.checker = Checker()
+        self.crash_rng = random.Random(seed + 3)
         self.net = Net(random.Random(seed + 1), p)
         self.nodes: dict = {}
         self.killed: set = set()
