@@ -101,7 +101,7 @@ class PbftLog(ExecutionMixin, Log):
         self.index = names.index(options.me)
         # where a replica's time goes (status()["busy_s"]): signing, verifying, fsync, ...
         self.busy: dict[str, float] = dict.fromkeys(
-            ("sign", "verify", "core", "persist", "send", "execute", "idle"), 0.0)
+            ("sign", "verify", "core", "persist", "send", "execute", "idle", "appends", "syncs"), 0.0)
         self.signer, self.ring = _Timed(signer, self.busy, "sign"), _Timed(ring, self.busy,
                                                                             "verify")
         self.config = Config(n=len(names), replica=self.index,
@@ -269,6 +269,9 @@ class PbftLog(ExecutionMixin, Log):
             elif rd.persist:
                 await loop.run_in_executor(self._io, self.storage.append, rd.persist, rd.sync)
             t1 = time.perf_counter()
+            if rd.persist or rd.reset:
+                self.busy["appends"] += 1
+                self.busy["syncs"] += rd.sync or rd.reset
             for s in rd.sends:
                 self._send(s.to, s.data)
             t2 = time.perf_counter()
