@@ -56,7 +56,8 @@ from .state import DurableState, Record, RMsg
 from .status import Retransmission
 from .viewchange import ViewChanges
 
-_OTHERS_VOTES = (Prepare, Commit, Checkpoint)
+_UNSYNCED = (PrePrepare, Prepare, Commit, Checkpoint)
+_OWN_UNSYNCED = (PrePrepare, Prepare)
 
 
 class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
@@ -100,6 +101,12 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._fetch_out: Fetch | None = None
         self._dropped: Counter[str] = Counter()
         self._in_ready = False
+        # A restarted replica may have lost its own unsynced pre-prepares and prepares of the
+        # view it was in, so it sends none in that view again: it cannot contradict a vote it
+        # forgot. It still counts the others' votes and executes; it votes again from the
+        # next view on (its VIEW-CHANGE and NEW-VIEW records are synced).
+        self.mute_view: int | None = self.state.view if records and self.state.normal \
+            else None
         self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
                           Prepare: self._on_prepare, Commit: self._on_commit,
                           Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
@@ -174,14 +181,16 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
 
     # ---- helpers for the parts ---------------------------------------------------------
     def _record(self, rec: Record, msg=None) -> None:
-        """Apply and persist ``rec``. A record of another replica's prepare, commit or
-        checkpoint (``msg`` given, authored elsewhere) needs no fsync of its own (see
-        ``Ready.sync``); everything else does: own messages, views, prepared certificates,
-        stable checkpoints, and messages logged without ``msg``."""
+        """Apply and persist ``rec``. Needs no fsync of its own (see ``Ready.sync``): another
+        replica's pre-prepare, prepare, commit or checkpoint (received, and receivable
+        again), and this replica's own pre-prepare or prepare in the normal case (after a
+        restart it never votes again in the view it was in: ``mute_view``). Everything else
+        is synced before the sends: own COMMITs with the prepared certificate behind them
+        (RPrepared), own checkpoints, views, VIEW-CHANGE and NEW-VIEW, stable checkpoints."""
         self.state.apply(rec, msg)
         self._persist.append(rec)
-        if not (isinstance(rec, RMsg) and type(msg) in _OTHERS_VOTES
-                and msg.replica != self.id):
+        if not (isinstance(rec, RMsg) and type(msg) in _UNSYNCED
+                and (msg.replica != self.id or type(msg) in _OWN_UNSYNCED)):
             self._sync = True
 
     def _sign(self, msg) -> Signed:
