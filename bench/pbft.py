@@ -6,7 +6,7 @@ Use cases::
     python -m uqo.bench.pbft --sizes 4 --duration 5 --out /tmp/pbft.json
 
 For each group size n a real cluster is started (``uqo.control.pbft.launch``: one process per
-replica, mutual TLS, records fsync'd before sending), then:
+replica, mutual TLS, its COMMITs and view changes fsync'd before sending), then:
 
 1. latency: one client proposes one command at a time at a backup (``replica-2``); the
    latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed by
@@ -146,6 +146,24 @@ async def _throughput(proposers: list, clients: int, batch: int, duration: float
             "commands_per_s": done[0] / took}
 
 
+def _fsync_probe(directory: str, count: int = 40) -> dict:
+    """The disk's flush latency right now (append 300 bytes + fdatasync, ``count`` times):
+    both logs wait on it, and on a shared machine it moves by 10x between minutes."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    took = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 300)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            took.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return _pcts(took)
+
+
 # ---- PBFT over real processes ------------------------------------------------------------
 async def _pbft(n: int, args, root: str) -> dict:
     from uqo.control.pbft.launch import ProcessCluster, free_port_block
@@ -159,10 +177,11 @@ async def _pbft(n: int, args, root: str) -> dict:
         cluster.start_all()
         await _sequential(lambda p: cluster.propose(names[1], p), 20, "warm")
         await cluster.latencies(names[1])
+        probe = _fsync_probe(root)
         http = await _sequential(lambda p: cluster.propose(names[1], p), args.ops, "lat")
         inner = await cluster.latencies(names[1])
         out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "latency": _pcts(inner),
-               "latency_http": _pcts(http), "throughput": []}
+               "latency_http": _pcts(http), "fsync_before": probe, "throughput": []}
         for batch in (1, 100):
             for name in names:
                 await cluster.latencies(name)
@@ -223,8 +242,10 @@ async def _other(name: str, factory, args, root: str) -> dict:
     tmp = tempfile.mkdtemp(prefix=f"{name}-", dir=root)
     async with factory(tmp) as log:
         await _sequential(log.propose, 20, "warm")
+        probe = _fsync_probe(root)
         lat = await _sequential(log.propose, args.ops, "lat")
-        out = {"log": name, "n": 1, "latency": _pcts(lat), "throughput": []}
+        out = {"log": name, "n": 1, "latency": _pcts(lat), "fsync_before": probe,
+               "throughput": []}
         for batch in (1, 100):
             took: list[float] = []
 
@@ -245,12 +266,12 @@ def _row(r: dict) -> str:
     vc = r.get("view_change", {}).get("outage_s")
     return (f"{r['log']:<12} {r['n']:>2} {r['latency']['p50_ms']:>8.2f} "
             f"{r['latency']['p99_ms']:>8.2f} {tp.get(1, 0):>11.0f} {tp.get(100, 0):>12.0f} "
-            f"{'' if vc is None else f'{vc:.2f}':>12}")
+            f"{'' if vc is None else f'{vc:.2f}':>12} {r['fsync_before']['p50_ms']:>10.2f}")
 
 
 def _print(result: dict) -> None:
     print(f"{'log':<12} {'n':>2} {'p50 ms':>8} {'p99 ms':>8} {'cmd/s b=1':>11} "
-          f"{'cmd/s b=100':>12} {'view chg s':>12}")
+          f"{'cmd/s b=100':>12} {'view chg s':>12} {'fsync p50':>10}")
     for r in result["results"]:
         print(_row(r))
     print(f"(latency: one command at a time, measured at the log's propose; load average "
