@@ -14,6 +14,7 @@ import yaml
 from uqo.control.config import ServerConfig, load_config
 from uqo.control.server.tls import plan_tls
 
+from ._k8spki import mounted
 from ._opsfiles import CONTAINERS, K8S, ROOT
 
 _NAME = re.compile(r"\bUQO_[A-Z0-9_]*[A-Z0-9]\b")
@@ -119,12 +120,11 @@ def test_compose_health_checks_and_scrapes_speak_the_served_scheme(tmp_path):
 
 
 @pytest.mark.parametrize("probe", ["livenessProbe", "readinessProbe", "startupProbe"])
-def test_k8s_probes_and_scrapes_speak_the_served_scheme(tmp_path, probe):
+def test_k8s_probes_and_scrapes_speak_the_served_scheme(k8s_secret, tmp_path, probe):
     docs = [d for d in yaml.safe_load_all((K8S / "uqo.yaml").read_text()) if d]
     (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value", "") for e in c["env"] if "value" in e}
-    scheme = _plan(env, tmp_path)
+    scheme = plan_tls(mounted(0, k8s_secret[1], tmp_path)).scheme     # with the Secret's files
     assert c[probe]["httpGet"].get("scheme", "HTTP") == scheme.upper()
     monitor = yaml.safe_load((K8S / "servicemonitor.yaml").read_text())
     (endpoint,) = monitor["spec"]["endpoints"]
