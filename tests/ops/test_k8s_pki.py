@@ -16,6 +16,8 @@ from cryptography import x509
 from uqo.control.config import load_config
 from uqo.control.server.tls import plan_tls
 
+from uqo.cli.control import _check_replication
+
 from ._k8spki import mounted, pod_env
 from .test_k8s import K8S_VERSIONS, NAMESPACE
 
@@ -71,6 +73,7 @@ def test_a_follower_forwards_to_the_leader_over_mutual_tls(k8s_secret, tmp_path)
     leader, follower = mounted(0, files, tmp_path), mounted(1, files, tmp_path)
     leader_plan, follower_plan = plan_tls(leader), plan_tls(follower)
     assert leader_plan.scheme == follower_plan.scheme == "https"
+    assert _check_replication(leader) is None is _check_replication(follower)   # start checks
     host = leader.advertise_url.split("//")[1].split(":")[0]    # uqo-0.uqo.agi-orchestrator.svc
     seen = _handshake(leader_plan.context, follower_plan.forward, host)
     assert ("URI", "uqo://replica/replica-2") in seen["subjectAltName"]
