@@ -86,3 +86,19 @@ def test_every_certificate_names_every_pod_and_the_api_service(k8s_secret):
         cert = x509.load_pem_x509_certificate(files[key].read_bytes())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert hosts <= set(san.get_values_for_type(x509.DNSName)), key
+
+
+def test_the_network_policy_lets_a_follower_reach_the_leader():
+    from .test_k8s import _one
+
+    policy, sts = _one("NetworkPolicy", "uqo"), _one("StatefulSet", "uqo")
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    port = sts["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    out = [rule for rule in policy["spec"]["egress"]
+           if any(p["port"] == port for p in rule["ports"])
+           and any(t.get("podSelector", {}).get("matchLabels", {}).items() <= labels.items()
+                   and "namespaceSelector" not in t for t in rule["to"])]
+    inbound = [rule for rule in policy["spec"]["ingress"]
+               if any(p["port"] == port for p in rule["ports"])
+               and any(f.get("podSelector") == {} for f in rule["from"])]
+    assert out and inbound, "replicas cannot reach each other's API port (forwarding)"
