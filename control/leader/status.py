@@ -83,16 +83,19 @@ def failure_domains(sched, limit: int = MAX_DOMAINS) -> dict:
     top = np.full(n, -np.inf)
     np.maximum.at(top, dom[head], mi)
     names = {i: name for name, i in table.domain_ids.items()}
+    present = np.flatnonzero(agents)
+    mean = np.divide(total, pairs, out=np.zeros(n), where=pairs > 0)
+    # the ``limit`` highest mean MI (ties by name) chosen in numpy: a fleet may have many domains
+    label = np.array([names[d] for d in present.tolist()])
+    chosen = present[np.lexsort((label, -mean[present]))[:limit]]
     rows = []
-    for d in np.flatnonzero(agents).tolist():
+    for d in chosen.tolist():
         paired = pairs[d] > 0
         rows.append({"domain": names[d], "agents": int(agents[d]), "agents_up": int(up[d]),
                      "pairs": int(pairs[d]),
-                     "mean_pair_mutual_information": float(total[d] / pairs[d]) if paired
-                     else None,
+                     "mean_pair_mutual_information": float(mean[d]) if paired else None,
                      "max_pair_mutual_information": float(top[d]) if paired else None})
-    rows.sort(key=lambda r: (-(r["mean_pair_mutual_information"] or 0.0), r["domain"]))
-    return {"count": len(rows), "domains": rows[:limit]}
+    return {"count": len(present), "domains": rows}
 
 
 def build_status(*, sm: StateMachine, core: LeaderCore, loop: LeaderLoop | None,
