@@ -3,7 +3,6 @@
 from types import SimpleNamespace
 
 import numpy as np
-
 from uqo.control.leader.status import failure_domains
 
 
@@ -38,7 +37,7 @@ def test_rows_order_and_limit():
     assert len(rows) == 5
     means = [r["mean_pair_mutual_information"] for r in rows]
     assert means == sorted(means, reverse=True)
-    expected = sorted(((-mi[2 * d:2 * d + 2].mean(), f"d{d:02d}") for d in range(n_dom)))[:5]
+    expected = sorted((-mi[2 * d:2 * d + 2].mean(), f"d{d:02d}") for d in range(n_dom))[:5]
     assert [r["domain"] for r in rows] == [name for _, name in expected]
     assert rows[0]["domain"] == "d00" and rows[1]["domain"] == "d01"      # tie: by name
     assert rows[0]["agents"] == per and rows[0]["agents_up"] == per - 1 and rows[0]["pairs"] == 2
