@@ -266,8 +266,10 @@ class PbftLog(ExecutionMixin, Log):
             t0 = time.perf_counter()
             if rd.reset:
                 await loop.run_in_executor(self._io, self.storage.replace, rd.persist)
-            elif rd.persist:
-                await loop.run_in_executor(self._io, self.storage.append, rd.persist, rd.sync)
+            elif rd.persist and rd.sync:
+                await loop.run_in_executor(self._io, self.storage.append, rd.persist)
+            elif rd.persist:             # a write to the page cache: no thread hop for it
+                self.storage.append(rd.persist, sync=False)
             t1 = time.perf_counter()
             if rd.persist or rd.reset:
                 self.busy["appends"] += 1
