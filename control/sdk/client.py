@@ -25,10 +25,20 @@ Replicas: give several URLs (a list, or one comma-separated string). Calls go to
 a transient failure (refused connection, timeout, 503, an open breaker) moves the client to the
 next before the retry, and a 307 from a follower (``follower_writes = "redirect"``) moves it to
 the leader it names. Each endpoint has its own breaker.
+
+Byzantine replicas (``uqo serve --consensus pbft``, docs/pbft.md): ``reply_quorum=f+1``. A read
+is then answered only by f+1 replicas agreeing (``quorum.py``), and a write is confirmed by
+reading the written record back from f+1 replicas (``confirm.py``; 503 ``write_unconfirmed``
+after ``confirm_timeout_s``). A write the client retries (registration, submits: idempotent by
+agent and task id) fails over to the next endpoint on any transient failure; the others
+(deregister, outcome, cancel: the API has no idempotency key) fail over only when the request
+certainly never reached the replica (connection refused, breaker open). Heartbeats and logins
+are not replicated records and are taken from the replica that answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.parse
@@ -39,11 +49,13 @@ from typing import Self
 import aiohttp
 import msgspec
 from uqo.control.errors import ControlError
+from uqo.control.state.machine import TERMINAL
 
 from . import args as a
+from . import confirm as c
 from .enums import TaskPriority
 from .quorum import quorum_call
-from .resilience import CircuitBreaker, is_transient, retrying
+from .resilience import CircuitBreaker, is_transient, not_delivered, retrying
 from .tracing import client_trace_config
 
 _MSGPACK = "application/msgpack"
@@ -55,7 +67,7 @@ class UnifiedOrchestrator:
 
     def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
                  timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
-                 ssl=None, reply_quorum: int = 1):
+                 ssl=None, reply_quorum: int = 1, confirm_timeout_s: float = 10.0):
         self.endpoints = _endpoints(base_url)
         # PBFT (docs/pbft.md): reads count only when this many replicas answer alike (f+1)
         if isinstance(reply_quorum, bool) or not isinstance(reply_quorum, int) \
@@ -64,6 +76,11 @@ class UnifiedOrchestrator:
                                        f"(the endpoints), got {reply_quorum!r}",
                                        "reply_quorum")
         self.reply_quorum = reply_quorum
+        if isinstance(confirm_timeout_s, bool) or not isinstance(confirm_timeout_s, int | float) \
+                or not 0 < confirm_timeout_s < float("inf"):
+            raise ControlError.invalid(f"confirm_timeout_s must be a number of seconds > 0, "
+                                       f"got {confirm_timeout_s!r}", "confirm_timeout_s")
+        self.confirm_timeout_s = confirm_timeout_s
         self.base_url = self.endpoints[0]
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()
@@ -148,11 +165,21 @@ class UnifiedOrchestrator:
                 if is_transient(exc):
                     self._failover(base)
                 raise
-        if not retry:
+        if not retry and self.reply_quorum == 1:
             return await attempt()
-        async for trial in retrying(attempts=self.retries):
+        # reply_quorum > 1: a non-idempotent write moves on only when it was never delivered
+        async for trial in retrying(attempts=self.retries,
+                                    when=is_transient if retry else not_delivered):
             with trial:
                 return await attempt()
+
+    async def _confirmed(self, answer, path: str, check, what: str, credential=None):
+        """``answer`` (one replica's word) with reply_quorum 1; else the record at ``path``
+        once f+1 replicas hold it and ``check`` passes (``confirm.py``)."""
+        if self.reply_quorum == 1:
+            return answer
+        return await c.confirm(lambda: self._call("GET", path, credential=credential), check,
+                               what, self.confirm_timeout_s)
 
     # ---- authentication -----------------------------------------------------------------
     async def authenticate_user(self, user_id: str, credentials: dict, source_ip=None,
@@ -180,10 +207,17 @@ class UnifiedOrchestrator:
                              fitness: float = 1.0) -> dict:
         body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
                             capacity, failure_domain, fitness)
-        return await self._call("POST", "/v1/agents", body)
+        out = await self._call("POST", "/v1/agents", body)
+        return await self._confirmed(out, f"/v1/agents/{agent_id}", c.same_agent(body),
+                                     f"registration of agent {agent_id!r}")
 
     async def deregister_agent(self, agent_id: str) -> dict:
-        return await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
+        """With reply_quorum > 1 the agent's absence is confirmed; ``requeued_tasks`` stays
+        the answering replica's word (read those tasks to check them)."""
+        out = await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
+        await self._confirmed(out, f"/v1/agents/{agent_id}", c.absent,
+                              f"deregistration of agent {agent_id!r}")
+        return out
 
     async def heartbeat(self, agent_id: str, probe_id: str | None = None,
                         healthy: bool = True) -> dict:
@@ -204,7 +238,9 @@ class UnifiedOrchestrator:
                              latency_s: float = 0.0, result: str | None = None,
                              reason: str = "") -> dict:
         body = a.outcome_body(task_id, success, latency_s, result, reason)
-        return await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, retry=False)
+        out = await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, retry=False)
+        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.reported_by(agent_id),
+                                     f"outcome of task {task_id!r} from agent {agent_id!r}")
 
     # ---- tasks --------------------------------------------------------------------------
     async def submit_task(self, task_description: str = "", priority=TaskPriority.NORMAL,
@@ -216,16 +252,27 @@ class UnifiedOrchestrator:
         try:
             out = await self._call("POST", "/v1/tasks", body, credential=user_credential)
         except ControlError as exc:
-            if exc.code == "task_exists" and task_id is None:   # our retried submit landed
-                return body.task_id
-            raise
-        return out["task_id"]
+            if exc.code != "task_exists" or task_id is not None:
+                raise
+            out = {"task_id": body.task_id}          # our retried submit landed
+        await self._confirmed(out, f"/v1/tasks/{body.task_id}", c.same_task(body),
+                              f"submit of task {body.task_id!r}", user_credential)
+        return out["task_id"] if self.reply_quorum == 1 else body.task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         """Batch submit: each dict holds ``submit_task``'s keyword arguments."""
         bodies = [a.task_body(**t) for t in tasks]
         out = await self._call("POST", "/v1/tasks/batch", {"tasks": bodies},
                                credential=user_credential)
+        if self.reply_quorum > 1:
+            gate = asyncio.Semaphore(32)              # a bounded number of reads in flight
+
+            async def one(b):
+                async with gate:
+                    await self._confirmed(out, f"/v1/tasks/{b.task_id}", c.same_task(b),
+                                          f"submit of task {b.task_id!r}", user_credential)
+            await asyncio.gather(*(one(b) for b in bodies))
+            return [b.task_id for b in bodies]
         return out["task_ids"]
 
     async def get_task(self, task_id: str) -> dict:
@@ -235,16 +282,16 @@ class UnifiedOrchestrator:
         return await self._call("GET", "/v1/tasks", params=_params(filters))
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
-        return await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
-                                retry=False)
+        out = await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
+                               retry=False)
+        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.finished(TERMINAL),
+                                     f"cancel of task {task_id!r}")
 
     async def wait_for_task(self, task_id: str, timeout_s: float = 30.0,
                             poll_s: float = 0.05) -> dict:
         """Poll until the task is finished (any terminal state) or ``timeout_s`` passes."""
-        import asyncio
         import time
 
-        from uqo.control.state.machine import TERMINAL
         deadline = time.monotonic() + timeout_s
         while True:
             task = await self.get_task(task_id)

@@ -95,14 +95,22 @@ class CircuitBreaker:
         return result
 
 
+def not_delivered(exc: BaseException) -> bool:
+    """Certainly never reached the server: the connection could not be made, or the breaker
+    failed the call before sending. Only such failures may retry a non-idempotent call."""
+    return isinstance(exc, (aiohttp.ClientConnectorError, CircuitOpen))
+
+
 def retrying(attempts: int = 5, max_wait_s: float = 2.0, initial_s: float = 0.05,
-             stop_event: asyncio.Event | None = None) -> tenacity.AsyncRetrying:
-    """Retry transient failures with exponential backoff and full jitter; re-raise the last
-    error when ``attempts`` run out (or ``stop_event`` is set). ``attempts=None``: no limit."""
+             stop_event: asyncio.Event | None = None,
+             when=is_transient) -> tenacity.AsyncRetrying:
+    """Retry failures ``when(exc)`` holds (transient ones by default) with exponential backoff
+    and full jitter; re-raise the last error when ``attempts`` run out (or ``stop_event`` is
+    set). ``attempts=None``: no limit."""
     stop = tenacity.stop_never if attempts is None else tenacity.stop_after_attempt(attempts)
     if stop_event is not None:
         stop = stop | (lambda _state: stop_event.is_set())
     return tenacity.AsyncRetrying(
         stop=stop, reraise=True,
         wait=tenacity.wait_random_exponential(multiplier=initial_s, max=max_wait_s),
-        retry=tenacity.retry_if_exception(is_transient))
+        retry=tenacity.retry_if_exception(when))
