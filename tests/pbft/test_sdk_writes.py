@@ -1,0 +1,248 @@
+"""SDK writes under a reply quorum (issue 16, f+1): the answer of the one replica written to
+is believed only once f+1 replicas hold the written record, over real sockets.
+
+Four loopback aiohttp servers stand in for the replicas' HTTP APIs (the behaviour under test
+is the SDK's confirmation, not the servers). ``Log`` is what the ordered log holds: a correct
+replica's write lands there and each correct replica shows it after its own ``lag`` (catching
+up with the log); the Byzantine replica answers what it likes. The real cluster's check is in
+tests/pbft/test_serve.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+from aiohttp import web
+from uqo.control.errors import ControlError
+from uqo.control.sdk.args import task_body
+from uqo.control.sdk.client import UnifiedOrchestrator
+from uqo.control.sdk.confirm import confirm, same_task
+
+NOT_FOUND = {"error": {"code": "not_found", "message": "no such record", "field": None}}
+
+
+class Log:
+    """The replicated records (task or agent id -> (record, time it was ordered))."""
+
+    def __init__(self):
+        self.records: dict[str, tuple[dict, float]] = {}
+        self.writes = 0
+
+    def put(self, key: str, record: dict) -> None:
+        self.records[key] = (record, asyncio.get_running_loop().time())
+        self.writes += 1
+
+    def get(self, key: str, lag: float) -> dict | None:
+        record, at = self.records.get(key, (None, 0.0))
+        return record if record is not None and \
+            asyncio.get_running_loop().time() - at >= lag else None
+
+
+def _task(body: dict, state: str = "pending") -> dict:
+    return {"task_id": body["task_id"], "state": state, "description": body["task_description"],
+            "priority": body["priority"], "required_agents": body["required_agents"],
+            "required_capabilities": body["required_capabilities"],
+            "classification": body["classification"], "compartments": body["compartments"],
+            "timeout_s": 60.0, "agents": [], "agents_done": []}
+
+
+def _agent(body: dict) -> dict:
+    return {**body, "registered_at": 1.0, "assigned_tasks": []}
+
+
+async def _replica(log: Log, lag: float = 0.0, liar: str | None = None):
+    """A correct replica (``liar`` None) or a Byzantine one: ``"phantom"`` acknowledges writes
+    it never orders and shows them on reads; ``"forge"`` orders writes truthfully but answers
+    (and reads) a falsified record; ``"down503"`` refuses every write with 503."""
+    async def read(kind: str, key: str) -> web.Response:
+        record = log.get(key, lag)
+        if liar == "phantom":
+            record = fake.get(key, record)
+        elif liar == "forge" and record is not None:
+            record = {**record, "priority": 99, "capabilities": ["root"], "state": "completed"}
+        return web.json_response(record) if record else web.json_response(NOT_FOUND, status=404)
+
+    async def submit(request: web.Request) -> web.Response:
+        body = msgspec.msgpack.decode(await request.read())
+        if liar == "down503":
+            return web.json_response({"error": {"code": "unavailable", "message": "view change",
+                                                "field": None}}, status=503)
+        if liar == "phantom":
+            fake[body["task_id"]] = _task(body)
+        else:
+            log.put(body["task_id"], _task(body))
+        return web.json_response({"task_id": body["task_id"], "state": "pending"}, status=201)
+
+    async def batch(request: web.Request) -> web.Response:
+        for body in msgspec.msgpack.decode(await request.read())["tasks"]:  # read() caches
+            log.put(body["task_id"], _task(body))
+        ids = [t["task_id"] for t in msgspec.msgpack.decode(await request.read())["tasks"]]
+        return web.json_response({"task_ids": ["forged"] if liar else ids}, status=201)
+
+    async def get_task(request: web.Request) -> web.Response:
+        return await read("task", request.match_info["id"])
+
+    async def get_agent(request: web.Request) -> web.Response:
+        return await read("agent", request.match_info["id"])
+
+    async def register(request: web.Request) -> web.Response:
+        body = msgspec.msgpack.decode(await request.read())
+        log.put(body["agent_id"], _agent(body))
+        return await read("agent", body["agent_id"])
+
+    async def cancel(request: web.Request) -> web.Response:
+        key = request.match_info["id"]
+        if liar == "down503":
+            return web.json_response({"error": {"code": "unavailable", "message": "view change",
+                                                "field": None}}, status=503)
+        current = log.get(key, 0.0)
+        if liar == "phantom":
+            fake[key] = {**current, "state": "cancelled"}
+            return web.json_response(fake[key])
+        log.put(key, {**current, "state": "cancelled"})
+        return web.json_response(log.get(key, 0.0))
+
+    fake: dict[str, dict] = {}
+    app = web.Application()
+    app.router.add_post("/v1/tasks", submit)
+    app.router.add_post("/v1/tasks/batch", batch)
+    app.router.add_post("/v1/agents", register)
+    app.router.add_post("/v1/tasks/{id}/cancel", cancel)
+    app.router.add_get("/v1/tasks/{id}", get_task)
+    app.router.add_get("/v1/agents/{id}", get_agent)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+async def cluster():
+    """``make(liar)``: replica 0 (the one written to) is ``liar``; 1-3 are correct and show
+    a write 0.1, 0.2 and 0.3 s after it was ordered, so confirming takes several reads."""
+    runners = []
+
+    async def make(liar: str | None = None):
+        log = Log()
+        made = [await _replica(log, liar=liar), await _replica(log, lag=0.1),
+                await _replica(log, lag=0.2), await _replica(log, lag=0.3)]
+        runners.extend(r for r, _ in made)
+        return log, [url for _, url in made]
+    yield make
+    for runner in runners:
+        await runner.cleanup()
+
+
+def _client(urls, **kw) -> UnifiedOrchestrator:
+    return UnifiedOrchestrator(urls, reply_quorum=2, retries=2, timeout_s=5, **kw)
+
+
+async def test_an_honest_write_is_confirmed_by_f_plus_1(cluster):
+    log, urls = await cluster()
+    async with _client(urls) as client:
+        task_id = await client.submit_task("analyze", priority=2,
+                                           required_capabilities={"analysis"}, task_id="t1")
+        assert task_id == "t1" and log.writes == 1
+        agent = await client.register_agent("a1", capabilities={"gpu"}, capacity=2)
+        assert agent["agent_id"] == "a1" and agent["capabilities"] == ["gpu"]
+        ids = await client.submit_tasks([{"task_id": f"b{i}"} for i in range(3)])
+        assert ids == ["b0", "b1", "b2"]
+        cancelled = await client.cancel_task("t1")
+        assert cancelled["state"] == "cancelled"
+
+
+async def test_a_phantom_acknowledgement_is_not_believed(cluster):
+    """The replica written to says "accepted" but never ordered the task (and shows it on its
+    own reads): f+1 correct replicas never hold it, so the submit fails by name."""
+    log, urls = await cluster("phantom")
+    async with _client(urls, confirm_timeout_s=0.5) as client:
+        with pytest.raises(ControlError) as err:
+            await client.submit_task("analyze", task_id="t1")
+    assert err.value.status == 503 and err.value.code == "write_unconfirmed"
+    assert "task 't1'" in err.value.message and log.writes == 0
+    async with UnifiedOrchestrator(urls, retries=1) as trusting:      # quorum 1: believed
+        assert await trusting.submit_task("analyze", task_id="t2") == "t2"
+
+
+async def test_a_phantom_cancel_is_not_believed(cluster):
+    _, urls = await cluster("phantom")
+    async with _client(urls[1:], confirm_timeout_s=0.5) as honest:
+        await honest.submit_task("x", task_id="t1")
+    async with _client(urls, confirm_timeout_s=0.5) as client:
+        with pytest.raises(ControlError) as err:
+            await client.cancel_task("t1")
+        assert err.value.code == "write_unconfirmed" and "cancel of task 't1'" in err.value.message
+        assert (await client.get_task("t1"))["state"] == "pending"
+
+
+async def test_a_forged_record_is_replaced_by_the_quorum_s(cluster):
+    """The replica written to orders the registration but answers a falsified record: the
+    client returns the record f+1 correct replicas hold, not the forgery."""
+    _, urls = await cluster("forge")
+    async with _client(urls) as client:
+        agent = await client.register_agent("a1", capabilities={"gpu"})
+    assert agent["capabilities"] == ["gpu"] and "priority" not in agent
+    async with UnifiedOrchestrator(urls, retries=1) as trusting:
+        assert (await trusting.register_agent("a2", capabilities={"gpu"}))["capabilities"] \
+            == ["root"]
+
+
+async def test_a_refused_connection_fails_over_even_for_a_cancel(cluster, unused_tcp_port):
+    """Nothing listens at the first endpoint: the cancel (not idempotent) certainly never
+    reached it, so it goes to the next replica and is confirmed there."""
+    log, urls = await cluster()
+    down = [f"http://127.0.0.1:{unused_tcp_port}"] + urls[1:]
+    async with _client(down) as client:
+        await client.submit_task("x", task_id="t1")
+        assert (await client.cancel_task("t1"))["state"] == "cancelled"
+    assert client.failovers >= 1 and log.writes == 2
+
+
+async def test_a_503_on_a_cancel_is_not_retried_elsewhere(cluster):
+    """A 503 may come after the cancel was proposed: without an idempotency key the SDK
+    does not send it again; an idempotent submit does move on and is confirmed."""
+    log, urls = await cluster("down503")
+    async with _client(urls) as client:
+        with pytest.raises(ControlError) as err:
+            await client.cancel_task("t1")
+        assert err.value.status == 503 and err.value.code == "unavailable" and log.writes == 0
+    async with _client(urls) as client:
+        assert await client.submit_task("x", task_id="t1") == "t1"
+        assert client.failovers == 1
+    assert log.writes == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, True, "5", float("inf"), float("nan")])
+def test_confirm_timeout_is_checked(bad):
+    with pytest.raises(ControlError, match="confirm_timeout_s") as err:
+        UnifiedOrchestrator(["http://127.0.0.1:9000", "http://127.0.0.1:9001"], reply_quorum=2,
+                            confirm_timeout_s=bad)
+    assert err.value.status == 400 and err.value.field == "confirm_timeout_s"
+
+
+async def test_confirm_reads_again_until_the_quorum_shows_the_write():
+    """Scripted quorum answers: absent (404), then disagreeing (503), then a record missing
+    the write, then the record: returned at the fourth read, not before."""
+    body = task_body("x", task_id="t1")
+    good = {"task_id": "t1", "description": "x", "priority": 1, "required_agents": 1,
+            "required_capabilities": [], "classification": 0, "compartments": []}
+    answers = [ControlError("not_found", "", 404), ControlError("no_quorum", "", 503),
+               {**good, "priority": 7}, good]
+    reads = []
+
+    async def read():
+        reads.append(1)
+        answer = answers[len(reads) - 1]
+        if isinstance(answer, ControlError):
+            raise answer
+        return answer
+    assert await confirm(read, same_task(body), "submit", 5.0, first_s=0.001) == good
+    assert len(reads) == 4
+    reads.clear()
+    answers[:] = [ControlError("forbidden", "", 403)]
+    with pytest.raises(ControlError) as err:                   # a refusal agreed: as it is
+        await confirm(read, same_task(body), "submit", 5.0)
+    assert err.value.status == 403 and len(reads) == 1
