@@ -1,8 +1,10 @@
 """Four real ``uqo serve --consensus pbft`` processes: the primary leads the orchestrator, a
-write through a follower is forwarded and read linearizably everywhere, the PBFT metrics are
-on /metrics, and after kill -9 of the primary the next view's primary leads and writes go on.
+write through a follower is forwarded and read linearizably everywhere (the SDK's writes
+confirmed by a reply quorum of f+1), the PBFT metrics are on /metrics, and after kill -9 of
+the primary the next view's primary leads and writes go on.
 Authentication is off as in the etcd replica tests (``ReplicaCluster``'s FAST settings)."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,9 +18,11 @@ import msgspec
 import pytest
 from uqo.control.client.procs import ServerProcess
 from uqo.control.client.replicas import FAST
+from uqo.control.errors import ControlError
 from uqo.control.pbft.cluster import make_cluster, open_replica_signer, tls_contexts
 from uqo.control.pbft.launch import free_port_block
 from uqo.control.pbft.messages import Prepare, encode_signed, sign
+from uqo.control.sdk.client import UnifiedOrchestrator
 
 N = 4
 
@@ -136,6 +140,24 @@ def test_pbft_init_writes_a_group_and_refuses_to_overwrite(tmp_path):
     assert bad.returncode == 2 and "--replicas 3" in bad.stderr
 
 
+def sdk_writes_are_confirmed_by_f_plus_1(urls):
+    """The SDK with ``reply_quorum=f+1`` (2 of 4): a submit, a registration and a
+    deregistration return only once two replicas hold the result (docs/pbft.md). The agent
+    leaves again, so no assignment adds later log entries."""
+    async def run():
+        async with UnifiedOrchestrator(urls, reply_quorum=2, confirm_timeout_s=60) as sdk:
+            assert await sdk.submit_task("via the sdk", priority=3, task_id="pb-sdk") == "pb-sdk"
+            record = await sdk.get_task("pb-sdk")
+            assert record["description"] == "via the sdk" and record["priority"] == 3
+            agent = await sdk.register_agent("pb-agent", capabilities={"gpu"}, capacity=2)
+            assert agent["agent_id"] == "pb-agent" and agent["capacity"] == 2
+            assert (await sdk.deregister_agent("pb-agent"))["agent_id"] == "pb-agent"
+            with pytest.raises(ControlError) as err:
+                await sdk.get_agent("pb-agent")
+            assert err.value.status == 404
+    asyncio.run(run())
+
+
 @pytest.fixture
 def group(tmp_path):
     base = free_port_block(2 * N)
@@ -174,6 +196,7 @@ def test_serve_runs_the_control_plane_on_pbft(group):
 
     status, text, _ = http("GET", f"{urls[via]}/metrics")
     assert status == 200 and b"uqo_pbft_executed_seq" in text
+    sdk_writes_are_confirmed_by_f_plus_1(urls)
 
     # malformed and wrongly signed messages at a real replica: dropped, counted, no crash
     others = [i for i in range(N) if i != via]
