@@ -32,9 +32,9 @@ DEFAULT_HOLD_S = 10.0
 
 def _parts(view, slots: np.ndarray):
     link, prm = view.link, view.link.reg.params
-    a = link.readiness(slots).astype(np.float64)
-    r = link.reliability(slots).astype(np.float64)
-    survive = np.exp(-link.failure_rate(slots) * view.hold_s)
+    a, r, rate = link.factors(slots)
+    a, r = a.astype(np.float64), r.astype(np.float64)
+    survive = np.exp(-rate * view.hold_s)
     return a * survive, r, prm.success_unreliable, prm.success_reliable
 
 
