@@ -99,24 +99,38 @@ def _shared(picks: list) -> np.ndarray:
 def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> list:
     """Solve the tangled signatures together; returns each one's unit slots (with repeats,
     cheapest agents first). Each (signature, level) demand node feeds its signature's hub, so
-    priority levels cost one arc each, not one per candidate agent."""
+    priority levels cost one arc each, not one per candidate agent. An agent listed by one
+    signature only (most of them) gets no node: its unit arcs leave that signature's hub
+    directly (the same flows and costs, a network a fraction of the size)."""
     sig_of = np.concatenate([np.full(len(u.slots), g) for g, (_, u) in enumerate(groups)])
     uniq, a_of = np.unique(np.concatenate([u.slots for _, u in groups]), return_inverse=True)
     n_tasks = np.array([len(r) for r, _ in groups], np.int64)
     pair = np.unique(sig_of * np.int64(len(uniq)) + a_of)
     p_sig, p_agent = pair // len(uniq), pair % len(uniq)
     free = ledger.free(uniq)
+    shared = np.bincount(p_agent, minlength=len(uniq)) > 1
+    owner = np.full(len(uniq), -1, np.int64)
+    owner[p_agent] = p_sig                        # meaningful for agents of one signature
     net = Network()
-    anode, sink, hub = net.nodes(len(uniq)), net.nodes(1)[0], net.nodes(len(groups))
+    sink, hub = net.nodes(1)[0], net.nodes(len(groups))
+    anode = np.full(len(uniq), -1, np.int64)
+    anode[shared] = net.nodes(int(shared.sum()))
     units = np.minimum(free, np.bincount(p_agent, weights=n_tasks[p_sig],
                                          minlength=len(uniq)).astype(np.int64))
     u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
                                       lambda a, j: cost_of(uniq[a], j))
-    net.arcs(anode[u_agent], sink, 1, np.rint(u_cost * COST_SCALE).astype(np.int64))
+    tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
+    unit_arcs = net.arcs(tails, sink, 1, np.rint(u_cost * COST_SCALE).astype(np.int64))
     _demand_nodes(net, hub, sink, groups, k, level)
-    arcs = net.arcs(hub[p_sig], anode[p_agent], np.minimum(free[p_agent], n_tasks[p_sig]), 0)
+    mid = shared[p_agent]
+    arcs = net.arcs(hub[p_sig[mid]], anode[p_agent[mid]],
+                    np.minimum(free[p_agent[mid]], n_tasks[p_sig[mid]]), 0)
     net.solve()
-    flows = net.flows(arcs)
+    flows = np.zeros(len(pair), np.int64)
+    flows[mid] = net.flows(arcs)
+    private_units = np.bincount(u_agent, weights=net.flows(unit_arcs),
+                                minlength=len(uniq)).astype(np.int64)
+    flows[~mid] = private_units[p_agent[~mid]]
     first_cost = np.full(len(uniq), np.inf)
     np.minimum.at(first_cost, a_of, np.concatenate([u.cost for _, u in groups]))
     out = []
