@@ -54,5 +54,50 @@ def QuantumSample() -> Scored:
     return Scored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
 
 
-def QuantumExact() -> Scored:
-    return Scored("quantum", expected)
+class ExpectedWeights:
+    """``expected`` read from per-slot factors kept across decisions (the placement weights).
+
+    ``q = up0 * exp(-rate * H) * sr`` with ``up0`` the readiness, ``rate`` the failure rate and
+    ``sr = s0 + (s1 - s0) r``: the same operations as ``expected``, so the same numbers. The
+    factors are one ``(capacity, 3)`` array (one memory row per candidate instead of a lookup in
+    each of the link's arrays), refreshed when the link takes a new snapshot: every slot after a
+    tick, a membership change or a forced snapshot (``BeliefLink.structure``), otherwise only
+    the slots whose readiness or reliability changed (task outcomes, heartbeats, failures).
+    ``H`` is read per call, so the forecast's hold time may change between decisions."""
+
+    def __init__(self):
+        self.generation = self.structure = -1
+        self.factors = np.zeros((0, 3))
+        self._ready = self._rel = None
+
+    def __call__(self, view, slots: np.ndarray, rng=None) -> np.ndarray:
+        self.refresh(view.link)
+        f = self.factors[slots]
+        return f[:, 0] * np.exp(-f[:, 1] * view.hold_s) * f[:, 2]
+
+    def refresh(self, link) -> None:
+        if link.generation == self.generation:
+            return
+        if (link.structure != self.structure or len(self.factors) != len(link.eng)
+                or self._ready is None or len(self._ready) != len(link.ready_eng)):
+            self.factors = np.zeros((len(link.eng), 3))
+            slots = np.arange(len(link.eng))
+        else:
+            moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
+            slots = link.slot_of_eng[np.flatnonzero(moved)]
+            slots = slots[slots >= 0]
+        self._ready, self._rel = link.ready_eng.copy(), link.rel_eng.copy()
+        self.generation, self.structure = link.generation, link.structure
+        a, r, rate = link.factors(slots)
+        prm = link.reg.params
+        s0, s1 = prm.success_unreliable, prm.success_reliable
+        self.factors[slots, 0] = a.astype(np.float64)
+        self.factors[slots, 1] = rate
+        self.factors[slots, 2] = s0 + (s1 - s0) * r.astype(np.float64)
+
+
+def QuantumExact(reference: bool = False) -> Scored:
+    """``reference``: the plain estimator and sort-and-scan lister (for equivalence tests)."""
+    if reference:
+        return Scored("quantum", expected, reference=True)
+    return Scored("quantum", ExpectedWeights())

@@ -1,14 +1,17 @@
-"""The fast candidate lister of the scored strategies places exactly as the reference one.
+"""The fast placement path of the scored strategies places exactly as the reference one.
 
 ``Scored`` lists each signature's cheapest units by selection (``topunits``) instead of the
 reference sort-and-scan (``ranking.scan_units``). The two must give the same decisions, agent
 for agent, on fleets large enough that candidates are sampled (above ``CANDIDATE_CAP``), with
 gangs, several signatures sharing agents (the flow), capacities, failure-domain pairs and
-beliefs that differ by agent, so a speed-up cannot silently change what is placed.
+beliefs that differ by agent, so a speed-up cannot silently change what is placed. For the
+quantum strategy the fast path also reads its weights from factors kept across decisions
+(``quantum.ExpectedWeights``), the reference recomputes them from the belief each decision.
 """
 
 import numpy as np
 import pytest
+from uqo.control.scheduler.quantum import QuantumExact
 from uqo.control.scheduler.ranking import Units, scan_units, unit_costs
 from uqo.control.scheduler.scored import CANDIDATE_CAP
 from uqo.control.scheduler.topunits import TopUnits
@@ -51,7 +54,10 @@ def _pair(strategy: str, n: int, seed: int):
             s.agent_failed(f"a{i}")
         s.tick(2.0)
         s.heartbeats([f"a{i}" for i in rng.choice(n, n // 4, replace=False).tolist()], 2.0)
-        s._strategies[strategy].reference = reference
+        if strategy == "quantum":
+            s._strategies[strategy] = QuantumExact(reference=reference)
+        else:
+            s._strategies[strategy].reference = reference
         out.append(s)
     return out
 
@@ -72,8 +78,13 @@ def test_fast_lister_places_exactly_as_the_reference(strategy, seed):
         for a in d_fast.assignments[::2]:          # keep half: loads differ between batches
             fast.release(a.task_id)
             ref.release(a.task_id)
-        fast.report_outcome("a7", False, 0.1)
-        ref.report_outcome("a7", False, 0.1)
+        used = sorted({x for a in d_fast.assignments[:150] for x in a.agent_ids})
+        for s in (fast, ref):                      # partial refresh, then a full one
+            for x in used:                         # the agents just chosen fail: avoid them
+                s.report_outcome(x, False, 0.1, timed_out=True)
+            s.agent_failed(f"a{20 + b}")
+            if b == 1:
+                s.tick(1.0)
     assert placed > 600
     assert fast._stats.counts.get("flow_solves", 0) > 0      # the shared-agent path ran
 
@@ -111,3 +122,21 @@ def test_top_units_equal_the_threshold_scan_with_many_ties(seed):
         got = top(m)
         assert np.array_equal(got.slots, want.slots) and np.array_equal(got.j, want.j)
         assert np.array_equal(got.cost, want.cost) and got.exhausted == want.exhausted
+
+
+def test_kept_weights_equal_the_belief_after_partial_and_full_refreshes():
+    from uqo.control.scheduler.quantum import ExpectedWeights, expected
+    from uqo.control.scheduler.view import View
+
+    s = make_scheduler(400, seed=4)
+    s.add_agents(_fleet(400, np.random.default_rng(4)))
+    weights, rng = ExpectedWeights(), np.random.default_rng(5)
+    slots = np.arange(400)
+    for step in range(6):
+        s.link.snapshot()
+        view = View(s.table, s.link, 0.1, s.latency, s.books, s.register.now, 3.0 + step)
+        assert np.array_equal(weights(view, slots), expected(view, slots))
+        for i in rng.choice(400, 30, replace=False).tolist():
+            s.report_outcome(f"a{i}", bool(rng.random() < 0.5), 0.1)
+        if step == 3:
+            s.tick(0.5)
