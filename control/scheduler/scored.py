@@ -73,12 +73,13 @@ class Scored:
 
     def _top_units(self, view, cand, need, n_tasks, rng) -> TopUnits:
         """The fast lister: the reference's units, found by selection (``topunits``)."""
-        self.q(view, cand, rng)
-        free = view.free(cand)
-        ok = view.table.eligible(cand, need.caps, need.comps, need.level) & (free > 0)
-        ok &= self._above_floor(view, cand)
-        return TopUnits(cand, ok, np.minimum(free, n_tasks), self.cost_of(view),
-                        lambda s: self.idle_cost(view, s, rng))
+        def evaluate(slots):
+            free = view.free(slots)
+            ok = view.table.eligible(slots, need.caps, need.comps, need.level) & (free > 0)
+            ok &= self._above_floor(view, slots)
+            return ok, np.minimum(free, n_tasks)
+
+        return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view))
 
     def _reference(self, view, cand, need, n_tasks, rng):
         """The reference lister: candidates sorted by idle cost, threshold scan (``ranking``)."""

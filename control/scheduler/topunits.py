@@ -13,7 +13,9 @@ stably by cost). This module returns exactly those ``m`` units without sorting t
   eligible agents offer ``m`` units or more, the ``m`` cheapest all cost at most
   ``T`` = the ``m``-th smallest first-unit cost; only agents whose first unit costs ``<= T``
   can contribute (``np.partition``, linear time);
-* those few agents' units are expanded and ordered by the key above (``np.lexsort``).
+* those few agents' units are expanded and ordered by the key above (``np.lexsort``);
+* candidates are evaluated (eligibility, free capacity) lazily, smallest idle cost first, and
+  only as far as the threshold rule of ``ranking`` requires.
 
 Costs come from the same ``cost(slots, j)`` the reference evaluates, elementwise, so they are
 the same numbers and the same ties; ``tests/scheduler/test_topunits.py`` checks the equality
@@ -26,32 +28,65 @@ import numpy as np
 
 from .ranking import Units, unit_costs
 
+FIRST = 256
+
 
 class TopUnits:
     """``self(m) -> Units``: the ``m`` cheapest units of eligible candidates (module docstring).
 
-    ``cand`` candidate slots (distinct); ``ok`` which are eligible, free and above the floor;
-    ``units`` how many units each candidate offers; ``cost(slots, j)`` the unit cost;
-    ``bound(slots)`` the idle cost the reference sorts by.
+    ``cand`` candidate slots (distinct); ``bound`` their idle costs (what the reference sorts
+    by; a lower bound on each agent's unit costs); ``evaluate(slots) -> (ok, units)``: which
+    are eligible, free and above the floor, and how many units each offers; ``cost(slots, j)``
+    the unit cost. Candidates are evaluated lazily, cheapest bounds first: once the ``m``-th
+    cheapest unit found costs no more than every bound not yet evaluated, the rest cannot
+    enter (the threshold rule of ``ranking``, with a selection instead of a sort).
     """
 
-    def __init__(self, cand: np.ndarray, ok: np.ndarray, units: np.ndarray, cost, bound):
-        self.pos = np.flatnonzero(ok)
-        self.slots = cand[self.pos]
-        self.units = np.maximum(units[self.pos], 0)
-        keep = self.units > 0
-        self.pos, self.slots, self.units = self.pos[keep], self.slots[keep], self.units[keep]
-        self.total = int(self.units.sum())
-        self.cost, self.bound = cost, bound
-        self.first = cost(self.slots, np.zeros(len(self.slots), np.int64))
+    def __init__(self, cand: np.ndarray, bound: np.ndarray, evaluate, cost):
+        self.cand, self.bound, self.evaluate, self.cost = cand, bound, evaluate, cost
+        self.limit = -np.inf                  # every candidate with bound <= limit is evaluated
+        self.pos = np.zeros(0, np.int64)
+        self.units = np.zeros(0, np.int64)
+        self.first = np.zeros(0)
 
     def __call__(self, m: int) -> Units:
+        k = max(FIRST, 2 * m)
+        while True:
+            rest = self._grow(k)
+            units = self._select(m)
+            if rest == np.inf or (len(units.cost) >= m and units.cost[m - 1] <= rest):
+                break
+            k *= 4
+        total = int(self.units.sum())
+        return Units(units.slots, units.j, units.cost, rest == np.inf and total < m, 0)
+
+    def _grow(self, k: int) -> float:
+        """Evaluate every candidate whose bound is among the ``k`` smallest (ties included);
+        returns the smallest bound left unevaluated (``inf``: none)."""
+        n = len(self.bound)
+        limit = np.inf if k >= n else np.partition(self.bound, k - 1)[k - 1]
+        if limit > self.limit:
+            new = np.flatnonzero((self.bound > self.limit) & (self.bound <= limit))
+            ok, units = self.evaluate(self.cand[new])
+            units = np.where(ok, units, 0)
+            new, units = new[units > 0], units[units > 0]
+            self.pos = np.concatenate([self.pos, new])
+            self.units = np.concatenate([self.units, units])
+            self.first = np.concatenate([self.first,
+                                         self.cost(self.cand[new], np.zeros(len(new), np.int64))])
+            self.limit = limit
+        left = self.bound[self.bound > self.limit]
+        return float(left.min()) if len(left) else np.inf
+
+    def _select(self, m: int) -> Units:
+        """The ``m`` cheapest units among the evaluated candidates, in the reference order."""
         sel = slice(None)
-        if self.total > m and len(self.first) > m > 0:
+        if int(self.units.sum()) > m and len(self.first) > m > 0:
             threshold = np.partition(self.first, m - 1)[m - 1]
             sel = np.flatnonzero(self.first <= threshold)
-        slots, pos, units = self.slots[sel], self.pos[sel], self.units[sel]
+        pos, units = self.pos[sel], self.units[sel]
+        slots = self.cand[pos]
         rep, j, cost = unit_costs(slots, units, self.cost)
-        bound = np.repeat(self.bound(slots), units)
+        bound = np.repeat(self.bound[pos], units)
         order = np.lexsort((j, np.repeat(pos, units), bound, cost))[:m]
-        return Units(rep[order], j[order], cost[order], self.total < m, 0)
+        return Units(rep[order], j[order], cost[order], False, 0)

@@ -116,7 +116,14 @@ def test_top_units_equal_the_threshold_scan_with_many_ties(seed):
 
     ok = rng.random(n) < 0.8
     units = np.minimum(cap[cand] - load[cand], rng.integers(1, 6))
-    top = TopUnits(cand, ok, units, cost, bound)
+    ok_of = dict(zip(cand.tolist(), ok.tolist()))
+    units_of = dict(zip(cand.tolist(), units.tolist()))
+
+    def evaluate(slots):
+        return (np.array([ok_of[x] for x in slots.tolist()], bool),
+                np.array([units_of[x] for x in slots.tolist()], np.int64))
+
+    top = TopUnits(cand, bound(cand), evaluate, cost)
     for m in (1, 5, 64, 4 * n):
         want: Units = _reference_units(cand, ok, units, cost, bound, m)
         got = top(m)
