@@ -72,8 +72,8 @@ class ExpectedWeights:
 
     def __call__(self, view, slots: np.ndarray, rng=None) -> np.ndarray:
         self.refresh(view.link)
-        f = self.factors[slots]
-        return f[:, 0] * np.exp(-f[:, 1] * view.hold_s) * f[:, 2]
+        up0, rate, sr = np.take(self.factors, slots, axis=0).T.copy()   # rows: one miss each
+        return up0 * np.exp(-rate * view.hold_s) * sr
 
     def refresh(self, link) -> None:
         if link.generation == self.generation:
