@@ -80,8 +80,9 @@ class ExpectedWeights:
             return
         if (link.structure != self.structure or len(self.factors) != len(link.eng)
                 or self._ready is None or len(self._ready) != len(link.ready_eng)):
-            self.factors = np.zeros((len(link.eng), 3))
-            slots = np.arange(len(link.eng))
+            if len(self.factors) != len(link.eng):
+                self.factors = np.zeros((len(link.eng), 3))
+            slots = slice(None)                   # every slot (a slice: no index arrays)
         else:
             moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
             slots = link.slot_of_eng[np.flatnonzero(moved)]
