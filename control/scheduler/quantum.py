@@ -65,6 +65,8 @@ class ExpectedWeights:
     the slots whose readiness or reliability changed (task outcomes, heartbeats, failures).
     ``H`` is read per call, so the forecast's hold time may change between decisions."""
 
+    deterministic = True        # ``Scored.q``: the same value all decision long
+
     def __init__(self):
         self.generation = self.structure = -1
         self.factors = np.zeros((0, 3))

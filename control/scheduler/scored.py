@@ -120,8 +120,14 @@ class Scored:
         return post[sorted_unique(rng.integers(0, len(post), CANDIDATE_CAP))]
 
     def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
-        """The estimator's value per slot, drawn at most once per decision."""
+        """The estimator's value per slot, drawn at most once per decision (an estimator with
+        ``deterministic = True`` gives the same value for a slot all decision long, so it is
+        simply evaluated)."""
         slots = np.asarray(slots, np.int64)
+        if getattr(self.estimate, "deterministic", False):    # same value on every call of
+            q = np.clip(self.estimate(view, slots, rng), 0.0, 1.0)   # a decision: no book-
+            self._q[slots] = q                                # keeping, kept for cost_of
+            return q
         new = sorted_unique(slots[~self._known[slots]])
         if len(new):
             self._q[new] = np.clip(self.estimate(view, new, rng), 0.0, 1.0)
