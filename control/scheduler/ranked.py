@@ -119,8 +119,12 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
                                          minlength=len(uniq)).astype(np.int64))
     u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
                                       lambda a, j: cost_of(uniq[a], j))
+    icost = np.rint(u_cost * COST_SCALE).astype(np.int64)
+    keep = _cheapest_private(u_agent, icost, shared, owner,
+                             np.array([int(k[r].sum()) for r, _ in groups], np.int64))
+    u_agent, icost = u_agent[keep], icost[keep]
     tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
-    unit_arcs = net.arcs(tails, sink, 1, np.rint(u_cost * COST_SCALE).astype(np.int64))
+    unit_arcs = net.arcs(tails, sink, 1, icost)
     _demand_nodes(net, hub, sink, groups, k, level)
     mid = shared[p_agent]
     arcs = net.arcs(hub[p_sig[mid]], anode[p_agent[mid]],
@@ -141,6 +145,22 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
         mult[p_agent[sel]] = flows[sel]
         out.append(np.repeat(uniq[agents], mult[agents]))
     return out
+
+
+def _cheapest_private(u_agent, icost, shared, owner, demand) -> np.ndarray:
+    """Which unit arcs to keep: all of shared agents, and of the agents private to a signature
+    only that signature's ``demand`` cheapest (it never uses more units than its demand, and
+    nobody else can use them, so an optimum never needs the others)."""
+    keep = np.ones(len(u_agent), bool)
+    idx = np.flatnonzero(~shared[u_agent])
+    if len(idx) == 0:
+        return keep
+    sig = owner[u_agent[idx]]
+    order = idx[np.lexsort((idx, icost[idx], sig))]
+    sig = owner[u_agent[order]]
+    rank = np.arange(len(order)) - np.searchsorted(sig, sig)
+    keep[order[rank >= demand[sig]]] = False
+    return keep
 
 
 def _demand_nodes(net, hub, sink, groups, k, level) -> None:
