@@ -74,7 +74,11 @@ def place_ranked(view, ledger, groups: list, k: np.ndarray, level: np.ndarray, c
     rows that had candidates but were not placed (worth another round)."""
     picks = [u.slots[:int(k[rows].sum())] for rows, u in groups]
     shared = _shared(picks)
-    tangled = [i for i, p in enumerate(picks) if np.isin(p, shared).any()]
+    tangled = []
+    if len(shared):
+        mark = np.zeros(view.table.capacity, bool)
+        mark[shared] = True
+        tangled = [i for i, p in enumerate(picks) if mark[p].any()]
     lost: list[np.ndarray] = []
     for i in sorted(set(range(len(groups))) - set(tangled)):
         lost.append(_deal_then_spare(view, ledger, groups[i], k, picks[i]))

@@ -156,7 +156,10 @@ def sorted_unique(x: np.ndarray) -> np.ndarray:
     thousands of candidate slots a decision handles per signature (``np.unique`` dispatches
     through its hash-based path first)."""
     s = np.sort(x)
-    return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+    keep = np.empty(len(s), bool)
+    keep[:1] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def thompson(view, slots: np.ndarray, rng) -> np.ndarray:

@@ -63,8 +63,12 @@ class TopUnits:
     def _grow(self, k: int) -> float:
         """Evaluate every candidate whose bound is among the ``k`` smallest (ties included);
         returns the smallest bound left unevaluated (``inf``: none)."""
-        n = len(self.bound)
-        limit = np.inf if k >= n else np.partition(self.bound, k - 1)[k - 1]
+        n, rest = len(self.bound), np.inf
+        if k >= n:
+            limit = np.inf
+        else:
+            part = np.partition(self.bound, k - 1)
+            limit, rest = part[k - 1], part[k:].min()     # everything after k-1 is >= limit
         if limit > self.limit:
             new = np.flatnonzero((self.bound > self.limit) & (self.bound <= limit))
             ok, units = self.evaluate(self.cand[new])
@@ -75,6 +79,8 @@ class TopUnits:
             self.first = np.concatenate([self.first,
                                          self.cost(self.cand[new], np.zeros(len(new), np.int64))])
             self.limit = limit
+            if rest > limit:
+                return float(rest)
         left = self.bound[self.bound > self.limit]
         return float(left.min()) if len(left) else np.inf
 
