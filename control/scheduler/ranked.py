@@ -22,6 +22,8 @@ committed.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from .flow import Network
@@ -218,6 +220,12 @@ def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np
 
 
 def _deal_spread(view, ledger, rows, k, units, keys) -> np.ndarray:
+    """``deal`` when agents repeat or keys collide: agents most-repeated first, each copy to
+    the task still missing the most agents (ties: priority order) that does not hold the key.
+
+    Tasks are kept in buckets by how many agents they miss, each bucket in priority order, so
+    one agent's turn costs its copies, not a pass over every task (a decision of thousands of
+    one-agent tasks on 16-slot agents was quadratic)."""
     agents, first, mult = np.unique(units, return_index=True, return_counts=True)
     mult = np.minimum(mult, ledger.free(agents))
     order = np.lexsort((first, -mult))
@@ -226,19 +234,49 @@ def _deal_spread(view, ledger, rows, k, units, keys) -> np.ndarray:
         if k[r] <= total:
             chosen.append(r)
             total -= int(k[r])
-    need = {r: int(k[r]) for r in chosen}
-    got: dict = {r: [] for r in chosen}
-    held: dict = {r: set() for r in chosen}
+    need = [int(k[r]) for r in chosen]
+    got: list = [[] for _ in chosen]
+    held: list = [set() for _ in chosen]
     key_of = dict(zip(units.tolist(), keys.tolist()))
-    for i in order.tolist():
-        a = int(agents[i])
-        open_rows = [r for r in chosen if need[r] > 0 and key_of[a] not in held[r]]
-        open_rows.sort(key=lambda r: -need[r])
-        for r in open_rows[:int(mult[i])]:
-            got[r].append(a)
-            held[r].add(key_of[a])
-            need[r] -= 1
-    for r in chosen:
-        if need[r] == 0:
-            ledger.commit(r, np.array(got[r], np.int64))
-    return np.array([r for r in rows.tolist() if r not in need or need[r] > 0], np.int64)
+    buckets: dict[int, list[int]] = {}
+    for i, n in enumerate(need):
+        buckets.setdefault(n, []).append(i)
+    for a, m in zip(agents[order].tolist(), mult[order].tolist()):
+        key = key_of[a]
+        for n, i in _open_rows(buckets, held, key, m):
+            got[i].append(a)
+            held[i].add(key)
+            need[i] -= 1
+            if n > 1:
+                bisect.insort(buckets.setdefault(n - 1, []), i)
+    done = [i for i, n in enumerate(need) if n == 0]
+    if done:
+        ledger.commit_blocks(np.array([chosen[i] for i in done], np.int64),
+                             np.array([a for i in done for a in got[i]], np.int64),
+                             np.array([len(got[i]) for i in done], np.int64))
+    left = {chosen[i] for i, n in enumerate(need) if n > 0}
+    chosen_set = set(chosen)
+    return np.array([r for r in rows.tolist() if r not in chosen_set or r in left], np.int64)
+
+
+def _open_rows(buckets: dict, held: list, key, m: int) -> list:
+    """Take (and remove from their buckets) the first ``m`` tasks missing the most agents,
+    priority order within a bucket, skipping those holding ``key``: ``[(missing, task)]``."""
+    out: list = []
+    for n in sorted((n for n, b in buckets.items() if n > 0 and b), reverse=True):
+        bucket, taken = buckets[n], []
+        for j, i in enumerate(bucket):
+            if len(out) == m:
+                break
+            if key not in held[i]:
+                out.append((n, i))
+                taken.append(j)
+        if taken:
+            if taken[-1] == len(taken) - 1:
+                del bucket[:len(taken)]
+            else:
+                for j in reversed(taken):
+                    del bucket[j]
+        if len(out) == m:
+            break
+    return out

@@ -90,3 +90,62 @@ def test_flow_without_private_agent_nodes_reaches_the_plain_optimum(seed, monkey
         assert np.bincount(out[g]).max(initial=0) <= len(rows)
     used = np.bincount(np.concatenate(out), minlength=len(ledger._free))
     assert (used <= ledger._free).all()
+
+
+def _deal_spread_plain(ledger, rows, k, units, keys):
+    """The reference greedy: for each agent (most repeated first) a pass over every task."""
+    agents, first, mult = np.unique(units, return_index=True, return_counts=True)
+    mult = np.minimum(mult, ledger.free(agents))
+    order = np.lexsort((first, -mult))
+    total, chosen = int(mult.sum()), []
+    for r in rows.tolist():
+        if k[r] <= total:
+            chosen.append(r)
+            total -= int(k[r])
+    need = {r: int(k[r]) for r in chosen}
+    got = {r: [] for r in chosen}
+    held = {r: set() for r in chosen}
+    key_of = dict(zip(units.tolist(), keys.tolist()))
+    for i in order.tolist():
+        a = int(agents[i])
+        open_rows = [r for r in chosen if need[r] > 0 and key_of[a] not in held[r]]
+        open_rows.sort(key=lambda r: -need[r])
+        for r in open_rows[:int(mult[i])]:
+            got[r].append(a)
+            held[r].add(key_of[a])
+            need[r] -= 1
+    for r in chosen:
+        if need[r] == 0:
+            ledger.commit(r, np.array(got[r], np.int64))
+    return np.array([r for r in rows.tolist() if r not in need or need[r] > 0], np.int64)
+
+
+def _table(n, rng):
+    from types import SimpleNamespace
+
+    cap = rng.integers(1, 5, n).astype(np.int32)
+    return SimpleNamespace(load=np.zeros(n, np.int32), cap=cap, active=np.ones(n, bool),
+                           up=np.ones(n, bool))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_bucketed_deal_gives_what_the_plain_greedy_gives(seed):
+    from uqo.control.scheduler.ledger import Ledger
+
+    rng = np.random.default_rng(seed)
+    n_agents, n_rows = int(rng.integers(3, 40)), int(rng.integers(1, 30))
+    k = rng.integers(1, 5, n_rows)
+    rows = np.sort(rng.choice(n_rows, int(rng.integers(1, n_rows + 1)), replace=False))
+    units = rng.integers(0, n_agents, int(rng.integers(1, 80)))
+    pair_key = np.arange(n_agents) // 2 * 2                  # agents 2i, 2i+1 share a key
+    keys = np.where(rng.random(n_agents) < 0.3, pair_key, np.arange(n_agents))[units]
+    table = _table(n_agents, rng)
+    fast, plain = Ledger(table), Ledger(_table(n_agents, np.random.default_rng(seed)))
+    plain.table.cap = table.cap.copy()
+    left_fast = ranked._deal_spread(None, fast, rows, k, units, keys)
+    left_plain = _deal_spread_plain(plain, rows, k, units, keys)
+    assert np.array_equal(left_fast, left_plain)
+    assert fast.placed.keys() == plain.placed.keys()
+    for r in fast.placed:
+        assert np.array_equal(fast.placed[r], plain.placed[r])
+    assert np.array_equal(fast.table.load, plain.table.load)
