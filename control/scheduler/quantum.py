@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scored import Scored
+from .scored import MIN_Q, Scored
 
 DEFAULT_HOLD_S = 10.0
+SLACK_NATS = 1e-9     # keeps the bound below q's cost whatever the rounding of log
 
 
 def _parts(view, slots: np.ndarray):
@@ -70,6 +71,7 @@ class ExpectedWeights:
     def __init__(self):
         self.generation = self.structure = -1
         self.factors = np.zeros((0, 3))
+        self.floor = np.zeros(0)
         self._ready = self._rel = None
 
     def __call__(self, view, slots: np.ndarray, rng=None) -> np.ndarray:
@@ -84,6 +86,7 @@ class ExpectedWeights:
                 or self._ready is None or len(self._ready) != len(link.ready_eng)):
             if len(self.factors) != len(link.eng):
                 self.factors = np.zeros((len(link.eng), 3))
+                self.floor = np.zeros(len(link.eng))
             slots = slice(None)                   # every slot (a slice: no index arrays)
         else:
             moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
@@ -97,6 +100,14 @@ class ExpectedWeights:
         self.factors[slots, 0] = a.astype(np.float64)
         self.factors[slots, 1] = rate
         self.factors[slots, 2] = s0 + (s1 - s0) * r.astype(np.float64)
+        best = self.factors[slots, 0] * self.factors[slots, 2]           # q with no decay
+        self.floor[slots] = -np.log(np.maximum(best, MIN_Q)) - SLACK_NATS
+
+    def lower(self, view, slots: np.ndarray) -> np.ndarray:
+        """A lower bound on ``-log max(q, MIN_Q)`` that ignores the hold time (``q`` can only
+        be smaller with it): ranks candidates before their ``q`` is computed (``topunits``)."""
+        self.refresh(view.link)
+        return self.floor[slots]
 
 
 def QuantumExact(reference: bool = False) -> Scored:

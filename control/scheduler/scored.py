@@ -79,7 +79,12 @@ class Scored:
             ok &= self._above_floor(view, slots)
             return ok, np.minimum(free, n_tasks)
 
-        return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view))
+        lower = getattr(self.estimate, "lower", None)
+        if lower is None:
+            return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view))
+        fit = view.table.fitness[cand].astype(np.float64) / view.fit_max
+        return TopUnits(cand, lower(view, cand) + FIT_WEIGHT * (1.0 - fit), evaluate,
+                        self.cost_of(view), lambda s: self.idle_cost(view, s, rng))
 
     def _reference(self, view, cand, need, n_tasks, rng):
         """The reference lister: candidates sorted by idle cost, threshold scan (``ranking``)."""

@@ -38,23 +38,28 @@ class TopUnits:
     by; a lower bound on each agent's unit costs); ``evaluate(slots) -> (ok, units)``: which
     are eligible, free and above the floor, and how many units each offers; ``cost(slots, j)``
     the unit cost. Candidates are evaluated lazily, cheapest bounds first: once the ``m``-th
-    cheapest unit found costs no more than every bound not yet evaluated, the rest cannot
-    enter (the threshold rule of ``ranking``, with a selection instead of a sort).
+    cheapest unit found costs less than every bound not yet evaluated, the rest cannot enter,
+    not even on a tie (the threshold rule of ``ranking``, with a selection instead of a sort).
     """
 
-    def __init__(self, cand: np.ndarray, bound: np.ndarray, evaluate, cost):
+    def __init__(self, cand: np.ndarray, bound: np.ndarray, evaluate, cost, bound_of=None):
+        """``bound_of(slots)``: when given, ``bound`` is only a lower bound on the idle costs
+        (cheaper to get for every candidate) and ``bound_of`` the idle costs themselves, asked
+        for the candidates evaluated."""
         self.cand, self.bound, self.evaluate, self.cost = cand, bound, evaluate, cost
+        self.bound_of = bound_of
         self.limit = -np.inf                  # every candidate with bound <= limit is evaluated
         self.pos = np.zeros(0, np.int64)
         self.units = np.zeros(0, np.int64)
         self.first = np.zeros(0)
+        self.idle = np.zeros(0)
 
     def __call__(self, m: int) -> Units:
         k = max(FIRST, 2 * m)
         while True:
             rest = self._grow(k)
             units = self._select(m)
-            if rest == np.inf or (len(units.cost) >= m and units.cost[m - 1] <= rest):
+            if rest == np.inf or (len(units.cost) >= m and units.cost[m - 1] < rest):
                 break
             k *= 4
         total = int(self.units.sum())
@@ -71,10 +76,12 @@ class TopUnits:
             limit, rest = part[k - 1], part[k:].min()     # everything after k-1 is >= limit
         if limit > self.limit:
             new = np.flatnonzero((self.bound > self.limit) & (self.bound <= limit))
+            idle = self.bound[new] if self.bound_of is None else self.bound_of(self.cand[new])
             ok, units = self.evaluate(self.cand[new])
             units = np.where(ok, units, 0)
-            new, units = new[units > 0], units[units > 0]
+            new, units, idle = new[units > 0], units[units > 0], idle[units > 0]
             self.pos = np.concatenate([self.pos, new])
+            self.idle = np.concatenate([self.idle, idle])
             self.units = np.concatenate([self.units, units])
             self.first = np.concatenate([self.first,
                                          self.cost(self.cand[new], np.zeros(len(new), np.int64))])
@@ -93,6 +100,6 @@ class TopUnits:
         pos, units = self.pos[sel], self.units[sel]
         slots = self.cand[pos]
         rep, j, cost = unit_costs(slots, units, self.cost)
-        bound = np.repeat(self.bound[pos], units)
+        bound = np.repeat(self.idle[sel], units)
         order = np.lexsort((j, np.repeat(pos, units), bound, cost))[:m]
         return Units(rep[order], j[order], cost[order], False, 0)
