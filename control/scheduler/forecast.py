@@ -32,8 +32,12 @@ def failure_forecast(sched, slots: np.ndarray, horizon_s: float, model: str) -> 
     slots = np.asarray(slots, np.int64)
     now = sched.register.now
     if model == "quantum":
+        from .quantum import expected
+        from .view import View
         sched.link.snapshot()
-        return 1.0 - sched.link.readiness(slots).astype(np.float64)
+        view = View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
+                    now, sched.hold_s())
+        return 1.0 - expected(view, slots)
     if model == "thompson":
         return 1.0 - sched.books.mean(slots, now)
     if model == "ewma":
