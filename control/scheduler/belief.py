@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .emissions import EmissionLearner
+
 _MIXED = np.eye(2, dtype=np.complex128) / 2
 
 
@@ -42,6 +44,8 @@ class BeliefLink:
         self.mi_eng = np.zeros(register.capacity, np.float32)
         self.stale = True
         self.generation = 0
+        prm = register.params
+        self.emissions = EmissionLearner(prm.success_unreliable, prm.success_reliable)
 
     # ---- membership -------------------------------------------------------------------------
     def add(self, slots: np.ndarray, domains: np.ndarray) -> None:
@@ -137,12 +141,20 @@ class BeliefLink:
         self.stale = True
 
     def outcome(self, slot: int, kind: str) -> None:
-        """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors."""
+        """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors. An
+        answered outcome also teaches the emission probabilities (``emissions``), weighted by
+        the belief the agent had before it (the last snapshot)."""
         self.reg.observe_outcome([self.eng[slot]], kind)
+        if kind != "timeout":
+            self.emissions.observe(self.rel_eng[self.eng[slot]], kind == "success")
         self.stale = True
 
     def tick(self, dt: float):
+        """Advance the register; the emission probabilities learned so far go in first."""
         self.stale = True
+        if hasattr(self.reg, "set_reliability_model"):
+            s0, s1 = self.emissions.estimate()
+            self.reg.set_reliability_model(s0, s1)
         return self.reg.tick(dt)
 
     # ---- per-decision view ------------------------------------------------------------------
