@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .emissions import EmissionLearner
+from .emissions import DriftFit, EmissionLearner
 
 _MIXED = np.eye(2, dtype=np.complex128) / 2
 
@@ -46,11 +46,13 @@ class BeliefLink:
         self.generation = 0
         prm = register.params
         self.emissions = EmissionLearner(prm.success_unreliable, prm.success_reliable)
+        self.drift = DriftFit(capacity, prm.reliable_prior, prm.drift_target)
 
     # ---- membership -------------------------------------------------------------------------
     def add(self, slots: np.ndarray, domains: np.ndarray) -> None:
         """Give new ``slots`` engine cells; ``domains`` ``(n,)`` int64, -1 for none."""
         slots, domains = np.asarray(slots, np.int64), np.asarray(domains, np.int64)
+        self.drift.reset(slots)
         has = domains >= 0
         old = [(self._waiting.pop(d), d) for d in np.unique(domains[has]).tolist()
                if d in self._waiting]
@@ -146,7 +148,9 @@ class BeliefLink:
         the belief the agent had before it (the last snapshot)."""
         self.reg.observe_outcome([self.eng[slot]], kind)
         if kind != "timeout":
-            self.emissions.observe(self.rel_eng[self.eng[slot]], kind == "success")
+            ok = kind == "success"
+            self.emissions.observe(self.rel_eng[self.eng[slot]], ok)
+            self.drift.observe(slot, ok, self.reg.now, *self.emissions.estimate())
         self.stale = True
 
     def tick(self, dt: float):
@@ -154,7 +158,7 @@ class BeliefLink:
         self.stale = True
         if hasattr(self.reg, "set_reliability_model"):
             s0, s1 = self.emissions.estimate()
-            self.reg.set_reliability_model(s0, s1)
+            self.reg.set_reliability_model(s0, s1, self.drift.best())
         return self.reg.tick(dt)
 
     # ---- per-decision view ------------------------------------------------------------------

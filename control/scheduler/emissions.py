@@ -50,3 +50,52 @@ class EmissionLearner:
         w = l1 / np.maximum(l0 + l1, 1e-300)
         self.n += [float((1.0 - w).sum()), float(w.sum())]
         self.ok += [float(((1.0 - w) * y).sum()), float((w * y).sum())]
+
+
+DRIFT_GRID = tuple(1.0 / np.array([3600.0, 1200.0, 400.0, 130.0, 45.0]))
+
+
+class DriftFit:
+    """The reliability drift rate ``nu`` chosen online by prequential likelihood.
+
+    Use cases::
+
+        fit = DriftFit(capacity, p0=0.9, p_star=0.5)
+        fit.observe(slot, success, now, s0, s1)   # every answered outcome, in time order
+        fit.reset(slots)                          # new agents
+        nu = fit.best()                           # the grid rate that predicted best so far
+
+    How fast an agent's reliability changes is a property of the fleet (slow degradation,
+    repairs), not a constant: too slow a drift and a long good record hides a degrading agent
+    for many failures, too fast and every agent looks new. One scalar copy of the reliability
+    filter runs per grid rate (closed form of the register's maps on a diagonal qubit: drift
+    ``r -> p* + (r - p*) e^{-nu dt}``, then Bayes with ``s0``, ``s1``); each outcome adds its
+    log predictive probability under every rate *before* the filters see it, so the chosen rate
+    is the one whose forecasts were best (prequential model selection, Dawid 1984), fitted on
+    the past only. Hand-written: a few vectorised lines; the filters are the register's own
+    maps in closed form.
+    """
+
+    def __init__(self, capacity: int, p0: float, p_star: float, grid=DRIFT_GRID):
+        self.grid = np.asarray(grid, np.float64)
+        self.p0, self.p_star = float(p0), float(p_star)
+        self.r = np.full((len(self.grid), capacity), self.p0)
+        self.at = np.full(capacity, np.nan)
+        self.loglik = np.zeros(len(self.grid))
+
+    def reset(self, slots) -> None:
+        self.r[:, slots], self.at[slots] = self.p0, np.nan
+
+    def observe(self, slot: int, success: bool, now: float, s0: float, s1: float) -> None:
+        r = self.r[:, slot]
+        if not np.isnan(self.at[slot]):
+            r = self.p_star + (r - self.p_star) * np.exp(-self.grid * (now - self.at[slot]))
+        p1, p0 = (s1, s0) if success else (1.0 - s1, 1.0 - s0)
+        pred = p0 + (p1 - p0) * r
+        self.loglik += np.log(np.maximum(pred, 1e-12))
+        self.r[:, slot] = r * p1 / np.maximum(pred, 1e-12)
+        self.at[slot] = now
+
+    def best(self) -> float:
+        """The grid rate with the highest prequential log likelihood (ties: the slowest)."""
+        return float(self.grid[int(np.argmax(self.loglik))])
