@@ -29,14 +29,19 @@ MARGIN = 0.02       # s0 stays at least this far below s1 (the classes must stay
 
 
 class EmissionLearner:
-    def __init__(self, s0: float, s1: float, prior: float = 20.0):
-        # [weight, successes] per class, starting from the defaults' pseudo-outcomes
-        self.n = np.array([prior, prior], np.float64)
-        self.ok = np.array([s0 * prior, s1 * prior], np.float64)
+    def __init__(self, s0: float, s1: float, prior: float = 20.0, memory: float = 2000.0):
+        # [weight, successes] per class: the defaults' pseudo-outcomes, and the data's, which
+        # fade with a memory of ``memory`` outcomes (online EM's step size: the first outcomes
+        # were weighed with beliefs that knew nothing yet, so they must not count forever)
+        self.prior_n = np.array([prior, prior], np.float64)
+        self.prior_ok = np.array([s0 * prior, s1 * prior], np.float64)
+        self.memory = float(memory)
+        self.n = np.zeros(2)
+        self.ok = np.zeros(2)
 
     def estimate(self) -> tuple[float, float]:
         """``(s0, s1)``: each class's posterior mean success probability (``s0 < s1``)."""
-        s0, s1 = self.ok / self.n
+        s0, s1 = (self.prior_ok + self.ok) / (self.prior_n + self.n)
         s1 = float(np.clip(s1, 0.5 + MARGIN, 1.0 - 1e-4))
         return float(np.clip(s0, 1e-4, s1 - MARGIN)), s1
 
@@ -48,6 +53,9 @@ class EmissionLearner:
         l1 = np.where(y, s1, 1.0 - s1) * r
         l0 = np.where(y, s0, 1.0 - s0) * (1.0 - r)
         w = l1 / np.maximum(l0 + l1, 1e-300)
+        fade = np.exp(-w.size / self.memory)
+        self.n *= fade
+        self.ok *= fade
         self.n += [float((1.0 - w).sum()), float(w.sum())]
         self.ok += [float(((1.0 - w) * y).sum()), float((w * y).sum())]
 
