@@ -70,3 +70,23 @@ def _drift_world(switch: bool, seed: int = 1) -> float:
 def test_drift_fit_is_slow_on_a_stationary_fleet_and_fast_where_agents_change():
     assert _drift_world(False) == min(DRIFT_GRID)
     assert _drift_world(True) >= 1 / 200
+
+
+def test_the_register_takes_new_emission_probabilities_and_refuses_bad_ones():
+    s = make_scheduler(8)
+    s.add_agents([agent(0)])
+    reg = s.register
+    reg.set_reliability_model(0.6, 0.99, 1 / 400)
+    assert (reg.params.success_unreliable, reg.params.success_reliable) == (0.6, 0.99)
+    assert reg.params.reliability_drift == pytest.approx(1 / 400)
+    s.refresh_beliefs()
+    before = float(s.link.reliability(np.array([0]))[0])
+    s.report_outcome("a0", False, 1.0)      # one failure: odds of reliable x 0.01 / 0.4
+    s.refresh_beliefs()
+    after = float(s.link.reliability(np.array([0]))[0])
+    odds = lambda p: p / (1 - p)
+    assert odds(after) == pytest.approx(odds(before) * 0.01 / 0.4, rel=1e-3)
+    for bad in ((0.99, 0.6), (0.5, 1.0), (float("nan"), 0.9)):
+        with pytest.raises(ValueError):
+            reg.set_reliability_model(*bad)
+    assert reg.params.success_reliable == 0.99     # unchanged by the refused calls
