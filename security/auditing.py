@@ -8,6 +8,7 @@ Use cases::
     await trail.record_async("auth.login", "u1", "failure", {...})     # off the event loop
     trail.unauthenticated("auth.token", {"code": "token_invalid", ...})  # sampled
     trail.events.count()              # security_events_24h
+    trail.recent_events(20)           # the newest written events, newest first (/ui)
     trail.failures                    # Counter: code -> every unauthenticated refusal
 
 Unauthenticated refusals (a bad, expired or revoked bearer token, an unknown client
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 
 from .events import DAY_S, EVENT_OUTCOMES, EventCounter
@@ -35,6 +36,17 @@ MAX_QUEUED = 10_000  # background audit records waiting for the writer thread
 # counters: a series that appears only with its first event breaks rate() and dashboards).
 KNOWN_FAILURE_CODES = ("token_invalid", "token_expired", "token_revoked", "unknown_agent")
 KNOWN_EVENT_KINDS = ("auth.login", "authz.decision", "auth.token", "auth.certificate")
+RECENT_EVENTS = 200  # written security events kept in memory for GET /v1/security/events
+# What of a record's detail an event shows: why and from where, no tokens or key ids.
+_EVENT_DETAIL = ("code", "reason", "rule", "resource", "action", "source")
+
+
+def event_view(record: dict) -> dict:
+    """A security event as the API shows it, from its audit record."""
+    detail = record.get("detail") or {}
+    return {"seq": record["seq"], "ts": record["ts"], "kind": record["kind"],
+            "subject": record.get("actor"), "outcome": record["outcome"],
+            "detail": {k: detail[k] for k in _EVENT_DETAIL if k in detail}}
 
 
 class AuditTrail:
@@ -42,7 +54,11 @@ class AuditTrail:
         self.audit, self.clock = audit, clock
         self.rate, self.burst = policy.audit_sample_per_s, float(policy.audit_sample_burst)
         self.events = EventCounter(clock=clock)
-        self.events.seed(audit.records_since(clock() - DAY_S))
+        seeded = [r for r in audit.records_since(clock() - DAY_S)
+                  if r.get("outcome") in EVENT_OUTCOMES]
+        self.events.seed(seeded)
+        self._recent = deque((event_view(r) for r in seeded[-RECENT_EVENTS:]),
+                             maxlen=RECENT_EVENTS)
         self.failures: Counter[str] = Counter(dict.fromkeys(KNOWN_FAILURE_CODES, 0))
         # security events (refusals, lockouts) by kind
         self.by_kind: Counter[str] = Counter(dict.fromkeys(KNOWN_EVENT_KINDS, 0))
@@ -55,10 +71,21 @@ class AuditTrail:
 
     def record(self, kind: str, actor, outcome: str, detail: dict, counted: bool = False) -> int:
         seq = self.audit.append(kind, actor, outcome, detail)
-        if outcome in EVENT_OUTCOMES and not counted:
-            self.events.add(self.clock())
-            self.by_kind[kind] += 1
+        if outcome in EVENT_OUTCOMES:
+            view = event_view(self.audit.record(seq))      # as written (its seq and ts)
+            with self._lock:
+                self._recent.append(view)
+            if not counted:
+                self.events.add(self.clock())
+                self.by_kind[kind] += 1
         return seq
+
+    def recent_events(self, limit: int) -> list[dict]:
+        """The newest ``limit`` written security events (outcome failure or denied), newest
+        first; the last 24 hours' are reloaded from the log at start (at most
+        ``RECENT_EVENTS``). Sampled-out unauthenticated refusals are not among them."""
+        with self._lock:
+            return list(self._recent)[::-1][:limit]
 
     async def record_async(self, kind: str, actor, outcome: str, detail: dict) -> int:
         loop = asyncio.get_running_loop()

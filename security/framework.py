@@ -17,6 +17,7 @@ Use cases (the seed's calls work as written)::
     fw.verify_token(token)            # Credential, or a TokenInvalid subclass
     fw.accounts.set_disabled("analyst-001", True, actor="admin")   # its tokens: refused now
     fw.security_events_24h()          # int
+    fw.recent_security_events(20)     # [{seq, ts, kind, subject, outcome, detail}], newest first
     fw.close()
 
 ``authenticate_user`` / ``authorize_access`` answer ``(False, None)`` / ``(False, reason)``;
@@ -259,6 +260,10 @@ class SecurityFramework:
 
     def security_events_24h(self) -> int:
         return self.trail.events.count()
+
+    def recent_security_events(self, limit: int = 20) -> list[dict]:
+        """The newest audited security events, newest first (``AuditTrail.recent_events``)."""
+        return self.trail.recent_events(limit)
 
     def prune_audit(self, now: float | None = None) -> int:
         return self.audit.prune(now)

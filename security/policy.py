@@ -49,12 +49,13 @@ CREATE = frozenset({"submit", "create"})                          # make a new l
 WRITE = MODIFY | CREATE
 ADMIN = frozenset({"manage_users", "configure", "rotate_keys", "revoke", "prune_audit",
                    "compliance"})
+MONITOR = frozenset({"monitor"})            # watch the service's security (admin, operator)
 SELF = frozenset({"logout"})                # on one's own session: every role
 AGENT_SCOPED = frozenset({"heartbeat", "report", "fetch", "complete", "fail"})
 OWNER_BOUND = frozenset({Role.ANALYST})      # roles that change only what they own
 ROLE_ACTIONS = {
-    Role.ADMIN: READ | WRITE | ADMIN | SELF,
-    Role.OPERATOR: READ | WRITE | SELF,
+    Role.ADMIN: READ | WRITE | ADMIN | MONITOR | SELF,
+    Role.OPERATOR: READ | WRITE | MONITOR | SELF,
     Role.ANALYST: READ | SELF | {"submit", "cancel"},
     Role.AGENT: SELF | {"read", "get", "list", "fetch", "heartbeat", "report", "complete",
                         "fail"},
@@ -73,7 +74,7 @@ def _deny(rule: str, why: str) -> Decision:
 
 
 def _role(cred, action: str) -> Decision | None:
-    if action not in READ | WRITE | ADMIN | SELF:
+    if action not in READ | WRITE | ADMIN | MONITOR | SELF:
         return _deny("role", f"unknown action {action!r}")
     if action not in ROLE_ACTIONS[cred.role]:
         return _deny("role", f"role {cred.role.value} may not {action}")

@@ -233,6 +233,7 @@ class Scope:
         sched["tasks"] = {state: tasks.get(state, 0) for state in sched["tasks"]}
         if agents != sched["agents"]:          # the fleet-wide engine counts would tell more
             status["quantum"] = {**status["quantum"], "n_agents": None, "n_pairs": None}
+            status["failure_domains"] = None            # per-domain counts would, too
         sched["agents"] = agents
         return status
 

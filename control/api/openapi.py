@@ -24,6 +24,9 @@ _OPS = {
     "streamStatus": (("`/v1/status` every `interval` seconds as server-sent events, for "
                      "up to the server's long_poll_max_s; the token is checked before each"),
                      None, (200, "text/event-stream"), s.StatusStreamQuery, (400,)),
+    "listSecurityEvents": (("admin, operator: this replica's newest audited security events "
+                            "(refused logins, denials, rejected tokens), newest first"),
+                           None, (200, s.SecurityEvents), s.SecurityEventsQuery, (400,)),
     "statusPage": ("the status page (static; its script logs in and calls this API)", None,
                    (200, "text/html"), None, ()),
     "statusPageScript": ("the status page's script", None, (200, "text/javascript"), None, ()),

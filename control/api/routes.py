@@ -79,6 +79,8 @@ ROUTES = (
     Route("GET", "/v1/status", h.status, "getStatus", needs("status", "status")),
     Route("GET", "/v1/status/stream", ui.status_stream, "streamStatus",
           needs("status", "status")),
+    Route("GET", "/v1/security/events", ui.security_events, "listSecurityEvents",
+          needs("security_events", "monitor")),
     Route("GET", "/ui", ui.page, "statusPage", PUBLIC),
     Route("GET", "/ui/app.js", ui.script, "statusPageScript", PUBLIC),
     Route("GET", "/ui/style.css", ui.style, "statusPageStyle", PUBLIC),

@@ -144,6 +144,10 @@ class AssignmentQuery(_Strict):
     wait: Annotated[float, Meta(ge=0, le=300)] = 0.0
 
 
+class SecurityEventsQuery(_Strict):
+    limit: Annotated[int, Meta(ge=1, le=200)] = 20         # newest first
+
+
 class StatusStreamQuery(_Strict):
     interval: Annotated[float, Meta(ge=0.5, le=10)] = 2.0     # seconds between events
 
@@ -295,6 +299,20 @@ class LoggedOut(msgspec.Struct):
     revoked: list[str]
 
 
+class SecurityEvent(msgspec.Struct):
+    seq: int                  # the audit record's sequence number
+    ts: float                 # when (Unix seconds)
+    kind: str                 # auth.login, authz.decision, auth.token, auth.certificate, ...
+    subject: str | None       # who (the account named), None for an unknown caller
+    outcome: str              # failure or denied
+    detail: dict              # why and from where: code, reason, rule, resource, action, source
+
+
+class SecurityEvents(msgspec.Struct):
+    events: list[SecurityEvent]   # newest first
+    limit: int
+
+
 class KeyView(msgspec.Struct):
     key_id: str
     algorithm: str
@@ -309,3 +327,4 @@ class Status(msgspec.Struct):
     security: dict
     performance: dict
     ready: bool
+    failure_domains: dict | None = None

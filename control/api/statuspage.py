@@ -6,6 +6,8 @@ Use cases::
     GET /ui/app.js, /ui/style.css
     GET /v1/status/stream?interval=2      # text/event-stream, bearer token: one ``status``
                                           # event per interval, the caller's /v1/status
+    GET /v1/security/events?limit=20      # the newest audited security events (admin,
+                                          # operator); the page reads it on each status event
 
 The page is plain files in ``static/`` (no build step, nothing fetched from elsewhere); every
 number it shows comes from authenticated API calls made by its script with the bearer token
@@ -31,7 +33,7 @@ from aiohttp import web
 from . import schemas as s
 from .access import scope_of
 from .appkeys import ORCH, SECURITY
-from .codec import encode, read_query
+from .codec import encode, read_query, respond
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
        "img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
@@ -58,6 +60,15 @@ def _static(name: str):
 
 
 page, script, style = _static("index.html"), _static("app.js"), _static("style.css")
+
+
+async def security_events(request: web.Request) -> web.Response:
+    """This replica's newest audited security events (refused logins, denials, rejected
+    tokens and certificates), newest first; none without authentication (pass-through)."""
+    limit = read_query(request, s.SecurityEventsQuery).limit
+    fw = request.app.get(SECURITY)
+    events = fw.recent_security_events(limit) if fw is not None else []
+    return respond(request, {"events": events, "limit": limit})
 
 
 def _still_valid(request: web.Request):

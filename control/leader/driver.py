@@ -24,6 +24,8 @@ from typing import Any
 
 from uqo.control.config import ServerConfig
 
+from .status import failure_domains
+
 _LOG = logging.getLogger(__name__)
 
 
@@ -50,6 +52,7 @@ class SchedulerDriver:
         self._probe_budget = 0.0
         self._probe_plan: list[str] = []
         self._forecast: dict | None = None
+        self._domains: dict | None = None
         self.engine_fallbacks = 0    # the engine moved off its device (failover events)
 
     @staticmethod
@@ -93,7 +96,12 @@ class SchedulerDriver:
             self._probe_budget -= n
             self._probe_plan = self.scheduler.probe_targets(n)
         self._forecast = self.scheduler.forecast_summary(self.horizon_s)
+        self._domains = failure_domains(self.scheduler)
         return report
+
+    def domains(self) -> dict | None:
+        """The failure domains taken after the last tick (``status.failure_domains``)."""
+        return self._domains
 
     def take_probe_plan(self) -> list[str]:
         """The agents the last tick chose to health-check (each plan is taken once)."""

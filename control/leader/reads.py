@@ -47,6 +47,7 @@ class Reads:
             strategy=self.cfg.strategy, log_status=self.log_status(), security=self.security,
             latency=self.latency, waiting=len(self.waiters),
             forecast=self.driver.forecast() if self.driver else None,
+            domains=self.driver.domains() if self.driver else None,
             uptime_s=max(0.0, now - self.started_at) if self.started_at else 0.0,
             ready=self.ready)
 

@@ -84,8 +84,8 @@ def _compose(*files: str) -> dict:
 def test_compose_renders_the_topology():
     model = _compose("docker-compose.yml")
     services = model["services"]
-    assert set(services) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init", "uqo-1", "uqo-2",
-                             "uqo-3", "prometheus", "alertmanager", "jaeger", "grafana"}
+    assert set(services) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init", "cluster-init", "uqo-1",
+                             "uqo-2", "uqo-3", "prometheus", "alertmanager", "jaeger", "grafana"}
     published = {s: {int(p["published"]) for p in services[s].get("ports", [])}
                  for s in services}
     assert published["prometheus"] == {9090} and published["grafana"] == {3000}
@@ -95,8 +95,10 @@ def test_compose_renders_the_topology():
     for i in (1, 2, 3):
         uqo = services[f"uqo-{i}"]
         assert uqo["build"]["dockerfile"] == "containers/Dockerfile.cuda"
-        assert set(uqo["depends_on"]) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init"}
-        assert uqo["depends_on"]["softhsm-init"]["condition"] == "service_completed_successfully"
+        assert set(uqo["depends_on"]) == {"etcd-1", "etcd-2", "etcd-3", "softhsm-init",
+                                          "cluster-init"}
+        for init in ("softhsm-init", "cluster-init"):
+            assert uqo["depends_on"][init]["condition"] == "service_completed_successfully"
         assert uqo["environment"]["UQO_REPLICA_ID"] == f"uqo-{i}"
         assert uqo["environment"]["UQO_ADVERTISE_URL"] == f"http://uqo-{i}:8080"
         assert uqo["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
@@ -109,7 +111,7 @@ def test_compose_renders_the_topology():
 
 def test_compose_cpu_override_swaps_the_image_and_drops_the_gpu():
     services = _compose("docker-compose.yml", "docker-compose.cpu.yml")["services"]
-    for name in ("uqo-1", "uqo-2", "uqo-3", "softhsm-init"):
+    for name in ("uqo-1", "uqo-2", "uqo-3", "softhsm-init", "cluster-init"):
         assert services[name]["build"]["dockerfile"] == "containers/Dockerfile.cpu"
         assert "deploy" not in services[name]
 

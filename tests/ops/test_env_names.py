@@ -6,15 +6,22 @@ misspelt name would otherwise be ignored in silence and the replica would start 
 (once: UQO_NODE_ID and UQO_ETCD_ENDPOINTS, which nothing read). Also: the health checks and
 scrapes use the scheme the server will serve with the containers' settings."""
 
+import os
 import re
+import sys
+from pathlib import Path
 
 import msgspec
+import opentelemetry.sdk.environment_variables as otel_sdk_env
 import pytest
 import yaml
-from uqo.control.config import ServerConfig, load_config
+from uqo.control.config import _OTEL, ServerConfig, consensus_of, load_config
 from uqo.control.server.tls import plan_tls
 
-from ._opsfiles import CONTAINERS, K8S, ROOT
+from uqo.cli.control import _check_replication
+
+from ._k8spki import mounted
+from ._opsfiles import CONTAINERS, K8S, ROOT, run
 
 _NAME = re.compile(r"\bUQO_[A-Z0-9_]*[A-Z0-9]\b")
 _LITERAL = re.compile(r"""["'](UQO_[A-Z0-9_]*[A-Z0-9])["']""")
@@ -102,6 +109,55 @@ def test_each_compose_replica_has_its_own_id_and_url_on_the_etcd_members():
             == members
 
 
+# What a replica on etcd needs set (docs/replication.md): the log, its name, the URL followers
+# forward to, and the cluster secret without which enrolled accounts stay on one replica.
+REPLICATED = ("etcd", "replica_id", "advertise_url", "cluster_secret")
+CLUSTER_DIR = "/var/lib/uqo-cluster"
+
+
+def _compose_volumes(service: str) -> list[str]:
+    doc = yaml.safe_load((CONTAINERS / "docker-compose.yml").read_text())
+    return doc["services"][service].get("volumes", [])
+
+
+def _run_cluster_init(volume: Path) -> None:
+    """Compose's cluster-init command (our CLI) with its volume at ``volume``, twice: the
+    second run finds the secret and changes nothing."""
+    doc = yaml.safe_load((CONTAINERS / "docker-compose.yml").read_text())
+    shell, flag, script = doc["services"]["cluster-init"]["command"]
+    assert f"cluster:{CLUSTER_DIR}" in _compose_volumes("cluster-init")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for _ in range(2):
+        done = run([shell, flag, script.replace(CLUSTER_DIR, str(volume))], env=env)
+        assert done.returncode == 0, done.stderr
+    assert (volume / "cluster-secret.key").is_file()
+
+
+def test_compose_replicas_have_every_setting_replication_needs(tmp_path):
+    _run_cluster_init(tmp_path / "cluster")
+    replicas = sorted(s for s, env in _compose_env().items() if "UQO_REPLICA_ID" in env)
+    assert replicas
+    for name in replicas:
+        assert f"cluster:{CLUSTER_DIR}:ro" in _compose_volumes(name)
+        env = {k: str(v).replace(CLUSTER_DIR, str(tmp_path / "cluster"))
+               for k, v in _compose_env()[name].items()}
+        cfg = load_config(env=env, overrides={"data_dir": str(tmp_path / name)})
+        assert consensus_of(cfg) == "etcd"
+        assert [s for s in REPLICATED if not getattr(cfg, s)] == [], name
+        assert _check_replication(cfg) is None                # the server's own start check
+
+
+def test_compose_replicas_set_only_variables_something_reads():
+    """UQO_* names are checked above; the others must be OpenTelemetry's, read by our
+    configuration (the exporter) or the OpenTelemetry SDK (service name, resource)."""
+    otel = {n for names in _OTEL.values() for n in names}
+    otel |= {n for n in dir(otel_sdk_env) if n.startswith("OTEL_")}
+    for name, env in _compose_env().items():
+        if "UQO_REPLICA_ID" in env:
+            unknown = [k for k in env if not k.startswith("UQO_") and k not in otel]
+            assert unknown == [], f"{name}: nothing reads {unknown}"
+
+
 def _plan(env: dict, tmp_path) -> str:
     env = {k: str(v) for k, v in env.items() if k.startswith("UQO_") and k in _read_by_code()}
     cfg = load_config(env=env, overrides={"host": "0.0.0.0", "port": 8080,
@@ -119,12 +175,11 @@ def test_compose_health_checks_and_scrapes_speak_the_served_scheme(tmp_path):
 
 
 @pytest.mark.parametrize("probe", ["livenessProbe", "readinessProbe", "startupProbe"])
-def test_k8s_probes_and_scrapes_speak_the_served_scheme(tmp_path, probe):
+def test_k8s_probes_and_scrapes_speak_the_served_scheme(k8s_secret, tmp_path, probe):
     docs = [d for d in yaml.safe_load_all((K8S / "uqo.yaml").read_text()) if d]
     (sts,) = [d for d in docs if d["kind"] == "StatefulSet"]
     (c,) = sts["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value", "") for e in c["env"] if "value" in e}
-    scheme = _plan(env, tmp_path)
+    scheme = plan_tls(mounted(0, k8s_secret[1], tmp_path)).scheme     # with the Secret's files
     assert c[probe]["httpGet"].get("scheme", "HTTP") == scheme.upper()
     monitor = yaml.safe_load((K8S / "servicemonitor.yaml").read_text())
     (endpoint,) = monitor["spec"]["endpoints"]

@@ -4,7 +4,9 @@
 // the variable `token` below (never in storage: a reload asks to log in again). The page then
 // reads /v1/status/stream (server-sent events, read with fetch because EventSource cannot
 // send an Authorization header) and renders each status; agents and failure domains come
-// from /v1/agents every AGENTS_EVERY_MS. Charts are inline SVG drawn here.
+// from /v1/agents every AGENTS_EVERY_MS, the recent security events from /v1/security/events
+// when a status shows the 24-hour count changed (or every EVENTS_EVERY_MS). Charts are inline
+// SVG drawn here.
 //
 // Every number the page shows is in an element with data-k="section.key" (a path into the
 // /v1/status document); the element's data-raw attribute holds the value as JSON, so a test
@@ -13,6 +15,8 @@
 
 const STREAM_INTERVAL_S = 1;
 const AGENTS_EVERY_MS = 5000;
+const EVENTS_EVERY_MS = 10000;
+const EVENTS_SHOWN = 20;
 const AGENT_PAGES_MAX = 10;          // 10 x 1000 agents; beyond that the page says so
 const HISTORY = 120;                 // samples kept for the charts (2 min at 1 s)
 const SVG = "http://www.w3.org/2000/svg";
@@ -21,6 +25,8 @@ let token = null;
 let aborter = null;
 let generation = 0;                  // a new login ends the previous stream's loop
 let agentsAt = 0;
+let eventsAt = 0;
+let eventsCount = null;              // security_events_24h when the list was last read
 const history = [];
 
 const $ = (id) => document.getElementById(id);
@@ -78,6 +84,9 @@ function signOut(message) {
   if (aborter) aborter.abort();
   history.length = 0;
   agentsAt = 0;
+  eventsAt = 0;
+  eventsCount = null;
+  $("event-rows").replaceChildren();
   showDashboard(false);
   setConn("signed out");
   $("who").textContent = "";
@@ -156,6 +165,15 @@ function onEvent(name, data) {
       agentsAt = Date.now();
       refreshAgents().catch((err) => { $("domains-note").textContent = err.message; });
     }
+    const count = doc.security.security_events_24h;
+    if (count !== eventsCount || Date.now() - eventsAt > EVENTS_EVERY_MS) {
+      eventsAt = Date.now();
+      eventsCount = count;
+      refreshEvents().catch((err) => {
+        $("events-note").textContent = err.status === 403
+          ? "the list of events needs the operator or admin role" : err.message;
+      });
+    }
   }
 }
 
@@ -192,6 +210,51 @@ function render(status) {
   lineChart($("chart-security"), secTop, [{ cls: "sec", values: history.map((h) => h.sec) }]);
   barChart($("chart-tasks"), Object.entries(status.scheduler.tasks));
   replicaRows(c);
+  domainRows(status.failure_domains);
+}
+
+// One row per domain of /v1/status failure_domains; each cell keeps its value as JSON in
+// data-raw and its field in data-f (the row: data-domain), for the same comparison as data-k.
+function domainRows(fd) {
+  const fields = ["agents", "agents_up", "pairs", "mean_pair_mutual_information",
+                  "max_pair_mutual_information"];
+  $("domain-mi-note").textContent = fd === null || fd === undefined
+    ? "not yet measured (before the first tick), or not every agent is visible to you" : "";
+  $("domain-mi-rows").replaceChildren(...((fd && fd.domains) || []).map((d) => {
+    const tr = document.createElement("tr");
+    tr.dataset.domain = d.domain;
+    const name = document.createElement("td");
+    name.textContent = d.domain;
+    tr.append(name);
+    for (const f of fields) {
+      const td = document.createElement("td");
+      td.dataset.f = f;
+      td.dataset.raw = JSON.stringify(d[f]);
+      td.textContent = fmt(d[f]);
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+function utc(ts) {
+  return new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " ");
+}
+
+async function refreshEvents() {
+  const page = await api("GET", `/v1/security/events?limit=${EVENTS_SHOWN}`);
+  $("event-rows").replaceChildren(...page.events.map((e) => {
+    const tr = document.createElement("tr");
+    tr.dataset.seq = String(e.seq);
+    for (const cell of [utc(e.ts), e.kind, e.subject === null ? "\u2014" : e.subject,
+                        e.outcome, e.detail.code || e.detail.rule || ""]) {
+      const td = document.createElement("td");
+      td.textContent = cell;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("events-note").textContent = page.events.length ? "" : "none recorded";
 }
 
 function replicaRows(c) {

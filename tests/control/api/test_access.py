@@ -65,6 +65,8 @@ def oracle(op: str, subj: Subject, label=None, own: bool = False) -> bool:
         return True
     if op in ("getStatus", "streamStatus"):
         return role != "agent"
+    if op == "listSecurityEvents":
+        return role in ("admin", "operator")
     if op in ("submitTask", "submitTasks"):
         level, comps = label
         return (role != "agent" and subj.level <= level <= subj.clearance
@@ -230,7 +232,8 @@ async def test_lists_and_counts_hold_exactly_what_the_caller_may_read(world):
 def test_the_oracle_covers_every_route():
     named = {r.name for r in ROUTES if not r.access.public}
     covered = ADMIN_OPS | TASK_OPS | AGENT_OPS | NEW_OPS | {
-        "openapi", "logout", "listAgents", "listTasks", "getStatus", "streamStatus"}
+        "openapi", "logout", "listAgents", "listTasks", "getStatus", "streamStatus",
+        "listSecurityEvents"}
     assert named == covered
 
 

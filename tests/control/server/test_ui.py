@@ -2,8 +2,10 @@
 
 A person logs in through the page's form (user, password, TOTP code), the page follows the
 status stream, and every number it shows (each element with ``data-k``) equals the value of
-``/v1/status`` as the test fetches it with its own token for the same account; agents and
-failure domains equal ``/v1/agents``. A screenshot is saved under the test's tmp dir (its path
+``/v1/status`` as the test fetches it with its own token for the same account, and so does
+each failure domain's row (agents, pairs, mutual information: ``failure_domains``); agents and
+their domains equal ``/v1/agents``; a failed login the test makes shows up in the list of
+recent security events as ``/v1/security/events`` has it. A screenshot is saved under the test's tmp dir (its path
 is printed). Then the stream ends itself once the token is revoked (logout), and the assets
 go out with their Content-Security-Policy.
 
@@ -12,6 +14,7 @@ Chromium is Debian's (``scripts/setup-system.sh``), driven by Playwright through
 missing (no skip: the page is not proved otherwise).
 """
 
+import datetime as dt
 import json
 import shutil
 import time
@@ -100,6 +103,25 @@ def _page_numbers(page) -> dict:
         "[data-k]", "els => els.map(e => [e.dataset.k, e.dataset.raw, e.textContent])")
 
 
+def _domain_cells(page) -> dict:
+    """domain -> [(field, data-raw, text)] of the page's failure-domain correlation table."""
+    rows = page.eval_on_selector_all("#domain-mi-rows tr", "trs => trs.map(tr => [tr.dataset."
+                                     "domain, [...tr.querySelectorAll('td[data-f]')].map(td =>"
+                                     " [td.dataset.f, td.dataset.raw, td.textContent])])")
+    return {name: cells for name, cells in rows}
+
+
+def _domains_agree(cells: dict, status: dict) -> bool:
+    fd = status.get("failure_domains") or {"domains": []}
+    want = {d["domain"]: d for d in fd["domains"]}
+    return cells.keys() == want.keys() and all(
+        json.loads(raw) == want[name][f] for name, row in cells.items() for f, raw, _ in row)
+
+
+def _utc(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _login_through_the_page(page, srv, viewer, steps):
     page.goto(f"{srv.url}/ui")
     step = int(time.time()) // 30
@@ -144,11 +166,11 @@ def test_login_and_the_numbers_match_v1_status(world, browser, tmp_path):
 
     # the page's last status event and the test's fetch agree once no tick fell between them
     for _ in range(40):
-        shown = _page_numbers(page)
+        shown, domains = _page_numbers(page), _domain_cells(page)
         status = api.call("GET", "/v1/status", token)[1]
         raw = {k: json.loads(r) for k, r, _ in shown}
         if raw["performance.ticks"] == status["performance"]["ticks"] and all(
-                raw[k] == _lookup(status, k) for k in raw):
+                raw[k] == _lookup(status, k) for k in raw) and _domains_agree(domains, status):
             break
         time.sleep(0.3)
     assert len(shown) >= 25, shown
@@ -158,6 +180,31 @@ def test_login_and_the_numbers_match_v1_status(world, browser, tmp_path):
     quantum = status["quantum"]
     assert quantum["global_coherence"] is not None and quantum["n_pairs"] >= 4, quantum
     assert page.inner_text("#role") == "leader"
+    # failure domains with their mutual information: the page's rows are /v1/status's
+    want = {d["domain"]: d for d in status["failure_domains"]["domains"]}
+    assert set(domains) == set(DOMAINS) == set(want), (domains, want)
+    for name, cells in domains.items():
+        assert [f for f, _, _ in cells] == ["agents", "agents_up", "pairs",
+                                            "mean_pair_mutual_information",
+                                            "max_pair_mutual_information"]
+        for field, raw_json, text in cells:
+            assert json.loads(raw_json) == want[name][field], (name, field, raw_json, want)
+            assert text == _shown(want[name][field]), (name, field, text)
+        assert want[name]["mean_pair_mutual_information"] is not None, want[name]
+
+    # recent security events: a failed login the test makes appears as the API lists it
+    assert api.call("POST", "/v1/auth/login", body={"user_id": "mallory",
+                                                    "password": "not the password"})[0] == 401
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "mallory" not in page.inner_text("#event-rows"):
+        time.sleep(0.3)
+    (event,) = api.call("GET", "/v1/security/events?limit=1", token)[1]["events"]
+    assert event["subject"] == "mallory", event
+    cells = page.eval_on_selector_all("#event-rows tr:first-child td", "tds => tds.map(td => "
+                                      "td.textContent)")
+    assert cells == [_utc(event["ts"]), "auth.login", "mallory", "failure",
+                     event["detail"]["code"]], (cells, event)
+    assert page.get_attribute("#event-rows tr:first-child", "data-seq") == str(event["seq"])
 
     # agents by state and failure domains: what /v1/agents says
     agents = api.call("GET", "/v1/agents?limit=1000", token)[1]["items"]
@@ -225,3 +272,62 @@ def test_assets_carry_a_content_security_policy_and_no_inline_script(world):
         if media == "text/html":
             assert "<script>" not in body and " style=" not in body and "on" + "click" not in body
             assert "http://" not in body.replace("http://www.w3.org", "") and "https://" not in body
+
+
+def test_security_events_route_authorisation_and_bad_input(world):
+    api, srv, viewer, _ = world
+    admin = srv.token(3)
+    assert api.call("POST", "/v1/auth/login", body={"user_id": "eve",
+                                                    "password": "not the password"})[0] == 401
+    status, page = api.call("GET", "/v1/security/events?limit=5", admin)
+    assert status == 200 and page["limit"] == 5 and 1 <= len(page["events"]) <= 5, page
+    first = page["events"][0]
+    assert (first["kind"], first["subject"], first["outcome"]) == ("auth.login", "eve",
+                                                                   "failure"), first
+    assert first["detail"]["code"] and first["detail"]["source"] == "127.0.0.1", first
+    seqs = [e["seq"] for e in page["events"]]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
+    status, page = api.call("GET", "/v1/security/events", api.token(viewer))    # operator
+    assert status == 200 and page["limit"] == 20 and page["events"][0] == first
+    analyst = api.enrol(admin, "reader", "analyst", 3)
+    status, body = api.call("GET", "/v1/security/events", api.token(analyst))
+    assert status == 403 and body["error"]["code"] == "forbidden", body
+    # that refusal is itself an audited security event, now the newest
+    (newest,) = api.call("GET", "/v1/security/events?limit=1", admin)[1]["events"]
+    assert (newest["kind"], newest["subject"], newest["outcome"]) == ("authz.decision",
+                                                                      "reader", "denied")
+    assert newest["detail"]["resource"] == "security_events" and newest["seq"] > first["seq"]
+    for bad in ("0", "201", "ten", "1.5", "-3"):
+        status, body = api.call("GET", f"/v1/security/events?limit={bad}", admin)
+        assert status == 400 and body["error"]["field"] == "limit", (bad, body)
+    status, body = api.call("GET", "/v1/security/events?limit=1&limit=2", admin)
+    assert status == 400 and body["error"]["field"] == "limit", body
+    status, body = api.call("GET", "/v1/security/events")
+    assert status == 401 and body["error"]["code"], body
+
+
+def test_status_carries_each_failure_domains_mutual_information(world):
+    api, srv, _, _ = world
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:               # measured after a tick, None before
+        status = api.call("GET", "/v1/status", srv.token(3))[1]
+        if status["performance"]["ticks"] >= 2:
+            break
+        time.sleep(0.5)
+    fd = status["failure_domains"]
+    assert fd["count"] == len(DOMAINS), fd
+    got = {d["domain"]: d for d in fd["domains"]}
+    # the belief pairs a domain's agents two by two; the loner has no domain
+    assert {k: (d["agents"], d["pairs"]) for k, d in got.items()} == {
+        k: (n, n // 2) for k, n in DOMAINS.items()}
+    for d in got.values():
+        assert 0.0 <= d["mean_pair_mutual_information"] <= d["max_pair_mutual_information"]
+    means = [d["mean_pair_mutual_information"] for d in fd["domains"]]
+    assert means == sorted(means, reverse=True)                 # most correlated first
+    assert min(means) > 0.0       # the correlated-failure channel has linked every pair
+    # per domain, the same pairs the engine's tick report averages over
+    pairs = sum(d["pairs"] for d in got.values())
+    assert pairs == status["quantum"]["n_pairs"]
+    weighted = sum(d["mean_pair_mutual_information"] * d["pairs"] for d in got.values()) / pairs
+    assert weighted == pytest.approx(
+        status["quantum"]["entanglement"]["mean_pair_mutual_information"], rel=1e-4, abs=1e-7)
