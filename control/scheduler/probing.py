@@ -9,8 +9,9 @@ Use cases::
 A probe is a health check: a live agent answers and runs a small synthetic task, a dead one
 does not answer. Its *information gain* is the expected drop in the entropy of the agent's
 belief, i.e. the mutual information between the probe's outcome and the agent's state; the
-estimator that knows the belief computes it (``readiness_gain`` for a one-qubit belief whose
-probe is read like a heartbeat). Round-robin probing spends the same budget without looking.
+estimator that knows the belief computes it (``belief_gains``: both factors, through
+``uqo.engine.evidence.probe_gain``; ``readiness_gain`` is the one-qubit case of a probe read like
+a heartbeat). Round-robin probing spends the same budget without looking.
 """
 
 from __future__ import annotations
