@@ -139,7 +139,13 @@ class BeliefLink:
         self.stale = True
 
     def failed(self, slot: int) -> None:
-        self.reg.observe_failure([self.eng[slot]])
+        """The control plane declared the agent failed after a heartbeat timeout: a "no
+        answer" measurement of its liveness (the timeout effect ``(1, t)``), not a projection
+        on down. The silence that led to it was measured heartbeat by heartbeat already; a
+        projection made every false alarm certain (an agent losing 40 % of its heartbeats was
+        forecast 98 % to fail while it kept completing tasks). Through the joint state it still
+        lowers a correlated partner."""
+        self.reg.observe_outcome([self.eng[slot]], "timeout")
         self.stale = True
 
     def outcome(self, slot: int, kind: str) -> None:

@@ -274,7 +274,7 @@ class Scheduler(BeliefQueries):
 
     # ---- probing ----------------------------------------------------------------------------
     def agent_failed(self, agent_id: str) -> None:
-        """``agent_id`` was observed failed: projective measurement (its partner's belief is
+        """``agent_id`` was observed failed: a "no answer" measurement (its partner's belief is
         updated through the joint state); it takes no new tasks until its next heartbeat."""
         slot = self.table.slot(agent_id)
         self.table.up[slot] = False
