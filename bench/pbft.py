@@ -6,7 +6,7 @@ Use cases::
     python -m uqo.bench.pbft --sizes 4 --duration 5 --out /tmp/pbft.json
 
 For each group size n a real cluster is started (``uqo.control.pbft.launch``: one process per
-replica, mutual TLS, records fsync'd before sending), then:
+replica, mutual TLS, its COMMITs and view changes fsync'd before sending), then:
 
 1. latency: one client proposes one command at a time at a backup (``replica-2``); the
    latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed by
@@ -19,7 +19,9 @@ replica, mutual TLS, records fsync'd before sending), then:
    ``view_change_ticks`` x ``tick_s`` plus VIEW-CHANGE / NEW-VIEW).
 
 Other logs are measured in the same run through the same steps 1-2, in this process, at their
-``propose``: ``register_log(name, factory)`` adds one (``factory(tmp_dir)`` is an async context
+``propose``; step 1 is also run with PBFT and the other logs taking turns (``interleaved``:
+``--ops / 6`` proposals each per turn), since the shared disk's fsync latency, which every
+log waits on, moves by 10x between minutes here. Other logs are opened for the whole run: ``register_log(name, factory)`` adds one (``factory(tmp_dir)`` is an async context
 manager yielding an opened ``Log``). The single-node fsync'd WAL is registered here; the etcd
 log on a 3-member etcd cluster (``etcd-3``) is measured beside, by default. Writes ``bench/results/pbft.json`` (machine facts, load
 average, parameters, numbers) and prints a table.
@@ -146,8 +148,36 @@ async def _throughput(proposers: list, clients: int, batch: int, duration: float
             "commands_per_s": done[0] / took}
 
 
+def _fsync_probe(directory: str, count: int = 40) -> dict:
+    """The disk's flush latency right now (append 300 bytes + fdatasync, ``count`` times):
+    both logs wait on it, and on a shared machine it moves by 10x between minutes."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    took = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 300)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            took.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return _pcts(took)
+
+
 # ---- PBFT over real processes ------------------------------------------------------------
-async def _pbft(n: int, args, root: str) -> dict:
+async def _interleaved(proposers: dict, ops: int, rounds: int = 6) -> dict[str, list[float]]:
+    """One command at a time on each log in turn, ``ops // rounds`` per turn: the logs share
+    the minutes (and the disk's mood: its fsync latency moves 10x between minutes here)."""
+    took: dict[str, list[float]] = {name: [] for name in proposers}
+    for k in range(rounds):
+        for name, propose in proposers.items():
+            took[name] += await _sequential(propose, ops // rounds, f"il{k}-{name}")
+    return took
+
+
+async def _pbft(n: int, args, root: str, beside: dict | None = None) -> dict:
     from uqo.control.pbft.launch import ProcessCluster, free_port_block
 
     core = {"view_change_ticks": args.view_change_ticks}
@@ -159,10 +189,19 @@ async def _pbft(n: int, args, root: str) -> dict:
         cluster.start_all()
         await _sequential(lambda p: cluster.propose(names[1], p), 20, "warm")
         await cluster.latencies(names[1])
+        probe = _fsync_probe(root)
         http = await _sequential(lambda p: cluster.propose(names[1], p), args.ops, "lat")
         inner = await cluster.latencies(names[1])
         out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "latency": _pcts(inner),
-               "latency_http": _pcts(http), "throughput": []}
+               "latency_http": _pcts(http), "fsync_before": probe, "throughput": []}
+        if beside:
+            # the same measurement with the other logs taking turns (PBFT at its propose,
+            # as measured inside replica-2; the others at theirs, in this process)
+            took = await _interleaved({"pbft": lambda p: cluster.propose(names[1], p),
+                                       **{k: log.propose for k, log in beside.items()}},
+                                      args.ops)
+            took["pbft"] = await cluster.latencies(names[1])
+            out["interleaved"] = {k: _pcts(v) for k, v in took.items()}
         for batch in (1, 100):
             for name in names:
                 await cluster.latencies(name)
@@ -219,24 +258,25 @@ async def _view_change(cluster, names: list[str]) -> dict:
 
 
 # ---- other logs, in process --------------------------------------------------------------
-async def _other(name: str, factory, args, root: str) -> dict:
-    tmp = tempfile.mkdtemp(prefix=f"{name}-", dir=root)
-    async with factory(tmp) as log:
-        await _sequential(log.propose, 20, "warm")
-        lat = await _sequential(log.propose, args.ops, "lat")
-        out = {"log": name, "n": 1, "latency": _pcts(lat), "throughput": []}
-        for batch in (1, 100):
-            took: list[float] = []
+async def _other(name: str, log, args, root: str) -> dict:
+    """Latency and throughput of an opened ``log`` (opened by ``_run`` for the whole run)."""
+    await _sequential(log.propose, 20, "warm")
+    probe = _fsync_probe(root)
+    lat = await _sequential(log.propose, args.ops, "lat")
+    out = {"log": name, "n": 1, "latency": _pcts(lat), "fsync_before": probe,
+           "throughput": []}
+    for batch in (1, 100):
+        took: list[float] = []
 
-            async def timed(p, took=took):
-                t0 = time.perf_counter()
-                r = await log.propose(p)
-                took.append(time.perf_counter() - t0)
-                return r
-            tp = await _throughput([timed], args.clients, batch, args.duration, f"tp{batch}")
-            tp["latency"] = _pcts(took)
-            out["throughput"].append(tp)
-        return out
+        async def timed(p, took=took):
+            t0 = time.perf_counter()
+            r = await log.propose(p)
+            took.append(time.perf_counter() - t0)
+            return r
+        tp = await _throughput([timed], args.clients, batch, args.duration, f"tp{batch}")
+        tp["latency"] = _pcts(took)
+        out["throughput"].append(tp)
+    return out
 
 
 # ---- main --------------------------------------------------------------------------------
@@ -245,25 +285,34 @@ def _row(r: dict) -> str:
     vc = r.get("view_change", {}).get("outage_s")
     return (f"{r['log']:<12} {r['n']:>2} {r['latency']['p50_ms']:>8.2f} "
             f"{r['latency']['p99_ms']:>8.2f} {tp.get(1, 0):>11.0f} {tp.get(100, 0):>12.0f} "
-            f"{'' if vc is None else f'{vc:.2f}':>12}")
+            f"{'' if vc is None else f'{vc:.2f}':>12} {r['fsync_before']['p50_ms']:>10.2f}")
 
 
 def _print(result: dict) -> None:
     print(f"{'log':<12} {'n':>2} {'p50 ms':>8} {'p99 ms':>8} {'cmd/s b=1':>11} "
-          f"{'cmd/s b=100':>12} {'view chg s':>12}")
+          f"{'cmd/s b=100':>12} {'view chg s':>12} {'fsync p50':>10}")
     for r in result["results"]:
         print(_row(r))
     print(f"(latency: one command at a time, measured at the log's propose; load average "
           f"{result['loadavg_before']} before the run)")
+    for r in result["results"]:
+        if "interleaved" in r:
+            print(f"taking turns with n = {r['n']}: p50 " + ", ".join(
+                f"{k} {v['p50_ms']:.2f} ms" for k, v in r["interleaved"].items()))
 
 
 async def _run(args) -> dict:
     root = tempfile.mkdtemp(prefix="uqo-bench-pbft-")
     results = []
-    for n in args.sizes:
-        results.append(await _pbft(n, args, root))
-    for name in args.logs:
-        results.append(await _other(name, LOGS[name], args, root))
+    async with contextlib.AsyncExitStack() as stack:
+        logs = {name: await stack.enter_async_context(
+            LOGS[name](tempfile.mkdtemp(prefix=f"{name}-", dir=root))) for name in args.logs}
+        for log in logs.values():
+            await _sequential(log.propose, 20, "warm")
+        for n in args.sizes:
+            results.append(await _pbft(n, args, root, logs))
+        for name, log in logs.items():
+            results.append(await _other(name, log, args, root))
     return {"machine": machine_info(), "loadavg_before": list(os.getloadavg()),
             "params": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
 

@@ -99,7 +99,15 @@ class Fetch:
 @dataclass
 class Ready:
     """Everything the core wants done since the last ``ready()``. Order of work (etcd-raft's
-    contract): persist, then send, then execute, then ``advance``."""
+    contract): persist, then send, then execute, then ``advance``. ``sync``: ``persist``
+    must be durable (fsync'd) before the sends; when False, writing it suffices (the next
+    synced append makes it durable too, the file being written in order). A replica must
+    never forget a prepared certificate it vouched for with a COMMIT (OSDI '99 §4.5.1's
+    argument needs f+1 correct replicas to report it in a VIEW-CHANGE), nor contradict a
+    vote it sent: COMMITs, checkpoints and view changes are synced; others' messages can be
+    received again; its own pre-prepares and prepares are not synced, because after a
+    restart it sends none in the view it was in (``PbftCore.mute_view``). One fsync per
+    request on the critical path (the commit's) instead of three."""
 
     persist: list[Record] = field(default_factory=list)
     reset: bool = False
@@ -108,6 +116,7 @@ class Ready:
     replies: list[tuple[str, int]] = field(default_factory=list)
     fetch: Fetch | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    sync: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.persist or self.reset or self.sends or self.execute or self.replies

@@ -56,6 +56,9 @@ from .state import DurableState, Record, RMsg
 from .status import Retransmission
 from .viewchange import ViewChanges
 
+_UNSYNCED = (PrePrepare, Prepare, Commit, Checkpoint)
+_OWN_UNSYNCED = (PrePrepare, Prepare)
+
 
 class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
     """One replica. ``records``: what an earlier incarnation persisted (since its last
@@ -83,6 +86,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.calm_since = executed                # executed seq when the backoff last moved
         self.next_status = config.status_ticks
         self._waiting: set[tuple[str, int]] = set()   # slots, checkpoints pending last round
+        self._offers: dict[tuple[int, str], tuple[int, bytes]] = {}   # resend pacing
         self.fetch: Fetch | None = None
         self.tables: dict[int, bytes] = {}     # client tables at executed checkpoints
         self.diverged = False                  # own checkpoint differs from a stable one
@@ -90,12 +94,19 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self.next_seq = max([self.state.stable_seq, *self.state.slots]) + 1
         self._sends: list[Send] = []
         self._persist: list[Record] = []
+        self._sync = False
         self._reset = False
         self._execute: list[Execute] = []
         self._replies: list[tuple[str, int]] = []
         self._fetch_out: Fetch | None = None
         self._dropped: Counter[str] = Counter()
         self._in_ready = False
+        # A restarted replica may have lost its own unsynced pre-prepares and prepares of the
+        # view it was in, so it sends none in that view again: it cannot contradict a vote it
+        # forgot. It still counts the others' votes and executes; it votes again from the
+        # next view on (its VIEW-CHANGE and NEW-VIEW records are synced).
+        self.mute_view: int | None = self.state.view if records and self.state.normal \
+            else None
         self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
                           Prepare: self._on_prepare, Commit: self._on_commit,
                           Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
@@ -158,9 +169,9 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._in_ready = True
         persist = self.state.records() if self._reset else self._persist
         rd = Ready(persist, self._reset, self._sends, self._execute, self._replies,
-                   self._fetch_out, dict(self._dropped))
+                   self._fetch_out, dict(self._dropped), self._sync or self._reset)
         self._sends, self._persist, self._execute, self._replies = [], [], [], []
-        self._reset, self._fetch_out = False, None
+        self._reset, self._fetch_out, self._sync = False, None, False
         self._dropped = Counter()
         return rd
 
@@ -170,8 +181,17 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
 
     # ---- helpers for the parts ---------------------------------------------------------
     def _record(self, rec: Record, msg=None) -> None:
+        """Apply and persist ``rec``. Needs no fsync of its own (see ``Ready.sync``): another
+        replica's pre-prepare, prepare, commit or checkpoint (received, and receivable
+        again), and this replica's own pre-prepare or prepare in the normal case (after a
+        restart it never votes again in the view it was in: ``mute_view``). Everything else
+        is synced before the sends: own COMMITs with the prepared certificate behind them
+        (RPrepared), own checkpoints, views, VIEW-CHANGE and NEW-VIEW, stable checkpoints."""
         self.state.apply(rec, msg)
         self._persist.append(rec)
+        if not (isinstance(rec, RMsg) and type(msg) in _UNSYNCED
+                and (msg.replica != self.id or type(msg) in _OWN_UNSYNCED)):
+            self._sync = True
 
     def _sign(self, msg) -> Signed:
         return sign(self.signer, msg)

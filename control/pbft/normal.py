@@ -62,7 +62,7 @@ class NormalCase:
         """Primary: assign the next sequence numbers to batches of pending requests while
         fewer than ``max_inflight`` are unexecuted and the high watermark allows (§4.3)."""
         st, cfg = self.state, self.cfg
-        while st.normal and self._is_primary():
+        while st.normal and self._is_primary() and st.view != self.mute_view:
             done = max(self.last_executed, st.stable_seq)
             seq = max(self.next_seq, st.stable_seq + 1)
             if seq - 1 - done >= cfg.max_inflight or seq > st.stable_seq + cfg.log_size:
@@ -105,7 +105,7 @@ class NormalCase:
             r = self._request(s)
             if r.timestamp > self.client_ts.get(r.client, 0):
                 self._note_request(r, s)
-        if not self._is_primary(pp.view):
+        if not self._is_primary(pp.view) and pp.view != self.mute_view:
             self._multicast(Prepare(pp.view, pp.seq, pp.digest, self.id))
         self._check_slot(pp.seq)
 
@@ -152,7 +152,7 @@ class NormalCase:
         slot = self.state.slots.get(seq)
         if slot is None or slot.pp is None:
             return
-        if self.id not in slot.commits:
+        if self.id not in slot.commits and slot.pp[0].view != self.mute_view:
             voters = self._prepared_voters(slot)
             if voters is None:
                 return

@@ -99,7 +99,11 @@ class PbftLog(ExecutionMixin, Log):
             raise ValueError(f"me ({options.me!r}) must be one of the replicas {names}")
         self.opts, self.names = options, names
         self.index = names.index(options.me)
-        self.signer, self.ring = signer, ring
+        # where a replica's time goes (status()["busy_s"]): signing, verifying, fsync, ...
+        self.busy: dict[str, float] = dict.fromkeys(
+            ("sign", "verify", "core", "persist", "send", "execute", "idle", "appends", "syncs"), 0.0)
+        self.signer, self.ring = _Timed(signer, self.busy, "sign"), _Timed(ring, self.busy,
+                                                                            "verify")
         self.config = Config(n=len(names), replica=self.index,
                              **{**DRIVER_CORE, **options.core})
         self.server_ssl, self.client_ssl = server_ssl, client_ssl
@@ -223,11 +227,13 @@ class PbftLog(ExecutionMixin, Log):
         try:
             while not self._closing:
                 delay = next_tick - loop.time()
+                t0 = time.perf_counter()
                 if delay > 0 and not self._wake.is_set():
                     try:
                         await asyncio.wait_for(self._wake.wait(), delay)
                     except TimeoutError:
                         pass
+                t1 = time.perf_counter()
                 self._wake.clear()
                 self._step_inbox()
                 self._propose_queued()
@@ -235,6 +241,8 @@ class PbftLog(ExecutionMixin, Log):
                 while now >= next_tick:
                     self.core.tick()
                     next_tick += self.opts.tick_s
+                self.busy["idle"] += t1 - t0
+                self.busy["core"] += time.perf_counter() - t1
                 await self._handle_ready()
         except asyncio.CancelledError:
             raise
@@ -255,14 +263,26 @@ class PbftLog(ExecutionMixin, Log):
         core, loop = self.core, asyncio.get_running_loop()
         while core.has_ready():
             rd = core.ready()
+            t0 = time.perf_counter()
             if rd.reset:
                 await loop.run_in_executor(self._io, self.storage.replace, rd.persist)
-            elif rd.persist:
+            elif rd.persist and rd.sync:
                 await loop.run_in_executor(self._io, self.storage.append, rd.persist)
+            elif rd.persist:             # a write to the page cache: no thread hop for it
+                self.storage.append(rd.persist, sync=False)
+            t1 = time.perf_counter()
+            if rd.persist or rd.reset:
+                self.busy["appends"] += 1
+                self.busy["syncs"] += rd.sync or rd.reset
             for s in rd.sends:
                 self._send(s.to, s.data)
+            t2 = time.perf_counter()
             for e in rd.execute:
                 self._execute(e)
+            busy = self.busy
+            busy["persist"] += t1 - t0
+            busy["send"] += t2 - t1
+            busy["execute"] += time.perf_counter() - t2
             for reason, count in rd.dropped.items():
                 self.dropped[reason] = self.dropped.get(reason, 0) + count
                 if self.metrics is not None:
@@ -303,6 +323,29 @@ class PbftLog(ExecutionMixin, Log):
                 "executed_requests": self.executed_requests, "dropped": dict(self.dropped),
                 "inbox_drops": self.inbox_drops, "diverged": s.get("diverged"),
                 "state_installs": self.state_installs,
+                "busy_s": {k: round(v, 6) for k, v in self.busy.items()},
                 "sent": t.sent if t else 0, "received": t.received if t else 0,
                 "send_failures": t.send_failures if t else 0,
                 "healthy": self._failed is None}
+
+
+class _Timed:
+    """A signer or verifier that adds the seconds its calls take to ``busy[key]`` (the
+    signing and verification share of ``status()["busy_s"]``)."""
+
+    def __init__(self, inner, busy: dict[str, float], key: str):
+        self._inner, self._busy, self._key = inner, busy, key
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+        busy, key = self._busy, self._key
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                busy[key] += time.perf_counter() - t0
+        return timed

@@ -32,7 +32,7 @@ from .messages import (
     ViewChange,
     batch_digest,
     decode_body,
-    signing_input,
+    signed_bytes,
 )
 from .quorum import Quorums
 
@@ -45,7 +45,7 @@ class Opener:
 
     def authentic(self, msg, signed: Signed) -> bool:
         """§2: the claimed author signed the body (the client for a request)."""
-        data = signing_input(signed.body)
+        data = signed_bytes(msg, signed.body)
         if isinstance(msg, Request):
             return self.verifier.client(msg.client, data, signed.sig)
         replica = msg.replica
@@ -66,15 +66,20 @@ class Opener:
         return len(batch) <= self.max_batch and all(
             self.open(s, Request) is not None for s in batch)
 
-    def preprepare_ok(self, pp: PrePrepare) -> bool:
+    def preprepare_ok(self, pp: PrePrepare, full: bool = True) -> bool:
         """§4.2: sent by the view's primary, the digest is the batch's, the requests are
-        signed by their clients. (Authenticity of ``pp`` itself is checked by the caller.)"""
-        return (pp.view >= 0 and pp.seq >= 1 and pp.replica == self.q.primary(pp.view)
-                and batch_digest(pp.batch) == pp.digest and self.batch_ok(pp.batch))
+        signed by their clients. (Authenticity of ``pp`` itself is checked by the caller.)
+        ``full=False`` (inside a NEW-VIEW's V) also accepts the pre-prepare stripped of its
+        batch: its signature covers the digest (messages.signed_bytes)."""
+        if not (pp.view >= 0 and pp.seq >= 1 and pp.replica == self.q.primary(pp.view)):
+            return False
+        if not full and not pp.batch:
+            return True
+        return batch_digest(pp.batch) == pp.digest and self.batch_ok(pp.batch)
 
-    def preprepare(self, signed: Signed) -> PrePrepare | None:
+    def preprepare(self, signed: Signed, full: bool = True) -> PrePrepare | None:
         pp = self.open(signed, PrePrepare)
-        return pp if pp is not None and self.preprepare_ok(pp) else None
+        return pp if pp is not None and self.preprepare_ok(pp, full) else None
 
 
 def checkpoint_proof_ok(op: Opener, proof: tuple[Signed, ...], seq: int, digest: bytes) -> bool:
@@ -93,10 +98,11 @@ def checkpoint_proof_ok(op: Opener, proof: tuple[Signed, ...], seq: int, digest:
     return len(voters) >= op.q.quorum
 
 
-def prepared_proof_ok(op: Opener, proof: PreparedProof) -> PrePrepare | None:
+def prepared_proof_ok(op: Opener, proof: PreparedProof, full: bool = True) -> PrePrepare | None:
     """§4.4's P_m: a valid pre-prepare and 2f prepares matching its (view, seq, digest) from
-    distinct backups (the primary's pre-prepare stands for its own prepare)."""
-    pp = op.preprepare(proof.preprepare)
+    distinct backups (the primary's pre-prepare stands for its own prepare). ``full``: the
+    pre-prepare must carry its batch (see ``Opener.preprepare_ok``)."""
+    pp = op.preprepare(proof.preprepare, full)
     if pp is None:
         return None
     voters = set()
@@ -125,17 +131,20 @@ def commit_proof_ok(op: Opener, proof) -> PrePrepare | None:
     return pp if len(voters) >= op.q.quorum else None
 
 
-def view_change_certs(op: Opener, vc: ViewChange, log_size: int) -> dict[int, PrePrepare] | None:
+def view_change_certs(op: Opener, vc: ViewChange, log_size: int,
+                      full: bool = True) -> dict[int, PrePrepare] | None:
     """§4.4: checks a VIEW-CHANGE's checkpoint proof C and prepared set P; returns the
     prepared pre-prepares by sequence number, or None if anything is invalid. Each P_m must
     lie in (stable_seq, stable_seq + L], come from a view below ``vc.view`` and be the only
-    one for its sequence number."""
+    one for its sequence number. A VIEW-CHANGE sent to the new primary must carry the
+    prepared batches (``full``: the primary needs them for O); one nested in a NEW-VIEW's V
+    comes stripped (``full=False``: O's pre-prepares carry the batches)."""
     if vc.view < 1 or not checkpoint_proof_ok(op, vc.checkpoint_proof, vc.stable_seq,
                                               vc.stable_digest):
         return None
     certs: dict[int, PrePrepare] = {}
     for proof in vc.prepared:
-        pp = prepared_proof_ok(op, proof)
+        pp = prepared_proof_ok(op, proof, full)
         if pp is None or pp.view >= vc.view or pp.seq in certs \
                 or not vc.stable_seq < pp.seq <= vc.stable_seq + log_size:
             return None
@@ -180,13 +189,15 @@ def new_view_plan(view: int, vcs: list[tuple[ViewChange, dict[int, PrePrepare]]]
 
 def new_view_ok(op: Opener, nv: NewView, log_size: int) -> NewViewPlan | None:
     """§4.4: a backup accepts NEW-VIEW if V holds 2f+1 valid VIEW-CHANGEs for nv.view from
-    distinct replicas and O is exactly what ``new_view_plan`` computes from V."""
+    distinct replicas and O is exactly what ``new_view_plan`` computes from V. V's
+    view-changes come stripped of their batches (the plan's entries then carry digests
+    only); O's pre-prepares carry theirs, checked against the digests."""
     vcs, voters = [], set()
     for signed in nv.view_changes:
         vc = op.open(signed, ViewChange)
         if vc is None or vc.view != nv.view or vc.replica in voters:
             return None
-        certs = view_change_certs(op, vc, log_size)
+        certs = view_change_certs(op, vc, log_size, full=False)
         if certs is None:
             return None
         voters.add(vc.replica)

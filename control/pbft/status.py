@@ -26,12 +26,16 @@ from .messages import Status
 class Retransmission:
     def _status_round(self) -> None:
         st = self.state
+        held = 0 if st.normal else sum(
+            1 << r for r, (vc, _, _) in self.vcs.items() if vc.view >= st.view)
         status = self._sign(Status(st.view, st.normal, st.stable_seq, self.last_executed,
-                                   self.id))
+                                   self.id, held))
         self._send(None, status)
         if not st.normal:
-            if st.own_vc is not None:
-                self._send(None, st.own_vc)
+            # its own VIEW-CHANGE goes to the peers whose STATUS shows they lack it
+            # (``_on_status``), not to everyone every round: a VIEW-CHANGE carries the
+            # window's prepared batches, and multicasting megabytes every period swamped the
+            # links and CPUs it needed (the n = 7 stall under load)
             # §4.1/§4.4: a client whose request is not answered multicasts it to all replicas,
             # so that every backup arms its timer and the view change gathers f+1 replicas.
             # A replica's own client (the driver's proposals) never times out by itself, and a
@@ -80,8 +84,9 @@ class Retransmission:
         peer = msg.replica
         if msg.view < st.view or (msg.view == st.view and st.normal and not msg.normal):
             self._help_lagging(peer)
-        elif not st.normal and msg.view == st.view and st.own_vc is not None:
-            self._send(peer, st.own_vc)
+        elif not st.normal and msg.view == st.view and st.own_vc is not None \
+                and not msg.has_vcs >> self.id & 1:
+            self._offer(peer, st.own_vc, "vc")
         if msg.stable_seq < st.stable_seq:
             for s in st.stable_proof:
                 if self._author(s) != peer:
@@ -95,6 +100,8 @@ class Retransmission:
         st = self.state
         lo = max(executed, st.stable_seq) + 1
         hi = min(self.last_executed, lo + self.cfg.catch_up_slots - 1)
+        if lo > hi or not self._may_offer(peer, "slots", lo.to_bytes(8, "big")):
+            return
         for seq in range(lo, hi + 1):
             proof = self._commit_proof(seq)
             if proof is not None:
@@ -109,3 +116,22 @@ class Retransmission:
                 for author, signed in sorted(votes.items()):
                     if author != peer:
                         self._send(peer, signed[1])
+
+    # ---- pacing what is resent ---------------------------------------------------------
+    def _offer_interval(self) -> int:
+        return max(self.cfg.status_ticks, self.cfg.view_change_ticks // 2)
+
+    def _may_offer(self, peer: int, kind: str, ident: bytes) -> bool:
+        """Whether to (re)send ``ident`` of ``kind`` to ``peer`` now: at once if it is not
+        what was last offered, else once per half timer period. Large messages (a
+        VIEW-CHANGE, a NEW-VIEW and catch-up certificates carry batches) resent every
+        status period to a peer still busy with the last copy only pile up on the way."""
+        last = self._offers.get((peer, kind))
+        if last is not None and last[1] == ident and self.now - last[0] < self._offer_interval():
+            return False
+        self._offers[(peer, kind)] = (self.now, ident)
+        return True
+
+    def _offer(self, peer: int, signed, kind: str) -> None:
+        if self._may_offer(peer, kind, signed.sig):
+            self._send(peer, signed)

@@ -87,7 +87,9 @@ class PbftStorage:
             out += _FRAME.pack(len(body), zlib.crc32(body)) + body
         return bytes(out)
 
-    def append(self, records) -> None:
+    def append(self, records, sync: bool = True) -> None:
+        """Append ``records``; with ``sync`` (and ``fsync`` on) they, and every record
+        appended before them, are on disk when this returns."""
         if not records:
             return
         if self._fd is None:
@@ -97,7 +99,7 @@ class PbftStorage:
                 fsync_dir(self.dir)
         data = self._frames(records)
         write_all(self._fd, data)
-        if self.fsync:
+        if self.fsync and sync:
             os.fdatasync(self._fd)
         self.bytes_written += len(data)
 

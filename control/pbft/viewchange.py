@@ -16,7 +16,7 @@ step per checkpoint interval executed without a view change.
 
 from __future__ import annotations
 
-from .messages import NewView, Prepare, PrePrepare, Signed, ViewChange, decode_body
+from .messages import NewView, Prepare, PrePrepare, Signed, ViewChange, decode_body, strip
 from .proofs import NewViewPlan, new_view_ok, new_view_plan, view_change_certs
 from .state import RMsg, RView
 
@@ -64,9 +64,9 @@ class ViewChanges:
     def _help_lagging(self, replica: int) -> None:
         st = self.state
         if st.normal and st.new_view is not None:
-            self._send(replica, st.new_view)
+            self._offer(replica, st.new_view, "nv")
         elif not st.normal and st.own_vc is not None:
-            self._send(replica, st.own_vc)
+            self._offer(replica, st.own_vc, "vc")
 
     def _view_change_progress(self) -> None:
         st = self.state
@@ -95,7 +95,10 @@ class ViewChanges:
         plan = new_view_plan(view, [(self.vcs[r][0], self.vcs[r][2]) for r in chosen])
         pps = tuple(self._sign(PrePrepare(view, seq, digest, batch, self.id))
                     for seq, digest, batch in plan.entries)
-        nv = self._sign(NewView(view, tuple(self.vcs[r][1] for r in chosen), pps, self.id))
+        # V nests the view-changes stripped of their batches: O carries each batch once
+        # (messages.signed_bytes), so the NEW-VIEW is about one log window, not 2f+2 of them
+        nv = self._sign(NewView(view, tuple(strip(self.vcs[r][1]) for r in chosen), pps,
+                                self.id))
         self._send(None, nv)
         self._install_new_view(nv, plan, pps)
 

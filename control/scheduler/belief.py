@@ -44,6 +44,8 @@ class BeliefLink:
         self.mi_eng = np.zeros(register.capacity, np.float32)
         self.stale = True
         self.generation = 0
+        self.structure = 0      # bumped by ticks, membership and forced snapshots (contract:
+                                # between bumps, only readiness and reliability change)
         prm = register.params
         self.emissions = EmissionLearner(prm.success_unreliable, prm.success_reliable)
         self.drift = DriftFit(capacity, prm.reliable_prior, prm.drift_target)
@@ -101,6 +103,7 @@ class BeliefLink:
 
     def _drop(self, slots: np.ndarray) -> None:
         self.stale = True
+        self.structure += 1
         self.reg.remove(self.eng[slots])
         self.slot_of_eng[self.eng[slots]] = -1
         self.eng[slots] = -1
@@ -113,6 +116,7 @@ class BeliefLink:
         if len(a) == 0:
             return
         self.stale = True
+        self.structure += 1
         ids = self.reg.add_pairs(len(a))
         self.eng[a], self.eng[b] = ids[0::2], ids[1::2]
         self.slot_of_eng[ids[0::2]], self.slot_of_eng[ids[1::2]] = a, b
@@ -127,6 +131,7 @@ class BeliefLink:
         if len(slots) == 0:
             return
         self.stale = True
+        self.structure += 1
         self.eng[slots] = self.reg.add_singles(len(slots))
         self.slot_of_eng[self.eng[slots]] = slots
         self.partner[slots], self.site[slots] = -1, 0
@@ -162,6 +167,7 @@ class BeliefLink:
     def tick(self, dt: float):
         """Advance the register; the emission probabilities learned so far go in first."""
         self.stale = True
+        self.structure += 1     # s0, s1 and the drift change here, with the rates
         if hasattr(self.reg, "set_reliability_model"):
             s0, s1 = self.emissions.estimate()
             self.reg.set_reliability_model(s0, s1, self.drift.best())
@@ -173,6 +179,8 @@ class BeliefLink:
         Skipped when nothing went through this link since the last snapshot: the scheduler
         feeds the register, so changes made to it directly are seen after the next ``tick``
         or a forced snapshot."""
+        if force:
+            self.structure += 1
         if self.stale or force:
             self.ready_eng = self.reg.readiness()
             self.rel_eng = self.reg.reliability()
@@ -190,11 +198,16 @@ class BeliefLink:
 
     def failure_rate(self, slots: np.ndarray) -> np.ndarray:
         """Each slot's rate of going down: its hazard plus its pair's joint-failure rate."""
+        return self.factors(slots)[2]
+
+    def factors(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(readiness, reliability, failure_rate)`` per slot in one pass (one lookup of the
+        engine ids: the placement hot path reads all three for thousands of slots)."""
         reg, eng = self.reg, self.eng[slots]
         rate = reg.hazard[eng].astype(np.float64)
         paired = self.partner[slots] >= 0
         rate[paired] += reg.pair_rate[reg.cell[eng[paired]]]
-        return rate
+        return self.ready_eng[eng], self.rel_eng[eng], rate
 
     def correlated_key(self, slots: np.ndarray, threshold: float) -> np.ndarray:
         """Anti-affinity key per slot: both members of a pair whose mutual information exceeds

@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scored import Scored
+from .scored import MIN_Q, Scored
 
 DEFAULT_HOLD_S = 10.0
+SLACK_NATS = 1e-9     # keeps the bound below q's cost whatever the rounding of log
 
 
 def _parts(view, slots: np.ndarray):
     link, prm = view.link, view.link.reg.params
-    a = link.readiness(slots).astype(np.float64)
-    r = link.reliability(slots).astype(np.float64)
-    survive = np.exp(-link.failure_rate(slots) * view.hold_s)
+    a, r, rate = link.factors(slots)
+    a, r = a.astype(np.float64), r.astype(np.float64)
+    survive = np.exp(-rate * view.hold_s)
     return a * survive, r, prm.success_unreliable, prm.success_reliable
 
 
@@ -54,5 +55,63 @@ def QuantumSample() -> Scored:
     return Scored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
 
 
-def QuantumExact() -> Scored:
-    return Scored("quantum", expected)
+class ExpectedWeights:
+    """``expected`` read from per-slot factors kept across decisions (the placement weights).
+
+    ``q = up0 * exp(-rate * H) * sr`` with ``up0`` the readiness, ``rate`` the failure rate and
+    ``sr = s0 + (s1 - s0) r``: the same operations as ``expected``, so the same numbers. The
+    factors are one ``(capacity, 3)`` array (one memory row per candidate instead of a lookup in
+    each of the link's arrays), refreshed when the link takes a new snapshot: every slot after a
+    tick, a membership change or a forced snapshot (``BeliefLink.structure``), otherwise only
+    the slots whose readiness or reliability changed (task outcomes, heartbeats, failures).
+    ``H`` is read per call, so the forecast's hold time may change between decisions."""
+
+    deterministic = True        # ``Scored.q``: the same value all decision long
+
+    def __init__(self):
+        self.generation = self.structure = -1
+        self.factors = np.zeros((0, 3))
+        self.floor = np.zeros(0)
+        self._ready = self._rel = None
+
+    def __call__(self, view, slots: np.ndarray, rng=None) -> np.ndarray:
+        self.refresh(view.link)
+        up0, rate, sr = np.take(self.factors, slots, axis=0).T.copy()   # rows: one miss each
+        return up0 * np.exp(-rate * view.hold_s) * sr
+
+    def refresh(self, link) -> None:
+        if link.generation == self.generation:
+            return
+        if (link.structure != self.structure or len(self.factors) != len(link.eng)
+                or self._ready is None or len(self._ready) != len(link.ready_eng)):
+            if len(self.factors) != len(link.eng):
+                self.factors = np.zeros((len(link.eng), 3))
+                self.floor = np.zeros(len(link.eng))
+            slots = slice(None)                   # every slot (a slice: no index arrays)
+        else:
+            moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
+            slots = link.slot_of_eng[np.flatnonzero(moved)]
+            slots = slots[slots >= 0]
+        self._ready, self._rel = link.ready_eng.copy(), link.rel_eng.copy()
+        self.generation, self.structure = link.generation, link.structure
+        a, r, rate = link.factors(slots)
+        prm = link.reg.params
+        s0, s1 = prm.success_unreliable, prm.success_reliable
+        self.factors[slots, 0] = a.astype(np.float64)
+        self.factors[slots, 1] = rate
+        self.factors[slots, 2] = s0 + (s1 - s0) * r.astype(np.float64)
+        best = self.factors[slots, 0] * self.factors[slots, 2]           # q with no decay
+        self.floor[slots] = -np.log(np.maximum(best, MIN_Q)) - SLACK_NATS
+
+    def lower(self, view, slots: np.ndarray) -> np.ndarray:
+        """A lower bound on ``-log max(q, MIN_Q)`` that ignores the hold time (``q`` can only
+        be smaller with it): ranks candidates before their ``q`` is computed (``topunits``)."""
+        self.refresh(view.link)
+        return self.floor[slots]
+
+
+def QuantumExact(reference: bool = False) -> Scored:
+    """``reference``: the plain estimator and sort-and-scan lister (for equivalence tests)."""
+    if reference:
+        return Scored("quantum", expected, reference=True)
+    return Scored("quantum", ExpectedWeights())

@@ -22,6 +22,8 @@ committed.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from .flow import Network
@@ -74,7 +76,11 @@ def place_ranked(view, ledger, groups: list, k: np.ndarray, level: np.ndarray, c
     rows that had candidates but were not placed (worth another round)."""
     picks = [u.slots[:int(k[rows].sum())] for rows, u in groups]
     shared = _shared(picks)
-    tangled = [i for i, p in enumerate(picks) if np.isin(p, shared).any()]
+    tangled = []
+    if len(shared):
+        mark = np.zeros(view.table.capacity, bool)
+        mark[shared] = True
+        tangled = [i for i, p in enumerate(picks) if mark[p].any()]
     lost: list[np.ndarray] = []
     for i in sorted(set(range(len(groups))) - set(tangled)):
         lost.append(_deal_then_spare(view, ledger, groups[i], k, picks[i]))
@@ -99,24 +105,42 @@ def _shared(picks: list) -> np.ndarray:
 def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> list:
     """Solve the tangled signatures together; returns each one's unit slots (with repeats,
     cheapest agents first). Each (signature, level) demand node feeds its signature's hub, so
-    priority levels cost one arc each, not one per candidate agent."""
+    priority levels cost one arc each, not one per candidate agent. An agent listed by one
+    signature only (most of them) gets no node: its unit arcs leave that signature's hub
+    directly (the same flows and costs, a network a fraction of the size)."""
     sig_of = np.concatenate([np.full(len(u.slots), g) for g, (_, u) in enumerate(groups)])
     uniq, a_of = np.unique(np.concatenate([u.slots for _, u in groups]), return_inverse=True)
     n_tasks = np.array([len(r) for r, _ in groups], np.int64)
     pair = np.unique(sig_of * np.int64(len(uniq)) + a_of)
     p_sig, p_agent = pair // len(uniq), pair % len(uniq)
     free = ledger.free(uniq)
+    shared = np.bincount(p_agent, minlength=len(uniq)) > 1
+    owner = np.full(len(uniq), -1, np.int64)
+    owner[p_agent] = p_sig                        # meaningful for agents of one signature
     net = Network()
-    anode, sink, hub = net.nodes(len(uniq)), net.nodes(1)[0], net.nodes(len(groups))
+    sink, hub = net.nodes(1)[0], net.nodes(len(groups))
+    anode = np.full(len(uniq), -1, np.int64)
+    anode[shared] = net.nodes(int(shared.sum()))
     units = np.minimum(free, np.bincount(p_agent, weights=n_tasks[p_sig],
                                          minlength=len(uniq)).astype(np.int64))
     u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
                                       lambda a, j: cost_of(uniq[a], j))
-    net.arcs(anode[u_agent], sink, 1, np.rint(u_cost * COST_SCALE).astype(np.int64))
+    icost = np.rint(u_cost * COST_SCALE).astype(np.int64)
+    keep = _cheapest_private(u_agent, icost, shared, owner,
+                             np.array([int(k[r].sum()) for r, _ in groups], np.int64))
+    u_agent, icost = u_agent[keep], icost[keep]
+    tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
+    unit_arcs = net.arcs(tails, sink, 1, icost)
     _demand_nodes(net, hub, sink, groups, k, level)
-    arcs = net.arcs(hub[p_sig], anode[p_agent], np.minimum(free[p_agent], n_tasks[p_sig]), 0)
+    mid = shared[p_agent]
+    arcs = net.arcs(hub[p_sig[mid]], anode[p_agent[mid]],
+                    np.minimum(free[p_agent[mid]], n_tasks[p_sig[mid]]), 0)
     net.solve()
-    flows = net.flows(arcs)
+    flows = np.zeros(len(pair), np.int64)
+    flows[mid] = net.flows(arcs)
+    private_units = np.bincount(u_agent, weights=net.flows(unit_arcs),
+                                minlength=len(uniq)).astype(np.int64)
+    flows[~mid] = private_units[p_agent[~mid]]
     first_cost = np.full(len(uniq), np.inf)
     np.minimum.at(first_cost, a_of, np.concatenate([u.cost for _, u in groups]))
     out = []
@@ -127,6 +151,22 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
         mult[p_agent[sel]] = flows[sel]
         out.append(np.repeat(uniq[agents], mult[agents]))
     return out
+
+
+def _cheapest_private(u_agent, icost, shared, owner, demand) -> np.ndarray:
+    """Which unit arcs to keep: all of shared agents, and of the agents private to a signature
+    only that signature's ``demand`` cheapest (it never uses more units than its demand, and
+    nobody else can use them, so an optimum never needs the others)."""
+    keep = np.ones(len(u_agent), bool)
+    idx = np.flatnonzero(~shared[u_agent])
+    if len(idx) == 0:
+        return keep
+    sig = owner[u_agent[idx]]
+    order = idx[np.lexsort((idx, icost[idx], sig))]
+    sig = owner[u_agent[order]]
+    rank = np.arange(len(order)) - np.searchsorted(sig, sig)
+    keep[order[rank >= demand[sig]]] = False
+    return keep
 
 
 def _demand_nodes(net, hub, sink, groups, k, level) -> None:
@@ -180,6 +220,12 @@ def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np
 
 
 def _deal_spread(view, ledger, rows, k, units, keys) -> np.ndarray:
+    """``deal`` when agents repeat or keys collide: agents most-repeated first, each copy to
+    the task still missing the most agents (ties: priority order) that does not hold the key.
+
+    Tasks are kept in buckets by how many agents they miss, each bucket in priority order, so
+    one agent's turn costs its copies, not a pass over every task (a decision of thousands of
+    one-agent tasks on 16-slot agents was quadratic)."""
     agents, first, mult = np.unique(units, return_index=True, return_counts=True)
     mult = np.minimum(mult, ledger.free(agents))
     order = np.lexsort((first, -mult))
@@ -188,19 +234,49 @@ def _deal_spread(view, ledger, rows, k, units, keys) -> np.ndarray:
         if k[r] <= total:
             chosen.append(r)
             total -= int(k[r])
-    need = {r: int(k[r]) for r in chosen}
-    got: dict = {r: [] for r in chosen}
-    held: dict = {r: set() for r in chosen}
+    need = [int(k[r]) for r in chosen]
+    got: list = [[] for _ in chosen]
+    held: list = [set() for _ in chosen]
     key_of = dict(zip(units.tolist(), keys.tolist()))
-    for i in order.tolist():
-        a = int(agents[i])
-        open_rows = [r for r in chosen if need[r] > 0 and key_of[a] not in held[r]]
-        open_rows.sort(key=lambda r: -need[r])
-        for r in open_rows[:int(mult[i])]:
-            got[r].append(a)
-            held[r].add(key_of[a])
-            need[r] -= 1
-    for r in chosen:
-        if need[r] == 0:
-            ledger.commit(r, np.array(got[r], np.int64))
-    return np.array([r for r in rows.tolist() if r not in need or need[r] > 0], np.int64)
+    buckets: dict[int, list[int]] = {}
+    for i, n in enumerate(need):
+        buckets.setdefault(n, []).append(i)
+    for a, m in zip(agents[order].tolist(), mult[order].tolist()):
+        key = key_of[a]
+        for n, i in _open_rows(buckets, held, key, m):
+            got[i].append(a)
+            held[i].add(key)
+            need[i] -= 1
+            if n > 1:
+                bisect.insort(buckets.setdefault(n - 1, []), i)
+    done = [i for i, n in enumerate(need) if n == 0]
+    if done:
+        ledger.commit_blocks(np.array([chosen[i] for i in done], np.int64),
+                             np.array([a for i in done for a in got[i]], np.int64),
+                             np.array([len(got[i]) for i in done], np.int64))
+    left = {chosen[i] for i, n in enumerate(need) if n > 0}
+    chosen_set = set(chosen)
+    return np.array([r for r in rows.tolist() if r not in chosen_set or r in left], np.int64)
+
+
+def _open_rows(buckets: dict, held: list, key, m: int) -> list:
+    """Take (and remove from their buckets) the first ``m`` tasks missing the most agents,
+    priority order within a bucket, skipping those holding ``key``: ``[(missing, task)]``."""
+    out: list = []
+    for n in sorted((n for n, b in buckets.items() if n > 0 and b), reverse=True):
+        bucket, taken = buckets[n], []
+        for j, i in enumerate(bucket):
+            if len(out) == m:
+                break
+            if key not in held[i]:
+                out.append((n, i))
+                taken.append(j)
+        if taken:
+            if taken[-1] == len(taken) - 1:
+                del bucket[:len(taken)]
+            else:
+                for j in reversed(taken):
+                    del bucket[j]
+        if len(out) == m:
+            break
+    return out

@@ -42,6 +42,7 @@ from uqo.control.errors import ControlError
 
 from . import args as a
 from .enums import TaskPriority
+from .quorum import quorum_call
 from .resilience import CircuitBreaker, is_transient, retrying
 from .tracing import client_trace_config
 
@@ -54,8 +55,15 @@ class UnifiedOrchestrator:
 
     def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
                  timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
-                 ssl=None):
+                 ssl=None, reply_quorum: int = 1):
         self.endpoints = _endpoints(base_url)
+        # PBFT (docs/pbft.md): reads count only when this many replicas answer alike (f+1)
+        if isinstance(reply_quorum, bool) or not isinstance(reply_quorum, int) \
+                or not 1 <= reply_quorum <= len(self.endpoints):
+            raise ControlError.invalid(f"reply_quorum must be in [1, {len(self.endpoints)}] "
+                                       f"(the endpoints), got {reply_quorum!r}",
+                                       "reply_quorum")
+        self.reply_quorum = reply_quorum
         self.base_url = self.endpoints[0]
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()
@@ -127,6 +135,10 @@ class UnifiedOrchestrator:
 
     async def _call(self, method: str, path: str, body=None, params=None, credential=None,
                     retry: bool = True):
+        if method == "GET" and self.reply_quorum > 1:
+            return await quorum_call(self.endpoints, lambda base: self._once(
+                base, method, path, body, params, credential), self.reply_quorum)
+
         async def attempt():
             base = self.base_url
             try:

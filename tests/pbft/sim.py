@@ -29,7 +29,13 @@ from dataclasses import dataclass, field, replace
 from uqo.control.pbft.client import ClientCore, reply_bytes
 from uqo.control.pbft.config import Config
 from uqo.control.pbft.core import PbftCore
-from uqo.control.pbft.messages import Request, decode_client_table
+from uqo.control.pbft.messages import (
+    MalformedMessage,
+    Request,
+    decode_body,
+    decode_client_table,
+    decode_signed,
+)
 from uqo.control.pbft.quorum import Quorums
 from uqo.control.pbft.state import DurableState, decode_record, encode_record
 
@@ -63,6 +69,9 @@ class Params:
     view_change_ticks: int = 40
     status_ticks: int = 6
     max_backoff: int = 3
+    op_bytes: int = 0                 # pad each client op to this size (large batches)
+    max_message: int | None = None    # the transport's bound: larger messages are lost
+    kill_primary_at: int | None = None   # kill -9 the primary of the view then, for good
 
     def config(self, replica: int) -> Config:
         return Config(n=self.n, replica=replica, checkpoint_interval=self.checkpoint_interval,
@@ -114,10 +123,17 @@ class Net:
         self.heap: list = []
         self.counter = 0
         self.groups: dict | None = None       # endpoint -> group while partitioned
-        self.sent = self.delivered = 0
+        self.sent = self.delivered = self.oversize = 0
+        self.largest: dict[str, int] = {}     # message kind -> largest size sent
 
     def send(self, now: int, src, dst, payload, extra: int = 0) -> None:
         self.sent += 1
+        if isinstance(payload, bytes):
+            kind = _kind(payload)
+            self.largest[kind] = max(self.largest.get(kind, 0), len(payload))
+            if self.p.max_message is not None and len(payload) > self.p.max_message:
+                self.oversize += 1            # as a transport refusing the body (HTTP 413)
+                return
         if self.groups is not None and self.groups.get(src, 0) != self.groups.get(dst, 0):
             return
         if now < self.p.gst and self.rng.random() < self.p.drop:
@@ -134,9 +150,17 @@ class Net:
             yield dst, payload
 
 
+def _kind(payload: bytes) -> str:
+    try:
+        return type(decode_body(decode_signed(payload).body)).__name__
+    except MalformedMessage:
+        return "malformed"
+
+
 @dataclass
 class Disk:
     records: list = field(default_factory=list)
+    synced: int = 0           # records[:synced] are fsync'd; the rest may be lost in a crash
     snapshots: dict = field(default_factory=dict)    # seq -> (count, chain, client table)
 
 
@@ -170,6 +194,12 @@ class ReplicaNode:
         self.pump()
 
     def crash(self) -> None:
+        """Lose the process, and of the records written without fsync (``Ready.sync``
+        False) all but a seeded prefix (a torn tail: the storage reads up to the first bad
+        frame)."""
+        disk = self.disk
+        keep = self.sim.crash_rng.randint(min(disk.synced, len(disk.records)), len(disk.records))
+        del disk.records[keep:]
         self.up, self.core, self.app = False, None, None
 
     def restart(self) -> None:
@@ -199,6 +229,8 @@ class ReplicaNode:
                 self.disk.records = list(rd.persist)
             else:
                 self.disk.records.extend(rd.persist)
+            if rd.sync or rd.reset:
+                self.disk.synced = len(self.disk.records)
             if self.checked and self.sim.p.check_recovery and (rd.persist or rd.reset):
                 self.check_recovered(rd)
             for s in rd.sends:
@@ -306,6 +338,7 @@ class ClientNode:
             self.sim.route(self, s.to, s.data)
         if not self.busy() and now >= self.next_issue and now < self.sim.p.stop_requests:
             op = b"%s:%d" % (self.name.encode(), self.core.next_ts)
+            op = op.ljust(self.sim.p.op_bytes, b".")
             _signed, sends = self.core.request(op)
             self.sim.checker.issued(op)
             for s in sends:
@@ -330,6 +363,8 @@ class Result:
     views: int
     dropped: dict
     messages: int
+    oversize: int = 0                 # messages over ``max_message``, lost
+    largest: dict = field(default_factory=dict)   # message kind -> largest size sent
 
 
 class Sim:
@@ -344,8 +379,10 @@ class Sim:
         make = ed25519_keys if p.keys == "ed25519" else hash_keys
         self.keys = make(p.n, clients, seed)
         self.checker = Checker()
+        self.crash_rng = random.Random(seed + 3)
         self.net = Net(random.Random(seed + 1), p)
         self.nodes: dict = {}
+        self.killed: set = set()
         for i in range(p.n):
             if p.byzantine is not None and i == p.byz_replica:
                 for node in make_byzantine(self, i, p.byzantine):
@@ -392,6 +429,8 @@ class Sim:
                 events.setdefault(at, []).append(("partition", rng.getrandbits(32)))
                 at += rng.randint(20, 90)
         events.setdefault(p.gst, []).append(("heal", None))
+        if p.kill_primary_at is not None:
+            events.setdefault(p.kill_primary_at, []).append(("kill_primary", None))
         return events
 
     def _apply(self, event) -> None:
@@ -403,10 +442,18 @@ class Sim:
         elif kind == "partition":
             prng = random.Random(arg)
             self.net.groups = {ep: prng.randrange(2) for ep in self.nodes}
+        elif kind == "kill_primary":
+            views = [n.core.state.view for n in self.correct() if n.up]
+            victim = self.q.primary(max(set(views), key=views.count))
+            for ep in self.endpoints(victim):
+                node = self.nodes[ep]
+                node.crash()
+                node.checked = False          # gone for good: not restarted, not checked
+                self.killed.add(ep)
         elif kind == "heal":
             self.net.groups = None
             for node in self.replica_nodes():
-                if not node.up:
+                if not node.up and node.ep not in self.killed:
                     node.restart()
 
     # ---- the loop ----------------------------------------------------------------------
@@ -463,7 +510,7 @@ class Sim:
         views = max(n.core.state.view for n in self.correct())
         return Result(self.seed, self.p, self.now, self.checker.executions,
                       sum(c.completed for c in self.clients.values()), views, dropped,
-                      self.net.sent)
+                      self.net.sent, self.net.oversize, dict(self.net.largest))
 
 
 def run(seed: int, params: Params | None = None) -> Result:

@@ -158,9 +158,23 @@ def _forget_on_restart(monkeypatch):
     monkeypatch.setattr(sim.ReplicaNode, "start", patched)
 
 
+def _never_fsync(monkeypatch):
+    """Ready.sync always False: a crash may lose the replica's own votes (sim.py's disk
+    keeps only a seeded prefix of what was not synced)."""
+    from uqo.control.pbft import core
+
+    ready = core.PbftCore.ready
+
+    def patched(self):
+        rd = ready(self)
+        rd.sync = False
+        return rd
+    monkeypatch.setattr(core.PbftCore, "ready", patched)
+
+
 @pytest.mark.parametrize("breakage", [_small_quorum, _no_client_signatures, _null_new_view,
                                       _execute_when_prepared, _no_deduplication,
-                                      _forget_on_restart])
+                                      _forget_on_restart, _never_fsync])
 def test_checks_catch_a_broken_core(breakage, monkeypatch):
     """Harsh seeds (30% loss, crashes, partitions) expose each breakage within a few dozen."""
     breakage(monkeypatch)
