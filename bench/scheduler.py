@@ -69,7 +69,7 @@ def violations(sched, decision, tasks: list, specs: list) -> int:
 def run_label(sched, label: str, specs, temps, args, index: int) -> dict:
     strategy = "quantum" if label == "quantum_exact" else label
     rng = np.random.default_rng([args.seed, 10, index])
-    lat, out = [], {"assigned": 0, "pending": 0, "rejected": 0, "violations": 0, "gaps": []}
+    lat, ticks, out = [], [], {"assigned": 0, "pending": 0, "rejected": 0, "violations": 0, "gaps": []}
     for b in range(args.batches + WARMUP):
         tasks = batch(rng, temps, args.batch_size, f"{label}-{b}", strategy)
         gap_batch = label == "quantum_exact" and WARMUP <= b < WARMUP + args.gap_batches
@@ -87,6 +87,11 @@ def run_label(sched, label: str, specs, temps, args, index: int) -> dict:
                 out["gaps"].append(_gap(sched, d, bound))
         for a in d.assignments:
             sched.release(a.task_id)
+        every = getattr(args, "tick_every", 0)
+        if every and (b + 1) % every == 0:     # the leader's tick, on its own time (untimed
+            t0 = time.perf_counter()           # in decision latency, recorded apart)
+            sched.tick(1.0)
+            ticks.append(time.perf_counter() - t0)
     single = []
     for i in range(args.single):
         tasks = batch(rng, temps, 1, f"{label}-single-{i}", strategy)
@@ -95,7 +100,12 @@ def run_label(sched, label: str, specs, temps, args, index: int) -> dict:
         single.append(time.perf_counter() - t0)
         for a in d.assignments:
             sched.release(a.task_id)
-    return _summary(label, lat, single, out, args)
+    res = _summary(label, lat, single, out, args)
+    if ticks:
+        res["tick_ms"] = {"every_batches": args.tick_every, "count": len(ticks),
+                          "p50": float(np.percentile(ticks, 50) * 1e3),
+                          "max": float(np.max(ticks) * 1e3)}
+    return res
 
 
 def _summary(label, lat, single, out, args) -> dict:

@@ -26,11 +26,17 @@ FORMAT, VERSION = "uqo-belief-params", 1
 def belief_defaults(heartbeat_period: float = 5.0) -> TickParams:
     """The two-factor model as the scheduler runs it (docs/model.md), before any tuning:
     ``TickParams``' defaults except a heartbeat that is near-certain proof of life
-    (``heartbeat_error`` 0.001: a message from the agent), a lone failure rate of one an hour
-    until the fleet's own is learned, silence measured against the agents' ``heartbeat_period``
-    and no extra damping past a fixed deadline (the silence measurement replaces it)."""
-    return TickParams(heartbeat_error=0.001, hazard=1.0 / 3600.0, mu=0.0,
-                      heartbeat_period=float(heartbeat_period))
+    (``heartbeat_error`` 1e-5: a message from the agent; one heartbeat brings an agent that
+    was declared down a second ago back above 0.9), a lone failure rate of one an hour
+    until the fleet's own is learned, silence measured against the agents' ``heartbeat_period``,
+    no extra damping past a fixed deadline (the silence measurement replaces it) and a slow
+    depolarising staleness (``lambda0`` 0.001/s, ``lambda1`` 0): how fast an unheard agent may
+    have gone down is the learned hazard and pair rate, and each missed heartbeat is measured;
+    the old drift toward 1/2 (0.01/s, growing with silence) made one lost heartbeat read as
+    "probably down" and the failure forecast worse than the fleet's base rate. The little that
+    is left is the way back up: an agent projected on down recovers only through it."""
+    return TickParams(heartbeat_error=1e-5, hazard=1.0 / 3600.0, mu=0.0, lambda0=0.001,
+                      lambda1=0.0, heartbeat_period=float(heartbeat_period))
 
 
 def _fields() -> set[str]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .emissions import DriftFit, EmissionLearner
+
 _MIXED = np.eye(2, dtype=np.complex128) / 2
 
 
@@ -44,11 +46,15 @@ class BeliefLink:
         self.generation = 0
         self.structure = 0      # bumped by ticks, membership and forced snapshots (contract:
                                 # between bumps, only readiness and reliability change)
+        prm = register.params
+        self.emissions = EmissionLearner(prm.success_unreliable, prm.success_reliable)
+        self.drift = DriftFit(capacity, prm.reliable_prior, prm.drift_target)
 
     # ---- membership -------------------------------------------------------------------------
     def add(self, slots: np.ndarray, domains: np.ndarray) -> None:
         """Give new ``slots`` engine cells; ``domains`` ``(n,)`` int64, -1 for none."""
         slots, domains = np.asarray(slots, np.int64), np.asarray(domains, np.int64)
+        self.drift.reset(slots)
         has = domains >= 0
         old = [(self._waiting.pop(d), d) for d in np.unique(domains[has]).tolist()
                if d in self._waiting]
@@ -138,17 +144,33 @@ class BeliefLink:
         self.stale = True
 
     def failed(self, slot: int) -> None:
-        self.reg.observe_failure([self.eng[slot]])
+        """The control plane declared the agent failed after a heartbeat timeout: a "no
+        answer" measurement of its liveness (the timeout effect ``(1, t)``), not a projection
+        on down. The silence that led to it was measured heartbeat by heartbeat already; a
+        projection made every false alarm certain (an agent losing 40 % of its heartbeats was
+        forecast 98 % to fail while it kept completing tasks). Through the joint state it still
+        lowers a correlated partner."""
+        self.reg.observe_outcome([self.eng[slot]], "timeout")
         self.stale = True
 
     def outcome(self, slot: int, kind: str) -> None:
-        """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors."""
+        """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors. An
+        answered outcome also teaches the emission probabilities (``emissions``), weighted by
+        the belief the agent had before it (the last snapshot)."""
         self.reg.observe_outcome([self.eng[slot]], kind)
+        if kind != "timeout":
+            ok = kind == "success"
+            self.emissions.observe(self.rel_eng[self.eng[slot]], ok)
+            self.drift.observe(slot, ok, self.reg.now, *self.emissions.estimate())
         self.stale = True
 
     def tick(self, dt: float):
+        """Advance the register; the emission probabilities learned so far go in first."""
         self.stale = True
-        self.structure += 1
+        self.structure += 1     # s0, s1 and the drift change here, with the rates
+        if hasattr(self.reg, "set_reliability_model"):
+            s0, s1 = self.emissions.estimate()
+            self.reg.set_reliability_model(s0, s1, self.drift.best())
         return self.reg.tick(dt)
 
     # ---- per-decision view ------------------------------------------------------------------

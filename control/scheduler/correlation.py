@@ -10,6 +10,14 @@ Gamma-Poisson posterior means, pooled over the fleet first and then per pair (em
   from the fleet's rate as its own evidence grows (``S`` seconds of prior weight);
 * the lone hazard ``(L + h0 H0) / (A + H0)`` per agent-second (``A`` agent-seconds observed).
 
+What the scheduler hands the engine is sharper than one Gamma prior for every pair:
+``RateMixture`` learns the fleet's *distribution* of pair rates nonparametrically (a weight per
+rate on a log grid, fitted by EM to every pair's joint failures and the seconds it was up to
+have them: the Kiefer-Wolfowitz NPMLE, smoothed toward the Gamma pool above) and gives each pair
+its posterior mean rate under that mixture. Where domains differ a lot (a few fail far more
+often than the rest) a pair's second failure moves its rate far more than a Gamma prior would;
+where they are alike the mixture collapses onto one rate and a failure says little.
+
 The pair rate drives the engine's correlated-failure channel of that pair, which builds the
 pair's mutual information (anti-affinity reads it back) and lowers both members' liveness
 before either has failed on its own; the hazard drives every agent's damping toward down.
@@ -31,10 +39,14 @@ class JointFailures:
         self.since = np.zeros(capacity)
         self.lone = 0
         self.agent_seconds = 0.0
+        self.up_s = np.zeros(capacity)      # seconds each pair was up (both members), by slot
+        self.seen_at = 0.0
+        self.mixture = RateMixture()
 
     def paired(self, slots: np.ndarray, now: float) -> None:
         """``slots`` start a new pairing at engine time ``now``."""
         self.joint[slots], self.since[slots] = 0, now
+        self.up_s[slots] = 0.0
         self.last_failed[slots] = -np.inf
 
     def failed(self, slot: int, partner: int, now: float) -> bool:
@@ -71,13 +83,82 @@ class JointFailures:
         return (max(self.lone, 0) + h0 * 3600.0) / (self.agent_seconds + 3600.0)
 
 
+class RateMixture:
+    """Nonparametric empirical Bayes for Poisson rates (module docstring).
+
+    Use cases::
+
+        mix = RateMixture()
+        mix.fit(counts, exposure, prior_rate)     # one or a few EM steps, warm-started
+        rates = mix.posterior_mean(counts, exposure)
+
+    Hand-written: an EM over a fixed grid is a few array lines; the libraries that fit
+    mixtures (scikit-learn) fit Gaussians, not a mixing distribution of Poisson rates.
+    """
+
+    def __init__(self, lo: float = 1e-6, hi: float = 0.1, n: int = 48, prior_pairs: float = 20.0,
+                 steps: int = 3):
+        self.grid = np.geomspace(lo, hi, n)
+        self.log_grid = np.log(self.grid)
+        self.w = None
+        self.prior_pairs, self.steps = prior_pairs, steps
+
+    def _prior(self, rate: float) -> np.ndarray:
+        """The Gamma pool's shape on the grid: an exponential prior around ``rate``
+        (shape 1, so the mixture starts as wide as the data may need)."""
+        logp = self.log_grid - self.grid / max(rate, 1e-12)
+        p = np.exp(logp - logp.max())
+        return p / p.sum()
+
+    def _post(self, counts, exposure) -> np.ndarray:
+        logl = (np.asarray(counts, np.float64)[:, None] * self.log_grid[None, :]
+                - np.asarray(exposure, np.float64)[:, None] * self.grid[None, :])
+        logl += np.log(np.maximum(self.w, 1e-300))[None, :]
+        logl -= logl.max(axis=1, keepdims=True)
+        post = np.exp(logl)
+        return post / post.sum(axis=1, keepdims=True)
+
+    def fit(self, counts, exposure, prior_rate: float, cap: int = 8192) -> None:
+        """EM steps on the pairs' records (an even stride of at most ``cap`` of them: the
+        weights are a property of the fleet, a sample estimates them)."""
+        prior = self._prior(prior_rate)
+        if self.w is None:
+            self.w = prior
+        if len(counts) == 0:
+            return
+        if len(counts) > cap:
+            pick = np.linspace(0, len(counts) - 1, cap).astype(np.int64)
+            counts, exposure = np.asarray(counts)[pick], np.asarray(exposure)[pick]
+        for _ in range(self.steps):
+            post = self._post(counts, exposure)
+            self.w = (post.sum(axis=0) + self.prior_pairs * prior) / \
+                (len(counts) + self.prior_pairs)
+
+    def posterior_mean(self, counts, exposure) -> np.ndarray:
+        """Each pair's posterior mean rate; computed once per distinct (count, whole seconds
+        up) record, which most pairs share."""
+        if len(counts) == 0:
+            return np.zeros(0)
+        key = (np.asarray(counts, np.int64) << 32) + \
+            np.round(np.asarray(exposure, np.float64)).astype(np.int64)
+        uniq, inv = np.unique(key, return_inverse=True)
+        return (self._post(uniq >> 32, uniq & 0xFFFFFFFF) @ self.grid)[inv.reshape(-1)]
+
+
 def learn_rates(sched) -> None:
     """Hand the learned rates to the engine before a tick: each pair cell's joint-failure rate
     (the register's ``pair_rate`` books, by cell) and, where the register keeps one, every
     agent's lone hazard."""
     link, reg, joint = sched.link, sched.register, sched.joint
     heads = np.flatnonzero((link.partner >= 0) & (link.site == 0) & sched.table.active)
+    dt = max(reg.now - joint.seen_at, 0.0)
+    joint.seen_at = reg.now
     if len(heads):
-        reg.pair_rate[reg.cell[link.eng[heads]]] = joint.pair_rates(heads, reg.now)
+        up = heads[sched.table.up[heads] & sched.table.up[link.partner[heads]]]
+        joint.up_s[up] += dt
+        counts, exposure = joint.joint[heads], joint.up_s[heads]
+        joint.mixture.fit(counts, exposure, joint.pooled_rate(heads, reg.now))
+        reg.pair_rate[reg.cell[link.eng[heads]]] = joint.mixture.posterior_mean(counts,
+                                                                                exposure)
     if hasattr(reg, "set_hazard"):
         reg.set_hazard(joint.hazard())

@@ -7,7 +7,12 @@ Use cases::
 
 Failure models (each an estimate of ``P(a task given to the agent within the horizon fails)``):
 
-* ``quantum``: from the engine belief, ``1 - readiness`` of the agent's reduced state;
+* ``quantum``: from the engine belief, ``1 - q`` with ``q`` what placement reads
+  (``quantum.expected``): liveness ``a`` times survival over the expected hold time
+  ``exp(-(h + c_pair) H)`` times the reliability's success probability ``s0 + (s1 - s0) r``,
+  with ``s0``, ``s1`` learned online (``emissions``). A task fails mostly because its agent is
+  unreliable or goes down while holding it; liveness alone (the old ``1 - a``) saw neither and
+  scored worse than the base rate;
 * ``thompson``: ``1 -`` the mean of the discounted Beta posterior (``outcomes``);
 * ``ewma``: ``1 -`` the EWMA success score;
 * ``base_rate``: the fleet's pooled failure rate, the same for every agent (the floor any
@@ -24,6 +29,9 @@ import math
 
 import numpy as np
 
+from .quantum import expected
+from .view import View
+
 FAILURE_MODELS = ("quantum", "thompson", "ewma", "base_rate")
 
 
@@ -33,7 +41,9 @@ def failure_forecast(sched, slots: np.ndarray, horizon_s: float, model: str) -> 
     now = sched.register.now
     if model == "quantum":
         sched.link.snapshot()
-        return 1.0 - sched.link.readiness(slots).astype(np.float64)
+        view = View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
+                    now, sched.hold_s())
+        return 1.0 - expected(view, slots)
     if model == "thompson":
         return 1.0 - sched.books.mean(slots, now)
     if model == "ewma":

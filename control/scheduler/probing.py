@@ -9,13 +9,15 @@ Use cases::
 A probe is a health check: a live agent answers and runs a small synthetic task, a dead one
 does not answer. Its *information gain* is the expected drop in the entropy of the agent's
 belief, i.e. the mutual information between the probe's outcome and the agent's state; the
-estimator that knows the belief computes it (``readiness_gain`` for a one-qubit belief whose
-probe is read like a heartbeat). Round-robin probing spends the same budget without looking.
+estimator that knows the belief computes it (``belief_gains``: both factors, through
+``uqo.engine.evidence.probe_gain``; ``readiness_gain`` is the one-qubit case of a probe read like
+a heartbeat). Round-robin probing spends the same budget without looking.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from uqo.engine.evidence import probe_gain
 
 PROBE_POLICIES = ("info_gain", "round_robin")
 
@@ -63,12 +65,17 @@ class ProbePlanner:
 
 
 def belief_gains(sched) -> np.ndarray:
-    """Per slot, the expected information gain of probing it (0 for inactive slots)."""
+    """Per slot, the expected information gain of probing it (0 for inactive slots): the
+    mutual information between the health check's outcome (no answer, healthy, unhealthy) and
+    both factors of the agent's belief (``uqo.engine.evidence.probe_gain``). A probe runs a
+    synthetic task, so it teaches about reliability as much as liveness; reading liveness alone
+    ranked almost every agent equal once heartbeats were near-certain proof of life."""
     sched.link.snapshot()
     gains = np.zeros(sched.capacity)
     active = np.flatnonzero(sched.table.active)
-    gains[active] = readiness_gain(sched.link.readiness(active),
-                                   sched.register.params.heartbeat_error)
+    prm = sched.register.params
+    gains[active] = probe_gain(sched.link.readiness(active), sched.link.reliability(active),
+                               prm.success_unreliable, prm.success_reliable)
     return gains
 
 

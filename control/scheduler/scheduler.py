@@ -274,7 +274,7 @@ class Scheduler(BeliefQueries):
 
     # ---- probing ----------------------------------------------------------------------------
     def agent_failed(self, agent_id: str) -> None:
-        """``agent_id`` was observed failed: projective measurement (its partner's belief is
+        """``agent_id`` was observed failed: a "no answer" measurement (its partner's belief is
         updated through the joint state); it takes no new tasks until its next heartbeat."""
         slot = self.table.slot(agent_id)
         self.table.up[slot] = False
@@ -288,13 +288,27 @@ class Scheduler(BeliefQueries):
         """Apply queued heartbeats and failures to the engine now (``decide`` does it anyway
         at its start; calling this first keeps that engine work out of decision latency)."""
         self.link.snapshot(force=True)
+        self._prepare()
 
     def tick(self, dt: float):
-        """Advance the engine register by ``dt`` seconds; returns its ``TickReport``."""
+        """Advance the engine register by ``dt`` seconds; returns its ``TickReport``. Ends by
+        taking the belief snapshot and refreshing every agent's placement weights (a tick
+        changes them all), so that this work is paid by the tick, on its thread, and the next
+        decision refreshes only the agents observed since."""
         self.load_forecast.tick(dt)
         self.joint.elapsed(self.table.n_active, dt)
         learn_rates(self)
-        return self.link.tick(dt)
+        report = self.link.tick(dt)
+        self.link.snapshot()
+        self._prepare()
+        return report
+
+    def _prepare(self) -> None:
+        """Bring kept per-agent weights up to the current snapshot (``Scored.prepare``)."""
+        for strategy in self._strategies.values():
+            prepare = getattr(strategy, "prepare", None)
+            if prepare is not None:
+                prepare(self.link)
 
 
 def _by_strategy(batch) -> list[tuple[str, np.ndarray]]:

@@ -71,6 +71,15 @@ class Scored:
         self.claims.clear()
         return place_ranked(view, ledger, groups, batch.k, batch.level, self.cost_of(view), stats)
 
+    def prepare(self, link) -> None:
+        """Refresh the estimator's kept weights to ``link``'s snapshot now (an estimator with a
+        ``refresh``; the others keep nothing): the scheduler calls it at the end of a tick so
+        that the next decision finds them current. Changes no decision, only when the work is
+        done."""
+        refresh = getattr(self.estimate, "refresh", None)
+        if refresh is not None:
+            refresh(link)
+
     def _top_units(self, view, cand, need, n_tasks, rng) -> TopUnits:
         """The fast lister: the reference's units, found by selection (``topunits``)."""
         def evaluate(slots):

@@ -23,7 +23,7 @@ SETUPS = {
 # health check is worth most; the others (and the ablation ``quantum_rr_probe``) go in turn.
 PROBING = {label: "info_gain" if label.startswith("quantum") else "round_robin"
            for label in SETUPS}
-SETUPS["quantum_rr_probe"] = dict(SETUPS["quantum"])
+SETUPS["quantum_rr_probe"] = dict(SETUPS["quantum_exact"])
 PROBING["quantum_rr_probe"] = "round_robin"
 CLASSICAL = ("round_robin", "least_connections", "power_of_two", "adaptive", "thompson", "ewma")
 

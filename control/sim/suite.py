@@ -26,7 +26,7 @@ from .compare import CLASSICAL, SETUPS, engine_params, run_one
 from .families import FAMILIES, describe, family_config
 from .world import build_world
 
-DEFAULT_LABEL = "quantum"
+DEFAULT_LABEL = "quantum_exact"     # the service's default mode (Scheduler quantum_mode)
 METRICS = ("success_rate", "throughput_per_s", "decision_p99_ms", "dead_on_dispatch",
            "correlated_exposure")
 

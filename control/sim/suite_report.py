@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .suite import DEFAULT_LABEL
+
 
 def _ci(x: dict, spec: str = ".3f") -> str:
     lo, hi = x["ci95"]
@@ -24,9 +26,9 @@ def table(doc: dict) -> str:
                          f"{s['dead_on_dispatch']['mean']:>10.0f}")
         v = f.get("vs_best_classical")
         if v:
-            lines.append(f"{'':<20}{'quantum - ' + v['best']:<27}"
+            lines.append(f"{'':<20}{DEFAULT_LABEL + ' - ' + v['best']:<27}"
                          f"{_ci(v['difference'], '+.3f'):>18}  {v['verdict']}")
-        fc = f["strategies"].get("quantum", {}).get("forecast")
+        fc = f["strategies"].get(DEFAULT_LABEL, {}).get("forecast")
         if fc:
             parts = [f"{m} {fc[m]['brier']['mean']:.4f}" for m in fc if m != "load_mae"]
             lines.append(f"{'':<20}forecast Brier: " + ", ".join(parts))
@@ -37,18 +39,18 @@ def table(doc: dict) -> str:
 def markdown(doc: dict) -> str:
     """One row per family: the default strategy, the best classical, the paired difference,
     the verdict and the forecast Brier scores (quantum belief vs the best classical model)."""
-    head = ("| family | quantum success | best classical | its success | difference "
+    head = (f"| family | {DEFAULT_LABEL} success | best classical | its success | difference "
             "[95% CI] | verdict | Brier quantum / thompson / ewma / base |\n"
             "|---|---|---|---|---|---|---|")
     rows = [head]
     for fam, f in doc["families"].items():
         v, s = f.get("vs_best_classical"), f["strategies"]
-        if not v or "quantum" not in s:
+        if not v or DEFAULT_LABEL not in s:
             continue
-        fc = s["quantum"].get("forecast") or {}
+        fc = s[DEFAULT_LABEL].get("forecast") or {}
         brier = " / ".join(f"{fc[m]['brier']['mean']:.4f}" for m in
                            ("quantum", "thompson", "ewma", "base_rate") if m in fc)
-        rows.append(f"| {fam} | {_ci(s['quantum']['success_rate'])} | {v['best']} | "
+        rows.append(f"| {fam} | {_ci(s[DEFAULT_LABEL]['success_rate'])} | {v['best']} | "
                     f"{_ci(s[v['best']]['success_rate'])} | {_ci(v['difference'], '+.3f')} | "
                     f"{v['verdict']} | {brier} |")
     return "\n".join(rows) + "\n"
@@ -92,7 +94,7 @@ def plot(doc: dict, path: Path) -> Path:
     bottom.axhline(0.0, color="black", lw=0.8)
     bottom.set_xticks(x, [f"{f}\nvs {d['best'] if d else '-'}" for f, d in zip(fams, diffs)],
                       fontsize=7)
-    bottom.set_ylabel("quantum - best classical")
+    bottom.set_ylabel(f"{DEFAULT_LABEL} - best classical")
     fig.suptitle(f"uqo simulate --suite: {len(doc['seeds'])} seeds per family, "
                  "95 % intervals")
     fig.tight_layout()

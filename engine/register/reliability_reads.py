@@ -6,6 +6,8 @@ reliability qubit. A mixin (kept apart so the register class stays small); it re
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 
@@ -27,6 +29,24 @@ class ReliabilityReads:
         succeeds; 0 for free slots."""
         s0, s1 = self.params.success_unreliable, self.params.success_reliable
         return self.readiness() * (s0 + (s1 - s0) * self.reliability())
+
+    def set_reliability_model(self, success_unreliable: float, success_reliable: float,
+                              reliability_drift: float | None = None) -> None:
+        """Replace the reliability factor's emission probabilities ``s0``, ``s1`` (and the
+        drift rate ``nu``) while running: the scheduler learns them online from outcomes
+        (``uqo.control.scheduler.emissions``). Outcomes already queued keep the effects they
+        were queued with; later outcomes, ticks and reads use the new values. Invalid values
+        raise ``ValueError`` and change nothing."""
+        changes = {"success_unreliable": float(success_unreliable),
+                   "success_reliable": float(success_reliable)}
+        if reliability_drift is not None:
+            changes["reliability_drift"] = float(reliability_drift)
+        params = dataclasses.replace(self.params, **changes)
+        params.validate()
+        self.params = params
+        self._obs._params = params
+        self._stepper._params = params
+        self._rel.s0, self._rel.s1 = params.success_unreliable, params.success_reliable
 
     def heartbeat_loss(self) -> np.ndarray:
         """Each slot's estimated heartbeat loss (the prior where none was counted)."""

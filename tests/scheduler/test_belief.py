@@ -58,7 +58,9 @@ def test_heartbeat_raises_readiness_and_failure_lowers_a_correlated_partner():
     s.register.set_cell_state(int(s.link.eng[0]), rho)
     s.agent_failed("a0")
     r = ready()
-    assert r[0] < 1e-6 and r[1] < 1e-6       # |00> is the only state with A failed
+    t = s.register.params.timeout_alive      # declared after silence: "no answer", (1, t)
+    assert r[0] == pytest.approx(0.8 * t / (0.8 * t + 0.2), abs=1e-5)
+    assert r[1] == pytest.approx(r[0], abs=1e-5)    # |00> or |11>: the partner follows
     assert not s.table.up[0] and s.table.up[1]
 
 

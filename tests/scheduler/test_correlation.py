@@ -41,3 +41,28 @@ def test_a_pair_that_fails_together_gains_mutual_information_and_loses_readiness
     assert mi[eng[0]] > 3 * mi[eng[2]]
     reg = s.register
     assert reg.pair_rate[reg.cell[eng[0]]] > 5 * reg.pair_rate[reg.cell[eng[2]]]
+
+
+def test_rate_mixture_gives_each_pair_the_mean_rate_of_pairs_with_its_record():
+    """Empirical Bayes checked against the truth: on a simulated fleet of 2,000 pairs with
+    log-normal rates (sigma 1.5) watched for 600 s, the posterior mean rate for a pair with
+    ``k`` joint failures is the average true rate of the pairs that had ``k`` (within 30 %),
+    far apart for 0 and 3; on a fleet where every pair has the same rate the posterior stays
+    near it whatever the count."""
+    from uqo.control.scheduler.correlation import RateMixture
+
+    rng = np.random.default_rng(1)
+    mean = 1 / 600
+    for rates, spread in ((mean * rng.lognormal(-1.5 ** 2 / 2, 1.5, 2000), True),
+                          (np.full(2000, mean), False)):
+        counts = rng.poisson(rates * 600.0)
+        mix = RateMixture()
+        for _ in range(40):
+            mix.fit(counts, np.full(2000, 600.0), prior_rate=mean)
+        post = mix.posterior_mean(np.arange(4), np.full(4, 600.0))
+        truth = np.array([rates[counts == k].mean() for k in range(4)])
+        if spread:
+            assert post == pytest.approx(truth, rel=0.3)
+            assert post[3] > 5 * post[0]
+        else:
+            assert post == pytest.approx(mean, rel=0.4)

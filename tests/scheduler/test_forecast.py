@@ -21,7 +21,17 @@ def test_load_forecast_relaxes_toward_rate_times_hold_time():
     assert f.forecast(10.0, 50) == pytest.approx(50 * d + 120 * (1 - d))
 
 
-def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_readiness():
+def _belief_failure(s, agent_id: str) -> float:
+    """``1 - q`` from the belief's two factors and the learned rates (docs/model.md)."""
+    slot = s.table.slot(agent_id)
+    prm, link = s.register.params, s.link
+    a, r = float(link.readiness([slot])[0]), float(link.reliability([slot])[0])
+    survive = math.exp(-float(link.failure_rate(np.array([slot]))[0]) * s.hold_s())
+    return 1.0 - a * survive * (prm.success_unreliable
+                                + (prm.success_reliable - prm.success_unreliable) * r)
+
+
+def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_both_factors():
     s = make_scheduler(8)
     s.add_agents([agent(i) for i in range(3)])
     set_readiness(s, "a0", 0.9)
@@ -30,7 +40,10 @@ def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_readin
     for m in FAILURE_MODELS:
         q = s.failure_forecast(10.0, m)
         assert q.shape == (3,) and ((0 <= q) & (q <= 1)).all()
-    assert s.failure_forecast(10.0, "quantum", ["a0"])[0] == pytest.approx(0.1, abs=1e-5)
+    q = s.failure_forecast(10.0, "quantum")
+    assert q[0] == pytest.approx(_belief_failure(s, "a0"), abs=1e-6)
+    assert q[1] == pytest.approx(_belief_failure(s, "a1"), abs=1e-6)
+    assert q[1] > q[2] and q[0] > q[2]     # failures lower reliability; readiness 0.9 liveness
     th = s.failure_forecast(10.0, "thompson")
     assert th[1] > th[2]
     assert np.ptp(s.failure_forecast(10.0, "base_rate")) == 0
@@ -59,7 +72,7 @@ def test_the_forecast_summary_names_the_riskiest_agents():
     assert out["horizon_s"] == 30.0 and out["load_now"] == 0
     f = out["failure"]
     assert [r["agent_id"] for r in f["riskiest"]] == ["a1", "a3"]
-    assert f["above_half"] == 1 and f["mean"] == pytest.approx(np.mean([0.1, 0.8, 0.05, 0.4]),
-                                                              abs=1e-5)
+    expect = [_belief_failure(s, f"a{i}") for i in range(4)]
+    assert f["above_half"] == 1 and f["mean"] == pytest.approx(np.mean(expect), abs=1e-5)
     with pytest.raises(ValueError, match="horizon_s"):
         s.forecast_summary(float("nan"))

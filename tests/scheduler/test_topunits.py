@@ -149,3 +149,30 @@ def test_kept_weights_equal_the_belief_after_partial_and_full_refreshes():
             s.report_outcome(f"a{i}", bool(rng.random() < 0.5), 0.1)
         if step == 3:
             s.tick(0.5)
+
+
+def test_a_decision_right_after_a_tick_finds_the_weights_already_fresh():
+    """The tick refreshes every agent's weights; the decision after it reads them unchanged
+    (equal to a fresh computation) and places as the reference path does."""
+    from uqo.control.scheduler.quantum import ExpectedWeights
+
+    fast, ref = _pair("quantum", 2 * CANDIDATE_CAP, 7)
+    weights = fast._strategies["quantum"].estimate
+    rng = np.random.default_rng(8)
+    for b in range(3):
+        for s in (fast, ref):
+            s.report_outcome(f"a{b}", False, 0.1)
+            s.tick(1.5)
+        assert weights.generation == fast.link.generation     # done by the tick
+        assert weights.structure == fast.link.structure
+        fresh = ExpectedWeights()
+        fresh.refresh(fast.link)
+        assert np.array_equal(weights.factors, fresh.factors)
+        assert np.array_equal(weights.floor, fresh.floor)
+        before = weights.factors.copy()
+        tasks = _tasks(rng, b, 200)
+        d_fast, d_ref = fast.decide(tasks, now=4.0 + b), ref.decide(tasks, now=4.0 + b)
+        assert np.array_equal(weights.factors, before)        # the decision had nothing to do
+        assert d_fast.assignments == d_ref.assignments
+        assert d_fast.pending == d_ref.pending
+        assert d_fast.assignments

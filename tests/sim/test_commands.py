@@ -49,7 +49,7 @@ def test_simulate_a_family_and_a_small_suite(tmp_path, capsys):
     sj = tmp_path / "suite.json"
     rc = main(["simulate", "--suite", "standard", "--families", "bursty_arrivals",
                "--seeds", "2", "--agents", "100", "--duration", "10", "--rate", "2",
-               "--strategies", "quantum,ewma", "--no-progress", "--out", str(sj),
+               "--strategies", "quantum_exact,ewma", "--no-progress", "--out", str(sj),
                "--plot", str(tmp_path / "suite.png")])
     assert rc == 0
     doc = json.loads(sj.read_text())

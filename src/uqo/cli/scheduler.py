@@ -95,6 +95,8 @@ def add_commands(sub, bench) -> None:
     b.add_argument("--single", type=_count, default=200, help="one-task decisions to time")
     b.add_argument("--gap-batches", type=_count, default=3,
                    help="quantum_exact batches compared with the lower bound")
+    b.add_argument("--tick-every", type=_count, default=0,
+                   help="tick the engine (1 s, untimed) after every N batches; 0: never")
     b.add_argument("--strategies", type=_bench_labels, default=list(BENCH_LABELS))
     b.add_argument("--backend", default="numpy", help="engine register backend")
     b.add_argument("--seed", type=int, default=0)
