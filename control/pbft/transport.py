@@ -56,6 +56,7 @@ class Transport:
         self.sent = self.received = self.send_failures = self.outbox_drops = 0
         self.refused = self.bad_batches = 0
         self._streams: set[web.WebSocketResponse] = set()
+        self._closing = False
         self._identities: dict[bytes, object] = {}     # DER -> identity (parsed once)
 
     # ---- server ------------------------------------------------------------------------
@@ -68,6 +69,10 @@ class Transport:
         app.router.add_post("/pbft/v1/msgs", self._on_msgs)
         app.router.add_get("/pbft/v1/stream", self._on_stream)
         app.router.add_get("/pbft/v1/state/{seq}", self._on_state)
+        # aiohttp runs on_shutdown once its sites stopped accepting connections and before it
+        # waits (up to its shutdown timeout) for open handlers: a stream a peer opened after
+        # close() began is closed there, so no handler keeps the cleanup waiting
+        app.on_shutdown.append(self._close_streams)
 
     def _peer(self, request: web.Request) -> str | None:
         # Every batch is a request on a kept-alive TLS connection; parsing the peer's
@@ -113,6 +118,9 @@ class Transport:
                                      status=403)
         ws = web.WebSocketResponse(max_msg_size=MAX_BODY)
         await ws.prepare(request)
+        if self._closing:               # opened while this replica closes: refuse it at once
+            await ws.close()
+            return ws
         self._streams.add(ws)          # closed by close(): the server's cleanup waits for them
         try:
             async for msg in ws:
@@ -146,6 +154,7 @@ class Transport:
 
     # ---- client ------------------------------------------------------------------------
     async def start(self) -> None:
+        self._closing = False
         connector = aiohttp.TCPConnector(ssl=self.client_ssl, limit_per_host=2)
         self._session = aiohttp.ClientSession(connector=connector,
                                               timeout=aiohttp.ClientTimeout(total=10))
@@ -175,7 +184,10 @@ class Transport:
         ws: aiohttp.ClientWebSocketResponse | None = None
         reader: asyncio.Task | None = None
         try:
-            while True:
+            # the flag, not only the cancellation, ends the loop: on Python 3.11 a wait_for
+            # whose inner call finishes as the task is cancelled swallows the cancellation
+            # (gh-86296), and the task then slept in wake.wait() while close() waited for it
+            while not self._closing:
                 if not box:
                     wake.clear()
                     await wake.wait()
@@ -199,7 +211,8 @@ class Transport:
                     self.send_failures += 1
                     _LOG.debug("pbft: %d messages to %s lost: %r", len(batch), peer, exc)
                     if ws is not None:
-                        await ws.close()
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(ws.close(), 1)
                         ws = None
                     await asyncio.sleep(0.05)
         finally:
@@ -231,14 +244,21 @@ class Transport:
                 msgspec.ValidationError):
             return None
 
+    async def _close_streams(self, _app=None) -> None:
+        self._closing = True
+        streams, self._streams = list(self._streams), set()
+        await asyncio.gather(*(asyncio.wait_for(ws.close(), 1) for ws in streams),
+                             return_exceptions=True)
+
     async def close(self) -> None:
+        self._closing = True
+        for wake in self._wake.values():
+            wake.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        streams, self._streams = list(self._streams), set()
-        await asyncio.gather(*(asyncio.wait_for(ws.close(), 1) for ws in streams),
-                             return_exceptions=True)
+        await self._close_streams()
         if self._session is not None:
             await self._session.close()
             self._session = None
