@@ -55,6 +55,17 @@ def _positive(value, name: str) -> float:
     return float(value)
 
 
+def _checked_outcome(success, timed_out, latency_s) -> float:
+    """``report_outcome``'s arguments checked (``ValueError`` naming the bad one); the latency."""
+    if not isinstance(success, (bool, np.bool_)):
+        raise ValueError(f"success must be a bool, got {success!r}")  # noqa: TRY004 (one error type for bad input)
+    if not isinstance(timed_out, (bool, np.bool_)) or (timed_out and success):
+        raise ValueError(f"timed_out must be a bool and excludes success, got {timed_out!r}")
+    latency = _finite(latency_s, "latency_s")
+    if latency < 0:
+        raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
+    return latency
+
 class Scheduler(BeliefQueries):
     """Eligibility, strategies, batched gang matching and engine feedback (module docstring).
 
@@ -245,13 +256,7 @@ class Scheduler(BeliefQueries):
         agent never answered (dead, or hung), as opposed to reporting a failure; it implies
         ``success=False``."""
         slot = self.table.slot(agent_id)
-        if not isinstance(success, (bool, np.bool_)):
-            raise ValueError(f"success must be a bool, got {success!r}")  # noqa: TRY004 (one error type for bad input)
-        if not isinstance(timed_out, (bool, np.bool_)) or (timed_out and success):
-            raise ValueError(f"timed_out must be a bool and excludes success, got {timed_out!r}")
-        latency = _finite(latency_s, "latency_s")
-        if latency < 0:
-            raise ValueError(f"latency_s must be >= 0, got {latency_s!r}")
+        latency = _checked_outcome(success, timed_out, latency_s)
         self.link.outcome(slot, "success" if success else "timeout" if timed_out
                           else "failure")
         self.latency.observe(slot, latency)

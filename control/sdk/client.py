@@ -61,6 +61,18 @@ from .tracing import client_trace_config
 _MSGPACK = "application/msgpack"
 
 
+def _quorum_settings(reply_quorum, confirm_timeout_s, endpoints: int) -> tuple[int, float]:
+    """``reply_quorum`` and ``confirm_timeout_s`` checked (``ControlError`` 400 naming it)."""
+    if isinstance(reply_quorum, bool) or not isinstance(reply_quorum, int) \
+            or not 1 <= reply_quorum <= endpoints:
+        raise ControlError.invalid(f"reply_quorum must be in [1, {endpoints}] "
+                                   f"(the endpoints), got {reply_quorum!r}", "reply_quorum")
+    if isinstance(confirm_timeout_s, bool) or not isinstance(confirm_timeout_s, int | float) \
+            or not 0 < confirm_timeout_s < float("inf"):
+        raise ControlError.invalid(f"confirm_timeout_s must be a number of seconds > 0, "
+                                   f"got {confirm_timeout_s!r}", "confirm_timeout_s")
+    return reply_quorum, confirm_timeout_s
+
 class UnifiedOrchestrator:
     """An orchestrator server at ``base_url``. ``credential``: sent as a bearer token with
     every call (``user_credential`` of a call overrides it)."""
@@ -70,17 +82,8 @@ class UnifiedOrchestrator:
                  ssl=None, reply_quorum: int = 1, confirm_timeout_s: float = 10.0):
         self.endpoints = _endpoints(base_url)
         # PBFT (docs/pbft.md): reads count only when this many replicas answer alike (f+1)
-        if isinstance(reply_quorum, bool) or not isinstance(reply_quorum, int) \
-                or not 1 <= reply_quorum <= len(self.endpoints):
-            raise ControlError.invalid(f"reply_quorum must be in [1, {len(self.endpoints)}] "
-                                       f"(the endpoints), got {reply_quorum!r}",
-                                       "reply_quorum")
-        self.reply_quorum = reply_quorum
-        if isinstance(confirm_timeout_s, bool) or not isinstance(confirm_timeout_s, int | float) \
-                or not 0 < confirm_timeout_s < float("inf"):
-            raise ControlError.invalid(f"confirm_timeout_s must be a number of seconds > 0, "
-                                       f"got {confirm_timeout_s!r}", "confirm_timeout_s")
-        self.confirm_timeout_s = confirm_timeout_s
+        self.reply_quorum, self.confirm_timeout_s = _quorum_settings(
+            reply_quorum, confirm_timeout_s, len(self.endpoints))
         self.base_url = self.endpoints[0]
         self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
         self.breaker = breaker or CircuitBreaker()

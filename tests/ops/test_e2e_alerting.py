@@ -109,8 +109,17 @@ def stack(tmp_path):
            "--replicas", "1", "--etcd-members", "0", "--port", "0", "--prometheus-port", "0",
            "--scrape-interval", "1s",
            "--rules", str(rules)]
+    # The fault this test induces is a fleet going silent. Since issue 14 the belief's default
+    # staleness is slow (lambda0 0.001/s, no growth with silence): a silent agent is measured
+    # "no answer" each missed heartbeat and ends confidently down, and the fleet's coherence
+    # falls below the rule's 0.6 only after minutes. The stack here runs with a tuned-parameter
+    # file (the way an operator sets the model, ``--model-params``) holding the faster
+    # depolarisation of the one-qubit model, so the alert's path is proved within a minute.
+    params = tmp_path / "model-params.json"
+    params.write_text(json.dumps({"format": "uqo-belief-params", "version": 1,
+                                  "params": {"lambda0": 0.01, "lambda1": 0.002}}))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, **FAST_SERVER})
+                            env={**os.environ, **FAST_SERVER, "UQO_MODEL_PARAMS": str(params)})
     state_file = tmp_path / "stack" / "stack.json"
     try:
         _until("stack.json", lambda: state_file.exists() or proc.poll() is not None, 180)
