@@ -91,13 +91,17 @@ class Transport:
             return ident.name
         return None
 
+    def _refuse(self) -> web.Response:
+        """A caller whose certificate is not a replica of this group: counted, 403."""
+        self.refused += 1
+        return web.json_response({"error": {"code": "forbidden", "field": None,
+                                            "message": "not a replica of this group"}},
+                                 status=403)
+
     async def _on_msgs(self, request: web.Request) -> web.Response:
         peer = self._peer(request)
         if peer is None:
-            self.refused += 1
-            return web.json_response({"error": {"code": "forbidden", "field": None,
-                                                "message": "not a replica of this group"}},
-                                     status=403)
+            return self._refuse()
         try:
             batch = _BATCH.decode(await request.read())
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -112,10 +116,7 @@ class Transport:
     async def _on_stream(self, request: web.Request) -> web.StreamResponse:
         peer = self._peer(request)
         if peer is None:
-            self.refused += 1
-            return web.json_response({"error": {"code": "forbidden", "field": None,
-                                                "message": "not a replica of this group"}},
-                                     status=403)
+            return self._refuse()
         ws = web.WebSocketResponse(max_msg_size=MAX_BODY)
         await ws.prepare(request)
         if self._closing:               # opened while this replica closes: refuse it at once

@@ -16,6 +16,8 @@ from aiohttp import web
 from uqo.control.errors import ControlError
 from uqo.control.sdk.client import UnifiedOrchestrator
 
+from .loopback import serve
+
 TRUE = {"task_id": "t1", "state": "queued", "priority": 2}
 LIE = {"task_id": "t1", "state": "completed", "priority": 2}
 
@@ -29,11 +31,7 @@ async def _replica(answer, delay: float = 0.0) -> tuple[web.AppRunner, str]:
         return web.json_response(answer)
     app = web.Application()
     app.router.add_get("/v1/tasks/{task_id}", task)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    return await serve(app)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from uqo.control.sdk.args import task_body
 from uqo.control.sdk.client import UnifiedOrchestrator
 from uqo.control.sdk.confirm import confirm, same_task
 
+from .loopback import serve
+
 NOT_FOUND = {"error": {"code": "not_found", "message": "no such record", "field": None}}
 
 
@@ -112,11 +114,7 @@ async def _replica(log: Log, lag: float = 0.0, liar: str | None = None):
     app.router.add_post("/v1/tasks/{id}/cancel", cancel)
     app.router.add_get("/v1/tasks/{id}", get_task)
     app.router.add_get("/v1/agents/{id}", get_agent)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    return await serve(app)
 
 
 @pytest.fixture
