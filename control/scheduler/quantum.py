@@ -9,8 +9,11 @@ The chance that a task given to it now completes is
 
 with ``H`` the tasks' expected hold time (the scheduler's load forecast) and ``s1``, ``s0`` the
 success probabilities of a reliable and an unreliable agent (docs/model.md). Placement is the
-shared machinery of ``scored`` (cheapest units by ``-log q``, floor, gang, anti-affinity by pair
-mutual information). Two modes:
+shared machinery of ``scored`` (cheapest units by ``-log q``, gang, anti-affinity by pair
+mutual information), with the floor read from the belief: an agent is dispatched to only when
+``q >= (s0 + s1) / 2``, i.e. when the belief holds it more likely up and reliable than not (the
+fixed floor 0.5 sat below ``s0``: an agent the belief knew to be unreliable stayed eligible, and
+under load took tasks it then failed, where a classical score that fell below 0.5 did not). Two modes:
 
 * ``sample`` (default): the reliability qubit is measured per agent per decision (the Born
   rule: reliable with probability ``r``), and ``q`` uses the outcome's success probability:
@@ -51,8 +54,20 @@ def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
     return up * np.where(rng.random(len(slots)) < r, s1, s0)
 
 
+class BeliefScored(Scored):
+    """``Scored`` whose floor is read from the belief: an agent is dispatched to only when its
+    ``q`` is at least ``(s0 + s1) / 2``, the success probability halfway between an unreliable
+    and a reliable agent (with the current learned ``s0``, ``s1``)."""
+
+    def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
+        prm = view.link.reg.params
+        floor = max(self.floor, 0.5 * (prm.success_unreliable + prm.success_reliable))
+        value = self._q[slots] if self.mean is None else self.mean(view, slots)
+        return value >= floor
+
+
 def QuantumSample() -> Scored:
-    return Scored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
+    return BeliefScored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
 
 
 class ExpectedWeights:
@@ -113,5 +128,5 @@ class ExpectedWeights:
 def QuantumExact(reference: bool = False) -> Scored:
     """``reference``: the plain estimator and sort-and-scan lister (for equivalence tests)."""
     if reference:
-        return Scored("quantum", expected, reference=True)
-    return Scored("quantum", ExpectedWeights())
+        return BeliefScored("quantum", expected, reference=True)
+    return BeliefScored("quantum", ExpectedWeights())
