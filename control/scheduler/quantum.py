@@ -39,19 +39,19 @@ def _parts(view, slots: np.ndarray):
     a, r, rate = link.factors(slots)
     a, r = a.astype(np.float64), r.astype(np.float64)
     survive = np.exp(-rate * view.hold_s)
-    return a * survive, r, prm.success_unreliable, prm.success_reliable
+    return a * survive, r, prm.success_unreliable, prm.success_reliable, link.punctual(slots)
 
 
 def expected(view, slots: np.ndarray, rng=None) -> np.ndarray:
     """``q`` with the reliability's expectation."""
-    up, r, s0, s1 = _parts(view, slots)
-    return up * (s0 + (s1 - s0) * r)
+    up, r, s0, s1, punctual = _parts(view, slots)
+    return up * ((s0 + (s1 - s0) * r) * punctual)
 
 
 def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
     """``q`` with the reliability qubit measured (Born rule) once per agent per decision."""
-    up, r, s0, s1 = _parts(view, slots)
-    return up * np.where(rng.random(len(slots)) < r, s1, s0)
+    up, r, s0, s1, punctual = _parts(view, slots)
+    return up * (np.where(rng.random(len(slots)) < r, s1, s0) * punctual)
 
 
 class BeliefScored(Scored):
@@ -106,15 +106,19 @@ class ExpectedWeights:
         else:
             moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
             slots = link.slot_of_eng[np.flatnonzero(moved)]
-            slots = slots[slots >= 0]
+            slots = np.union1d(slots[slots >= 0],
+                               np.flatnonzero((link.misses.m != self._missed[0])
+                                              | (link.misses.n != self._missed[1])))
         self._ready, self._rel = link.ready_eng.copy(), link.rel_eng.copy()
+        self._missed = (link.misses.m.copy(), link.misses.n.copy())   # tau's own counts
         self.generation, self.structure = link.generation, link.structure
         a, r, rate = link.factors(slots)
         prm = link.reg.params
         s0, s1 = prm.success_unreliable, prm.success_reliable
         self.factors[slots, 0] = a.astype(np.float64)
         self.factors[slots, 1] = rate
-        self.factors[slots, 2] = s0 + (s1 - s0) * r.astype(np.float64)
+        self.factors[slots, 2] = (s0 + (s1 - s0) * r.astype(np.float64)) * \
+            link.punctual(np.arange(len(link.eng))[slots])     # expected()'s order
         best = self.factors[slots, 0] * self.factors[slots, 2]           # q with no decay
         self.floor[slots] = -np.log(np.maximum(best, MIN_Q)) - SLACK_NATS
 
