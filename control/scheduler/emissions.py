@@ -182,3 +182,59 @@ class LiveMisses:
         self.n[slots] = np.maximum(self.n[slots] + dn, 0.0)
         self.sum_m = max(self.sum_m + float(np.sum(dm)), 0.0)
         self.sum_n = max(self.sum_n + float(np.sum(dn)), 0.0)
+
+
+SHRINK_GRID = (np.inf, 256.0, 64.0, 16.0, 4.0)
+
+
+class AgentRecords:
+    """Each agent's own success record, shrunk toward its two-class belief: the per-agent
+    reliability the two classes cannot express.
+
+    Use cases::
+
+        rec = AgentRecords(capacity)
+        rec.observe(slot, success, sbar)     # an answered outcome; sbar = s0 + (s1 - s0) r before
+        rec.settle()                         # at a tick: the concentration that predicted best
+        p = rec.refine(slots, sbar)          # per-agent P(success | answered)
+
+    The two-class model says an agent's success probability is ``s1`` or ``s0``; a fleet whose
+    reliabilities spread continuously (or drift) has agents in between. Hierarchically, an
+    agent of class ``c`` has ``p ~ Beta(kappa s_c, kappa (1 - s_c))``, so after ``S`` successes
+    in ``N`` answered outcomes ``E[p] = sum_c P(c) (kappa s_c + S) / (kappa + N)
+    = (kappa sbar + S) / (kappa + N)`` with ``sbar = s0 + (s1 - s0) r`` (the class posterior
+    ``r`` is the belief's reliability). ``kappa`` (how tightly agents sit at their class's
+    rate) is a property of the fleet: it is chosen on a grid, ``inf`` (the two classes exactly)
+    down to 4, by prequential likelihood like the drift rate (every outcome scored under every
+    ``kappa`` before it is counted; ties keep the larger). Hand-written: a few counters.
+    """
+
+    def __init__(self, capacity: int, grid=SHRINK_GRID):
+        self.grid = np.asarray(grid, np.float64)
+        self.s = np.zeros(capacity)
+        self.n = np.zeros(capacity)
+        self.loglik = np.zeros(len(self.grid))
+        self.kappa = float(self.grid[0])
+
+    def reset(self, slots) -> None:
+        self.s[slots] = self.n[slots] = 0.0
+
+    def _blend(self, kappa, sbar, s, n):
+        with np.errstate(invalid="ignore"):
+            out = (kappa * sbar + s) / (kappa + n)
+        return np.where(np.isinf(kappa), sbar, out)
+
+    def observe(self, slot: int, success: bool, sbar: float) -> None:
+        pred = self._blend(self.grid, float(sbar), self.s[slot], self.n[slot])
+        self.loglik += np.log(np.maximum(pred if success else 1.0 - pred, 1e-12))
+        self.s[slot] += 1.0 if success else 0.0
+        self.n[slot] += 1.0
+
+    def settle(self) -> None:
+        self.kappa = float(self.grid[int(np.argmax(self.loglik))])
+
+    def refine(self, slots, sbar) -> np.ndarray:
+        sbar = np.asarray(sbar, np.float64)
+        if np.isinf(self.kappa):
+            return sbar
+        return (self.kappa * sbar + self.s[slots]) / (self.kappa + self.n[slots])

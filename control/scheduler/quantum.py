@@ -45,13 +45,14 @@ def _parts(view, slots: np.ndarray):
 def expected(view, slots: np.ndarray, rng=None) -> np.ndarray:
     """``q`` with the reliability's expectation."""
     up, r, s0, s1, punctual = _parts(view, slots)
-    return up * ((s0 + (s1 - s0) * r) * punctual)
+    return up * (view.link.refine(slots, s0 + (s1 - s0) * r) * punctual)
 
 
 def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
     """``q`` with the reliability qubit measured (Born rule) once per agent per decision."""
     up, r, s0, s1, punctual = _parts(view, slots)
-    return up * (np.where(rng.random(len(slots)) < r, s1, s0) * punctual)
+    return up * (view.link.refine(slots, np.where(rng.random(len(slots)) < r, s1, s0))
+                 * punctual)
 
 
 class BeliefScored(Scored):
@@ -106,19 +107,18 @@ class ExpectedWeights:
         else:
             moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
             slots = link.slot_of_eng[np.flatnonzero(moved)]
-            slots = np.union1d(slots[slots >= 0],
-                               np.flatnonzero((link.misses.m != self._missed[0])
-                                              | (link.misses.n != self._missed[1])))
+            slots = np.union1d(slots[slots >= 0], np.flatnonzero(link.seen != self._seen))
         self._ready, self._rel = link.ready_eng.copy(), link.rel_eng.copy()
-        self._missed = (link.misses.m.copy(), link.misses.n.copy())   # tau's own counts
+        self._seen = link.seen.copy()       # outcomes move tau and the record, not only r
         self.generation, self.structure = link.generation, link.structure
         a, r, rate = link.factors(slots)
         prm = link.reg.params
         s0, s1 = prm.success_unreliable, prm.success_reliable
         self.factors[slots, 0] = a.astype(np.float64)
         self.factors[slots, 1] = rate
-        self.factors[slots, 2] = (s0 + (s1 - s0) * r.astype(np.float64)) * \
-            link.punctual(np.arange(len(link.eng))[slots])     # expected()'s order
+        idx = np.arange(len(link.eng))[slots]
+        self.factors[slots, 2] = link.refine(idx, s0 + (s1 - s0) * r.astype(np.float64)) * \
+            link.punctual(idx)                                  # expected()'s order
         best = self.factors[slots, 0] * self.factors[slots, 2]           # q with no decay
         self.floor[slots] = -np.log(np.maximum(best, MIN_Q)) - SLACK_NATS
 
