@@ -55,14 +55,19 @@ def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
                  * punctual)
 
 
+def belief_floor(params) -> float:
+    """``(s0 + s1) / 2`` of the register's current ``TickParams``: the least ``q`` the quantum
+    strategy dispatches to (``BeliefScored``)."""
+    return 0.5 * (params.success_unreliable + params.success_reliable)
+
+
 class BeliefScored(Scored):
     """``Scored`` whose floor is read from the belief: an agent is dispatched to only when its
     ``q`` is at least ``(s0 + s1) / 2``, the success probability halfway between an unreliable
     and a reliable agent (with the current learned ``s0``, ``s1``)."""
 
     def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
-        prm = view.link.reg.params
-        floor = max(self.floor, 0.5 * (prm.success_unreliable + prm.success_reliable))
+        floor = max(self.floor, belief_floor(view.link.reg.params))
         value = self._q[slots] if self.mean is None else self.mean(view, slots)
         return value >= floor
 
