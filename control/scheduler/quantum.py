@@ -5,10 +5,12 @@ failure-domain cell), its reliability ``r = P(reliable)`` (its reliability qubit
 at which it goes down (the learned hazard plus its pair's joint-failure rate, ``correlation``).
 The chance that a task given to it now completes is
 
-    q = a * exp(-rate * H) * (s0 + (s1 - s0) r)
+    q = a * exp(-rate * H) * (s0 + (s1 - s0) r) * (1 - tau)
 
-with ``H`` the tasks' expected hold time (the scheduler's load forecast) and ``s1``, ``s0`` the
-success probabilities of a reliable and an unreliable agent (docs/model.md). Placement is the
+with ``H`` the tasks' expected hold time (the scheduler's load forecast), ``s1``, ``s0`` the
+success probabilities of a reliable and an unreliable agent, ``tau`` the agent's learned rate of
+missing a deadline while up (``emissions.LiveMisses``), and ``s0 + (s1 - s0) r`` refined by the
+agent's own record (``emissions.AgentRecords``; docs/model.md). Placement is the
 shared machinery of ``scored`` (cheapest units by ``-log q``, gang, anti-affinity by pair
 mutual information), with the floor read from the belief: an agent is dispatched to only when
 ``q >= (s0 + s1) / 2``, i.e. when the belief holds it more likely up and reliable than not (the
