@@ -8,9 +8,12 @@ Use cases::
 For each group size n a real cluster is started (``uqo.control.pbft.launch``: one process per
 replica, mutual TLS, its COMMITs and view changes fsync'd before sending), then:
 
-1. latency: one client proposes one command at a time at a backup (``replica-2``); the
-   latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed by
-   2f+1 -> applied), so it compares with other logs measured at the same boundary;
+1. latency: one client proposes one command at a time at the primary, then at a backup;
+   the latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed
+   by 2f+1 -> applied), so it compares with other logs measured at the same boundary (etcd's
+   at its leader). The control plane proposes at the primary (``ServedPbftLog``: the
+   primary leads the orchestrator, followers forward writes to it): PRE-PREPARE, PREPARE,
+   COMMIT, three message hops; at a backup the request's hop to the primary comes first;
 2. throughput: ``--clients`` concurrent HTTP clients spread over all replicas, each proposing
    ``--batch`` commands per call (1, then 100), for ``--duration`` seconds: commands applied
    per second, and the log-level latency percentiles under that load;
@@ -187,20 +190,28 @@ async def _pbft(n: int, args, root: str, beside: dict | None = None) -> dict:
     names = cluster.names
     try:
         cluster.start_all()
-        await _sequential(lambda p: cluster.propose(names[1], p), 20, "warm")
-        await cluster.latencies(names[1])
-        probe = _fsync_probe(root)
-        http = await _sequential(lambda p: cluster.propose(names[1], p), args.ops, "lat")
-        inner = await cluster.latencies(names[1])
-        out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "latency": _pcts(inner),
-               "latency_http": _pcts(http), "fsync_before": probe, "throughput": []}
+        # the control plane proposes at the primary (``ServedPbftLog`` leads there and the
+        # followers forward writes to it): 3 message hops; a backup's proposal takes 4
+        primary = (await cluster.status(names[0]))["primary"]
+        backup = next(nm for nm in names if nm != primary)
+        out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "primary": primary, "backup": backup}
+        for at, key in ((primary, "latency"), (backup, "latency_backup")):
+            await _sequential(lambda p, at=at: cluster.propose(at, p), 20, "warm")
+            await cluster.latencies(at)
+            out[f"fsync_before{key[7:]}"] = _fsync_probe(root)
+            http = await _sequential(lambda p, at=at: cluster.propose(at, p), args.ops,
+                                     f"lat-{at}")
+            out[key], out[f"{key}_http"] = _pcts(await cluster.latencies(at)), _pcts(http)
+        out["throughput"] = []
         if beside:
-            # the same measurement with the other logs taking turns (PBFT at its propose,
-            # as measured inside replica-2; the others at theirs, in this process)
-            took = await _interleaved({"pbft": lambda p: cluster.propose(names[1], p),
-                                       **{k: log.propose for k, log in beside.items()}},
-                                      args.ops)
-            took["pbft"] = await cluster.latencies(names[1])
+            # the same measurement with the other logs taking turns (PBFT at its propose, as
+            # measured inside the primary and a backup; the others at theirs, in this process)
+            took = await _interleaved(
+                {"pbft": lambda p: cluster.propose(primary, p),
+                 "pbft-backup": lambda p: cluster.propose(backup, p),
+                 **{k: log.propose for k, log in beside.items()}}, args.ops)
+            took["pbft"] = await cluster.latencies(primary)
+            took["pbft-backup"] = await cluster.latencies(backup)
             out["interleaved"] = {k: _pcts(v) for k, v in took.items()}
         for batch in (1, 100):
             for name in names:
@@ -293,6 +304,11 @@ def _print(result: dict) -> None:
           f"{'cmd/s b=100':>12} {'view chg s':>12} {'fsync p50':>10}")
     for r in result["results"]:
         print(_row(r))
+        if "latency_backup" in r:
+            lb = r["latency_backup"]
+            print(f"{'  at backup':<12} {r['n']:>2} {lb['p50_ms']:>8.2f} {lb['p99_ms']:>8.2f} "
+                  f"{'':>11} {'':>12} {'':>12} {r['fsync_before_backup']['p50_ms']:>10.2f}"
+                  f"  ({r['backup']}; the row above: at the primary, {r['primary']})")
     print(f"(latency: one command at a time, measured at the log's propose; load average "
           f"{result['loadavg_before']} before the run)")
     for r in result["results"]:

@@ -266,10 +266,12 @@ class PbftLog(ExecutionMixin, Log):
             t0 = time.perf_counter()
             if rd.reset:
                 await loop.run_in_executor(self._io, self.storage.replace, rd.persist)
-            elif rd.persist and rd.sync:
-                await loop.run_in_executor(self._io, self.storage.append, rd.persist)
-            elif rd.persist:             # a write to the page cache: no thread hop for it
-                self.storage.append(rd.persist, sync=False)
+            elif rd.persist:
+                # fdatasync inline, not in the I/O thread: the core waits for it either way,
+                # and the thread's result came back only once the loop's thread let go of the
+                # GIL (up to sys.getswitchinterval(), 5 ms, while frames arrive): 5.3 ms per
+                # request per replica through the thread against 0.2-0.3 ms for the call
+                self.storage.append(rd.persist, sync=rd.sync)
             t1 = time.perf_counter()
             if rd.persist or rd.reset:
                 self.busy["appends"] += 1
