@@ -75,6 +75,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
             self.state.apply(rec)
         self.now = 0
         self.last_executed = executed
+        self.needless_votes = 0          # votes after their quorum, skipped (_needless_vote)
         self.client_ts: dict[str, int] = decode_client_table(client_table) if client_table \
             else {}
         self.pending: dict[str, tuple[Request, Signed]] = {}   # known, not executed (§4.4)
@@ -126,12 +127,34 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         handler = self._handlers.get(type(msg))
         if handler is None:
             self._drop("unexpected")
+        elif self._needless_vote(msg):
+            self.needless_votes += 1
         elif not self.op.authentic(msg, signed):
             self._drop("signature")
         elif getattr(msg, "replica", None) == self.id:
             self._drop("own_identity")
         else:
             handler(msg, signed)
+
+    def _needless_vote(self, msg) -> bool:
+        """A PREPARE or COMMIT that can change nothing here, left unverified and unrecorded
+        (a signature check is most of a vote's cost): a COMMIT for a slot of the same view
+        already committed-local and executed (2f+1 commits held: §4.2's certificate, and
+        enough for a CommitProof), or a PREPARE for a slot of the same view whose prepared
+        certificate is recorded (this replica committed: §4.2 needs only 2f prepares). At
+        n = 4, one of each per request and replica arrives after its quorum."""
+        cls = type(msg)
+        if cls is not Commit and cls is not Prepare:
+            return False
+        slot = self.state.slots.get(msg.seq)
+        if slot is None or slot.pp is None or slot.pp[0].view != msg.view \
+                or msg.replica == self.id or msg.replica in (slot.commits if cls is Commit
+                                                             else slot.prepares):
+            return False
+        if cls is Commit:
+            return msg.seq <= self.last_executed and self._committed(slot)
+        return (msg.replica != self.q.primary(msg.view) and self.id in slot.commits
+                and self._prepared_voters(slot) is not None)
 
     def propose(self, request: Signed) -> bool:
         """Submit a client-signed request at this replica (§4.1; the driver's own client).
