@@ -226,13 +226,15 @@ class PbftLog(ExecutionMixin, Log):
         next_tick = loop.time() + self.opts.tick_s
         try:
             while not self._closing:
-                delay = next_tick - loop.time()
                 t0 = time.perf_counter()
-                if delay > 0 and not self._wake.is_set():
+                if next_tick > loop.time() and not self._wake.is_set():
+                    # a timer handle, not wait_for: on Python 3.11 wait_for wraps the wait in
+                    # a new task, two more trips through the loop on every wake-up
+                    timer = loop.call_at(next_tick, self._wake.set)
                     try:
-                        await asyncio.wait_for(self._wake.wait(), delay)
-                    except TimeoutError:
-                        pass
+                        await self._wake.wait()
+                    finally:
+                        timer.cancel()
                 t1 = time.perf_counter()
                 self._wake.clear()
                 self._step_inbox()
