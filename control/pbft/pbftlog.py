@@ -218,7 +218,7 @@ class PbftLog(ExecutionMixin, Log):
         request = sign(self.signer, Request(self.opts.me, ts, msgspec.msgpack.encode(payloads)))
         self._outstanding = (ts, taken)
         self.proposals += 1
-        self.core.propose(request)
+        self.core.propose(request, signed_here=True)
 
     # ---- the loop ----------------------------------------------------------------------
     async def _run(self) -> None:
