@@ -12,7 +12,7 @@ Use cases::
 
 The driver of one ``PbftCore``: every message and tick goes through one task (the core is
 single-threaded), and each ``Ready`` is handled in etcd-raft's order: persist the records
-(fsync, in an I/O thread), then send, then apply the executed batches to the applier, then
+(fdatasync when ``Ready.sync``, inline: see ``_handle_ready``), then send, then apply the executed batches to the applier, then
 ``advance``. Checkpoints snapshot the applier and hand its digest to the core; a replica
 behind a stable checkpoint fetches the state from a peer that signed it and restores it only
 if the core accepts the digest.
@@ -326,6 +326,7 @@ class PbftLog(ExecutionMixin, Log):
                 "applied_index": self.applied_index, "proposals": self.proposals,
                 "executed_requests": self.executed_requests, "dropped": dict(self.dropped),
                 "inbox_drops": self.inbox_drops, "diverged": s.get("diverged"),
+                "needless_votes": self.core.needless_votes if self.core is not None else 0,
                 "state_installs": self.state_installs,
                 "busy_s": {k: round(v, 6) for k, v in self.busy.items()},
                 "sent": t.sent if t else 0, "received": t.received if t else 0,

@@ -9,10 +9,12 @@ import pytest
 from uqo.control.pbft import Config, PbftCore
 from uqo.control.pbft.client import ClientCore, reply_bytes
 from uqo.control.pbft.messages import (
+    Commit,
     Request,
     Signed,
     checkpoint_digest,
     client_table_bytes,
+    encode_body,
     encode_signed,
     sign,
 )
@@ -190,3 +192,41 @@ def test_a_request_only_the_dead_primary_saw_still_brings_a_view_change():
     views = [n.core.state.view for n in c.nodes[1:]]
     assert all(n.core.state.normal for n in c.nodes[1:]) and min(views) >= 1, views
     assert [n.core.last_executed for n in c.nodes[1:]] == [1, 1, 1]
+
+
+def _forged_commit(core, seq: int, voter: int) -> bytes:
+    """A COMMIT claiming ``voter`` for the batch ``core`` holds at ``seq``, with a bad
+    signature."""
+    digest = core.state.slots[seq].pp[0].digest
+    return encode_signed(Signed(encode_body(Commit(0, seq, digest, voter)), b"\x00" * 64))
+
+
+def test_votes_after_their_quorum_are_neither_verified_nor_recorded():
+    """At n = 4 one COMMIT per slot arrives after 2f+1: it can change nothing, so it is
+    skipped before its signature is checked (a forged one too: not counted as a bad
+    signature). A vote still needed is verified: a forged one is dropped and counted."""
+    c = Cluster(4)
+    c.nodes[0].core.propose(c.request("c1", 1, "x"))
+    c.handle_all([])
+    while c.deliver([]):
+        pass
+    core = c.nodes[0].core
+    assert core.last_executed == 1
+    late = [r for r in (1, 2, 3) if r not in core.state.slots[1].commits]
+    assert late and core.needless_votes >= 1
+    skipped = core.needless_votes
+    core.step(_forged_commit(core, 1, late[0]))
+    rd = core.ready()
+    assert core.needless_votes == skipped + 1
+    assert not rd.persist and "signature" not in rd.dropped
+    core.advance(rd)
+
+    c = Cluster(4)
+    c.nodes[0].core.propose(c.request("c1", 1, "x"))
+    c.handle_all([])
+    c.deliver([], kind="PrePrepare")                 # prepared nowhere yet: commits count
+    core = c.nodes[1].core
+    core.step(_forged_commit(core, 1, 2))
+    rd = core.ready()
+    assert rd.dropped.get("signature") == 1 and core.needless_votes == 0
+    assert 2 not in core.state.slots[1].commits

@@ -69,10 +69,12 @@ def dropped(url) -> dict[str, float]:
 
 def send_bad_messages(spec, target: int, signer_at: int, claimed: int) -> None:
     """Junk, and a well-formed PREPARE claiming to be from ``claimed`` but signed with
-    ``signer_at``'s key, posted by ``signer_at`` (a replica of the group: mutual TLS passes)."""
+    ``signer_at``'s key, posted by ``signer_at`` (a replica of the group: mutual TLS passes).
+    Its sequence number is one no batch holds yet: a vote for a slot already prepared here is
+    skipped unverified (``PbftCore._needless_vote``) and would not count as a bad signature."""
     names = spec.names
     signer = open_replica_signer(spec, names[signer_at])
-    forged = encode_signed(sign(signer, Prepare(0, 1, b"\x01" * 32, claimed)))
+    forged = encode_signed(sign(signer, Prepare(0, 200, b"\x01" * 32, claimed)))
     signer.close()
     _, client_ssl = tls_contexts(spec, names[signer_at])
     batch = msgspec.msgpack.encode([b"\xc1junk", os.urandom(40), forged])
