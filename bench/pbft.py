@@ -92,6 +92,7 @@ async def _etcd(tmp: str):
                 if time.monotonic() > deadline:
                     raise RuntimeError("the etcd log was not elected within 30 s")
                 await asyncio.sleep(0.05)
+            log.bench_pids = [m.proc.pid for m in cluster.members if m.proc is not None]
             yield log
         finally:
             await log.close()                    # closes its etcd client too
@@ -151,6 +152,19 @@ async def _throughput(proposers: list, clients: int, batch: int, duration: float
             "commands_per_s": done[0] / took}
 
 
+def _cpu_s(pids) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _fsync_probe(directory: str, count: int = 40) -> dict:
     """The disk's flush latency right now (append 300 bytes + fdatasync, ``count`` times):
     both logs wait on it, and on a shared machine it moves by 10x between minutes."""
@@ -199,9 +213,13 @@ async def _pbft(n: int, args, root: str, beside: dict | None = None) -> dict:
             await _sequential(lambda p, at=at: cluster.propose(at, p), 20, "warm")
             await cluster.latencies(at)
             out[f"fsync_before{key[7:]}"] = _fsync_probe(root)
+            pids = [proc.pid for proc in cluster.procs.values()]
+            cpu0 = _cpu_s(pids)
             http = await _sequential(lambda p, at=at: cluster.propose(at, p), args.ops,
                                      f"lat-{at}")
             out[key], out[f"{key}_http"] = _pcts(await cluster.latencies(at)), _pcts(http)
+            # CPU of all n replica processes (their HTTP server for the bench's calls too)
+            out[f"cpu_ms_per_command{key[7:]}"] = 1e3 * (_cpu_s(pids) - cpu0) / args.ops
         out["throughput"] = []
         if beside:
             # the same measurement with the other logs taking turns (PBFT at its propose, as
@@ -273,9 +291,13 @@ async def _other(name: str, log, args, root: str) -> dict:
     """Latency and throughput of an opened ``log`` (opened by ``_run`` for the whole run)."""
     await _sequential(log.propose, 20, "warm")
     probe = _fsync_probe(root)
+    pids = getattr(log, "bench_pids", [])
+    cpu0 = time.process_time() + _cpu_s(pids)
     lat = await _sequential(log.propose, args.ops, "lat")
+    cpu = time.process_time() + _cpu_s(pids) - cpu0
     out = {"log": name, "n": 1, "latency": _pcts(lat), "fsync_before": probe,
-           "throughput": []}
+           # this process (the log's client side, and the bench's loop) + the log's servers
+           "cpu_ms_per_command": 1e3 * cpu / args.ops, "throughput": []}
     for batch in (1, 100):
         took: list[float] = []
 
@@ -304,6 +326,10 @@ def _print(result: dict) -> None:
           f"{'cmd/s b=100':>12} {'view chg s':>12} {'fsync p50':>10}")
     for r in result["results"]:
         print(_row(r))
+        if "cpu_ms_per_command" in r:
+            print(f"{'':<12}    CPU per command, one at a time: {r['cpu_ms_per_command']:.2f} ms"
+                  + (f" (at the backup: {r['cpu_ms_per_command_backup']:.2f} ms)"
+                     if "cpu_ms_per_command_backup" in r else ""))
         if "latency_backup" in r:
             lb = r["latency_backup"]
             print(f"{'  at backup':<12} {r['n']:>2} {lb['p50_ms']:>8.2f} {lb['p99_ms']:>8.2f} "
