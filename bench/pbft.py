@@ -336,7 +336,7 @@ def _print(result: dict) -> None:
                   f"{'':>11} {'':>12} {'':>12} {r['fsync_before_backup']['p50_ms']:>10.2f}"
                   f"  ({r['backup']}; the row above: at the primary, {r['primary']})")
     print(f"(latency: one command at a time, measured at the log's propose; load average "
-          f"{result['loadavg_before']} before the run)")
+          f"{result['loadavg_before']} before the run, {result['loadavg_after']} after)")
     for r in result["results"]:
         if "interleaved" in r:
             print(f"taking turns with n = {r['n']}: p50 " + ", ".join(
@@ -345,6 +345,7 @@ def _print(result: dict) -> None:
 
 async def _run(args) -> dict:
     root = tempfile.mkdtemp(prefix="uqo-bench-pbft-")
+    loadavg_before = list(os.getloadavg())
     results = []
     async with contextlib.AsyncExitStack() as stack:
         logs = {name: await stack.enter_async_context(
@@ -355,7 +356,8 @@ async def _run(args) -> dict:
             results.append(await _pbft(n, args, root, logs))
         for name, log in logs.items():
             results.append(await _other(name, log, args, root))
-    return {"machine": machine_info(), "loadavg_before": list(os.getloadavg()),
+    return {"machine": machine_info(), "loadavg_before": loadavg_before,
+            "loadavg_after": list(os.getloadavg()),
             "params": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
 
 

@@ -103,11 +103,17 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._dropped: Counter[str] = Counter()
         self._in_ready = False
         # A restarted replica may have lost its own unsynced pre-prepares and prepares of the
-        # view it was in, so it sends none in that view again: it cannot contradict a vote it
-        # forgot. It still counts the others' votes and executes; it votes again from the
-        # next view on (its VIEW-CHANGE and NEW-VIEW records are synced).
+        # view it was in, so it sends none in that view again at the sequence numbers it may
+        # have voted for: it cannot contradict a vote it forgot. It still counts the others'
+        # votes and executes; it votes again from the next view on (its VIEW-CHANGE and
+        # NEW-VIEW records are synced), and in that view above ``mute_through``: every vote
+        # it sent lay in its window (§4.3: stable checkpoint h < n <= h + L) when sent, and
+        # every stable checkpoint it acted on was synced first, so none lay above the synced
+        # h it restarts from, plus L (TOCS §6 bounds a recovering replica's votes the same
+        # way, by its H_M).
         self.mute_view: int | None = self.state.view if records and self.state.normal \
             else None
+        self.mute_through = self.state.stable_seq + config.log_size
         self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
                           Prepare: self._on_prepare, Commit: self._on_commit,
                           Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
@@ -135,6 +141,10 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
             self._drop("own_identity")
         else:
             handler(msg, signed)
+
+    def _muted(self, view: int, seq: int) -> bool:
+        """Whether this replica must not vote at ``seq`` in ``view`` (see ``mute_view``)."""
+        return view == self.mute_view and seq <= self.mute_through
 
     def _needless_vote(self, msg) -> bool:
         """A PREPARE or COMMIT that can change nothing here, left unverified and unrecorded
