@@ -116,6 +116,12 @@ class _StateCollector(Collector):
                                     value=report.global_coherence)
             yield GaugeMetricFamily("uqo_mean_entropy_nats", "mean agent entropy (nats)",
                                     value=report.mean_entropy)
+            # readiness <1|rho_a|1> is the belief that agent a is up; its fleet mean is what
+            # falls at once when the fleet goes silent (coherence recovers as the belief in
+            # "down" grows confident), so UqoFleetBelievedDown alerts on this one
+            yield GaugeMetricFamily("uqo_mean_readiness", "mean believed-up probability "
+                                    "(readiness) over registered agents [0, 1]",
+                                    value=report.mean_readiness)
         yield from _forecast_gauges(self.readings.forecast())
         log = self.readings.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",
