@@ -14,9 +14,11 @@ Use cases (the seed's own calls)::
         status["quantum"]["global_coherence"]
 
 Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
-Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
-retried on transient failures with backoff and jitter; every call passes a circuit breaker
-that fails fast while the server is down. Each request is a client span whose context the
+Every call but the login is retried on transient failures with backoff and jitter: reads and
+heartbeats are idempotent, and each write (registration, submits, deregistration, outcome,
+cancel) sends a fresh ``Idempotency-Key`` (a UUID4) with all its attempts, so the server
+applies it once and answers a retry with the first result (docs/control.md); every call passes
+a circuit breaker that fails fast while the server is down. Each request is a client span whose context the
 server continues (``sdk/tracing.py``; docs/tracing.md). An ``https`` server is trusted through
 ``ssl`` (an ``ssl.SSLContext``, e.g. ``uqo.control.server.tls.client_tls(ca=..., cert=...,
 key=...)`` for an agent's mutual TLS).
@@ -29,11 +31,10 @@ the leader it names. Each endpoint has its own breaker.
 Byzantine replicas (``uqo serve --consensus pbft``, docs/pbft.md): ``reply_quorum=f+1``. A read
 is then answered only by f+1 replicas agreeing (``quorum.py``), and a write is confirmed by
 reading the written record back from f+1 replicas (``confirm.py``; 503 ``write_unconfirmed``
-after ``confirm_timeout_s``). A write the client retries (registration, submits: idempotent by
-agent and task id) fails over to the next endpoint on any transient failure; the others
-(deregister, outcome, cancel: the API has no idempotency key) fail over only when the request
-certainly never reached the replica (connection refused, breaker open). Heartbeats and logins
-are not replicated records and are taken from the replica that answers.
+after ``confirm_timeout_s``). Every write fails over to the next endpoint on any transient
+failure: its idempotency key is recorded in the replicated state with the command, so a write
+that did land on the first replica is answered there, or on any other, with its first result.
+Heartbeats and logins are not replicated records and are taken from the replica that answers.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from typing import Self
 
@@ -55,7 +57,7 @@ from . import args as a
 from . import confirm as c
 from .enums import TaskPriority
 from .quorum import quorum_call
-from .resilience import CircuitBreaker, is_transient, not_delivered, retrying
+from .resilience import CircuitBreaker, in_flight, is_transient, not_delivered, retrying
 from .tracing import client_trace_config
 
 _MSGPACK = "application/msgpack"
@@ -104,14 +106,17 @@ class UnifiedOrchestrator:
             self._session = None
 
     # ---- transport ----------------------------------------------------------------------
-    def _headers(self, credential=None) -> dict:
+    def _headers(self, credential=None, key: str | None = None) -> dict:
         headers = {"Accept": _MSGPACK, "Content-Type": _MSGPACK}
+        if key is not None:
+            headers["Idempotency-Key"] = key
         token = a.credential_token(credential or self.credential)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    async def _once(self, base: str, method: str, path: str, body, params, credential):
+    async def _once(self, base: str, method: str, path: str, body, params, credential,
+                    key=None):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
             connector = aiohttp.TCPConnector(ssl=self.ssl) if self.ssl is not None else None
@@ -120,7 +125,7 @@ class UnifiedOrchestrator:
         data = msgspec.msgpack.encode(body) if body is not None else None
         for _ in range(2):                    # a 307 from a follower: once more, at the leader
             async with self._session.request(method, base + path, data=data, params=params,
-                                             headers=self._headers(credential),
+                                             headers=self._headers(credential, key),
                                              allow_redirects=False) as resp:
                 raw = await resp.read()
                 if resp.status == 307 and resp.headers.get("Location"):
@@ -154,7 +159,10 @@ class UnifiedOrchestrator:
         return self._breakers[base]
 
     async def _call(self, method: str, path: str, body=None, params=None, credential=None,
-                    retry: bool = True):
+                    retry: bool = True, keyed: bool = False):
+        """One call, retried (``retry``) on transient failures; ``keyed``: a write, sent with
+        one fresh idempotency key on every attempt, on whichever replica."""
+        key = str(uuid.uuid4()) if keyed else None
         if method == "GET" and self.reply_quorum > 1:
             return await quorum_call(self.endpoints, lambda base: self._once(
                 base, method, path, body, params, credential), self.reply_quorum)
@@ -163,16 +171,17 @@ class UnifiedOrchestrator:
             base = self.base_url
             try:
                 return await self._breaker(base).call(self._once, base, method, path, body,
-                                                       params, credential)
+                                                       params, credential, key)
             except Exception as exc:
                 if is_transient(exc):
                     self._failover(base)
                 raise
         if not retry and self.reply_quorum == 1:
             return await attempt()
-        # reply_quorum > 1: a non-idempotent write moves on only when it was never delivered
-        async for trial in retrying(attempts=self.retries,
-                                    when=is_transient if retry else not_delivered):
+        # an unkeyed write (the login) moves on only when it was never delivered; a keyed one
+        # also waits out the first attempt still running (409 idempotency_key_in_flight)
+        when = _keyed_retry if keyed else is_transient if retry else not_delivered
+        async for trial in retrying(attempts=self.retries, when=when):
             with trial:
                 return await attempt()
 
@@ -210,14 +219,14 @@ class UnifiedOrchestrator:
                              fitness: float = 1.0) -> dict:
         body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
                             capacity, failure_domain, fitness)
-        out = await self._call("POST", "/v1/agents", body)
+        out = await self._call("POST", "/v1/agents", body, keyed=True)
         return await self._confirmed(out, f"/v1/agents/{agent_id}", c.same_agent(body),
                                      f"registration of agent {agent_id!r}")
 
     async def deregister_agent(self, agent_id: str) -> dict:
         """With reply_quorum > 1 the agent's absence is confirmed; ``requeued_tasks`` stays
         the answering replica's word (read those tasks to check them)."""
-        out = await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
+        out = await self._call("DELETE", f"/v1/agents/{agent_id}", keyed=True)
         await self._confirmed(out, f"/v1/agents/{agent_id}", c.absent,
                               f"deregistration of agent {agent_id!r}")
         return out
@@ -241,7 +250,7 @@ class UnifiedOrchestrator:
                              latency_s: float = 0.0, result: str | None = None,
                              reason: str = "") -> dict:
         body = a.outcome_body(task_id, success, latency_s, result, reason)
-        out = await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, retry=False)
+        out = await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, keyed=True)
         return await self._confirmed(out, f"/v1/tasks/{task_id}", c.reported_by(agent_id),
                                      f"outcome of task {task_id!r} from agent {agent_id!r}")
 
@@ -253,7 +262,8 @@ class UnifiedOrchestrator:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
         try:
-            out = await self._call("POST", "/v1/tasks", body, credential=user_credential)
+            out = await self._call("POST", "/v1/tasks", body, credential=user_credential,
+                                   keyed=True)
         except ControlError as exc:
             if exc.code != "task_exists" or task_id is not None:
                 raise
@@ -266,7 +276,7 @@ class UnifiedOrchestrator:
         """Batch submit: each dict holds ``submit_task``'s keyword arguments."""
         bodies = [a.task_body(**t) for t in tasks]
         out = await self._call("POST", "/v1/tasks/batch", {"tasks": bodies},
-                               credential=user_credential)
+                               credential=user_credential, keyed=True)
         if self.reply_quorum > 1:
             gate = asyncio.Semaphore(32)              # a bounded number of reads in flight
 
@@ -286,7 +296,7 @@ class UnifiedOrchestrator:
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
         out = await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
-                               retry=False)
+                               keyed=True)
         return await self._confirmed(out, f"/v1/tasks/{task_id}", c.finished(TERMINAL),
                                      f"cancel of task {task_id!r}")
 
@@ -318,6 +328,10 @@ class UnifiedOrchestrator:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, _decode(exc.read(), "application/json")) from None
+
+
+def _keyed_retry(exc: BaseException) -> bool:
+    return is_transient(exc) or in_flight(exc)
 
 
 def _endpoints(base_url) -> list[str]:
