@@ -4,6 +4,8 @@ reused for another request is refused 422, a malformed one 400, a concurrent dup
 keys expire after the TTL (the server's clock is injected) and survive a restart (the log
 replays them)."""
 
+import asyncio
+
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -12,6 +14,7 @@ from uqo.control.api.appkeys import ORCH
 from uqo.control.api.idempotency import IN_FLIGHT
 from uqo.control.config import load_config
 from uqo.control.leader.service import Orchestrator
+from uqo.control.state.idempotency import WRITE_KEY, WriteKey
 
 from ..conftest import FAST
 from ..lossy import LossyRelay
@@ -181,3 +184,26 @@ async def test_a_key_survives_a_restart(tmp_path):
         assert await _json(retry, 200) == first
     finally:
         await client.close()
+
+
+async def test_a_repeat_that_reaches_the_log_is_answered_by_the_state_machine(served):
+    """Two replicas may each log the same keyed write (each looked before the other's entry
+    applied): the later entry applies as a repeat. Here the second call skips the API's look
+    and goes to the log; the state machine answers it with the first result."""
+    client, _ = served
+    orch = client.server.app[ORCH]
+    await _tasks(client, "o1")
+    for _ in range(500):                                   # the scheduler places it
+        if orch.sm.tasks["o1"].state == "assigned":
+            break
+        await asyncio.sleep(0.01)
+    key = WriteKey("", "dup-outcome", "fingerprint-1", 60.0, 100)
+    token = WRITE_KEY.set(key)
+    try:
+        first = await orch.report_outcome("w1", "o1", True, 0.1, "42")
+        assert not key.replayed
+        second = await orch.report_outcome("w1", "o1", True, 0.1, "42")
+        assert key.replayed and second == first
+    finally:
+        WRITE_KEY.reset(token)
+    assert orch.sm.counts["completed"] == 1 and first["state"] == "completed"
