@@ -45,6 +45,9 @@ class ServiceMetrics:
             buckets=_FAST, registry=registry)
         self.tasks_submitted = Counter("uqo_tasks_submitted", "tasks accepted",
                                        registry=registry)
+        self.idempotent_replays = Counter(
+            "uqo_idempotent_replays", "writes answered with the first result of their "
+            "Idempotency-Key (retries of applied writes)", registry=registry)
         if state is not None:
             registry.register(_StateCollector(state))
         registry.register(GpuCollector())

@@ -88,6 +88,7 @@ async def test_a_retry_after_a_lost_answer_applies_once(served):
     plain = await client.post("/v1/tasks/t1/cancel", json={"reason": "stop"})
     assert (await _json(plain, 409))["error"]["code"] == "invalid_transition"
     assert client.server.app[ORCH].sm.counts["cancelled"] == 1
+    assert "uqo_idempotent_replays_total 1.0" in await (await client.get("/metrics")).text()
 
 
 async def test_submit_and_register_answer_a_retry_with_the_first_answer(served):
