@@ -30,10 +30,12 @@ the leader it names. Each endpoint has its own breaker.
 
 Byzantine replicas (``uqo serve --consensus pbft``, docs/pbft.md): ``reply_quorum=f+1``. A read
 is then answered only by f+1 replicas agreeing (``quorum.py``), and a write is confirmed by
-reading the written record back from f+1 replicas (``confirm.py``; 503 ``write_unconfirmed``
-after ``confirm_timeout_s``). Every write fails over to the next endpoint on any transient
-failure: its idempotency key is recorded in the replicated state with the command, so a write
-that did land on the first replica is answered there, or on any other, with its first result.
+reading the written record back from f+1 replicas (``confirm.py``); the answering replica's
+word is not believed. A write not confirmed within ``confirm_timeout_s``, or whose send failed
+transiently, is resent under its idempotency key to the next replica, each replica once, and
+confirmed again; 503 ``write_unconfirmed`` only after every replica was tried. The key is
+recorded in the replicated state with the command, so a write that did land is applied once
+and answered, on any replica, with its first result.
 Heartbeats and logins are not replicated records and are taken from the replica that answers.
 """
 
@@ -185,13 +187,33 @@ class UnifiedOrchestrator:
             with trial:
                 return await attempt()
 
-    async def _confirmed(self, answer, path: str, check, what: str, credential=None):
-        """``answer`` (one replica's word) with reply_quorum 1; else the record at ``path``
-        once f+1 replicas hold it and ``check`` passes (``confirm.py``)."""
+    async def _write(self, method: str, path: str, body=None, credential=None,
+                     settle=None, what: str = ""):
+        """A keyed write. reply_quorum 1: one replica's answer (retried, ``_call``). Else
+        ``settle(answer)`` once the reply quorum confirmed it, resending the same request
+        under the same key to the next replica while it does not (``confirm.resend``)."""
         if self.reply_quorum == 1:
-            return answer
-        return await c.confirm(lambda: self._call("GET", path, credential=credential), check,
-                               what, self.confirm_timeout_s)
+            return await self._call(method, path, body, credential=credential, keyed=True)
+        key = str(uuid.uuid4())
+
+        async def send(base):
+            # the same replica again only while it still runs this key (409 in flight)
+            async for trial in retrying(attempts=self.retries, when=in_flight):
+                with trial:
+                    return await self._breaker(base).call(self._once, base, method, path,
+                                                          body, None, credential, key)
+        start = self.endpoints.index(self.base_url) if self.base_url in self.endpoints else 0
+        order = self.endpoints[start:] + self.endpoints[:start]
+        return await c.resend(order, send, settle, what, key, self._failover)
+
+    def _reading(self, path: str, check, what: str, credential=None, keep=False):
+        """A ``settle`` for ``_write``: the record at ``path`` once f+1 replicas hold it and
+        ``check`` passes (``confirm.py``); ``keep``: the write's answer instead."""
+        async def settle(answer):
+            record = await c.confirm(lambda: self._call("GET", path, credential=credential),
+                                     check, what, self.confirm_timeout_s)
+            return answer if keep else record
+        return settle
 
     # ---- authentication -----------------------------------------------------------------
     async def authenticate_user(self, user_id: str, credentials: dict, source_ip=None,
@@ -219,17 +241,17 @@ class UnifiedOrchestrator:
                              fitness: float = 1.0) -> dict:
         body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
                             capacity, failure_domain, fitness)
-        out = await self._call("POST", "/v1/agents", body, keyed=True)
-        return await self._confirmed(out, f"/v1/agents/{agent_id}", c.same_agent(body),
-                                     f"registration of agent {agent_id!r}")
+        what = f"registration of agent {agent_id!r}"
+        return await self._write("POST", "/v1/agents", body, what=what, settle=self._reading(
+            f"/v1/agents/{agent_id}", c.same_agent(body), what))
 
     async def deregister_agent(self, agent_id: str) -> dict:
         """With reply_quorum > 1 the agent's absence is confirmed; ``requeued_tasks`` stays
         the answering replica's word (read those tasks to check them)."""
-        out = await self._call("DELETE", f"/v1/agents/{agent_id}", keyed=True)
-        await self._confirmed(out, f"/v1/agents/{agent_id}", c.absent,
-                              f"deregistration of agent {agent_id!r}")
-        return out
+        what = f"deregistration of agent {agent_id!r}"
+        return await self._write("DELETE", f"/v1/agents/{agent_id}", what=what,
+                                 settle=self._reading(f"/v1/agents/{agent_id}", c.absent, what,
+                                                      keep=True))
 
     async def heartbeat(self, agent_id: str, probe_id: str | None = None,
                         healthy: bool = True) -> dict:
@@ -250,9 +272,10 @@ class UnifiedOrchestrator:
                              latency_s: float = 0.0, result: str | None = None,
                              reason: str = "") -> dict:
         body = a.outcome_body(task_id, success, latency_s, result, reason)
-        out = await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, keyed=True)
-        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.reported_by(agent_id),
-                                     f"outcome of task {task_id!r} from agent {agent_id!r}")
+        what = f"outcome of task {task_id!r} from agent {agent_id!r}"
+        return await self._write("POST", f"/v1/agents/{agent_id}/outcomes", body, what=what,
+                                 settle=self._reading(f"/v1/tasks/{task_id}",
+                                                      c.reported_by(agent_id), what))
 
     # ---- tasks --------------------------------------------------------------------------
     async def submit_task(self, task_description: str = "", priority=TaskPriority.NORMAL,
@@ -261,31 +284,37 @@ class UnifiedOrchestrator:
                           task_id=None, user_credential=None) -> str:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
+        settle = self._reading(f"/v1/tasks/{body.task_id}", c.same_task(body),
+                               f"submit of task {body.task_id!r}", user_credential)
         try:
-            out = await self._call("POST", "/v1/tasks", body, credential=user_credential,
-                                   keyed=True)
+            out = await self._write("POST", "/v1/tasks", body, user_credential, settle,
+                                    f"submit of task {body.task_id!r}")
         except ControlError as exc:
             if exc.code != "task_exists" or task_id is not None:
                 raise
             out = {"task_id": body.task_id}          # our retried submit landed
-        await self._confirmed(out, f"/v1/tasks/{body.task_id}", c.same_task(body),
-                              f"submit of task {body.task_id!r}", user_credential)
+            if self.reply_quorum > 1:
+                await settle(out)
         return out["task_id"] if self.reply_quorum == 1 else body.task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         """Batch submit: each dict holds ``submit_task``'s keyword arguments."""
         bodies = [a.task_body(**t) for t in tasks]
-        out = await self._call("POST", "/v1/tasks/batch", {"tasks": bodies},
-                               credential=user_credential, keyed=True)
-        if self.reply_quorum > 1:
-            gate = asyncio.Semaphore(32)              # a bounded number of reads in flight
+        gate = asyncio.Semaphore(32)                  # a bounded number of reads in flight
 
-            async def one(b):
-                async with gate:
-                    await self._confirmed(out, f"/v1/tasks/{b.task_id}", c.same_task(b),
-                                          f"submit of task {b.task_id!r}", user_credential)
-            await asyncio.gather(*(one(b) for b in bodies))
-            return [b.task_id for b in bodies]
+        async def one(b):
+            async with gate:
+                await self._reading(f"/v1/tasks/{b.task_id}", c.same_task(b),
+                                    f"submit of task {b.task_id!r}", user_credential)(None)
+
+        async def settle(_answer):                    # every task of the batch confirmed
+            errors = [e for e in await asyncio.gather(*(one(b) for b in bodies),
+                                                      return_exceptions=True) if e is not None]
+            if errors:
+                raise errors[0]
+            return {"task_ids": [b.task_id for b in bodies]}
+        out = await self._write("POST", "/v1/tasks/batch", {"tasks": bodies}, user_credential,
+                                settle, f"batch submit of {len(bodies)} task(s)")
         return out["task_ids"]
 
     async def get_task(self, task_id: str) -> dict:
@@ -295,10 +324,10 @@ class UnifiedOrchestrator:
         return await self._call("GET", "/v1/tasks", params=_params(filters))
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
-        out = await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
-                               keyed=True)
-        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.finished(TERMINAL),
-                                     f"cancel of task {task_id!r}")
+        what = f"cancel of task {task_id!r}"
+        return await self._write("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
+                                 what=what, settle=self._reading(
+                                     f"/v1/tasks/{task_id}", c.finished(TERMINAL), what))
 
     async def wait_for_task(self, task_id: str, timeout_s: float = 30.0,
                             poll_s: float = 0.05) -> dict:
