@@ -18,7 +18,7 @@ from aiohttp import web
 from uqo.control.errors import ControlError
 from uqo.control.sdk.args import task_body
 from uqo.control.sdk.client import UnifiedOrchestrator
-from uqo.control.sdk.confirm import confirm, same_task
+from uqo.control.sdk.confirm import confirm, resend, same_task
 
 from .loopback import serve
 
@@ -320,3 +320,29 @@ async def test_confirm_reads_again_until_the_quorum_shows_the_write():
     with pytest.raises(ControlError) as err:                   # a refusal agreed: as it is
         await confirm(read, same_task(body), "submit", 5.0)
     assert err.value.status == 403 and len(reads) == 1
+
+
+async def test_resend_moves_on_only_for_transient_failures_and_unconfirmed_writes():
+    """Scripted replicas: a 503 and an unconfirmed answer move on (each told to ``moved``);
+    a refusal (403) is raised as it is and no later replica is tried."""
+    answers = {"a": ControlError("unavailable", "", 503), "b": {"ok": "b"},
+               "c": ControlError("forbidden", "no", 403), "d": {"ok": "d"}}
+    sent, moved = [], []
+
+    async def send(base):
+        sent.append(base)
+        if isinstance(answers[base], ControlError):
+            raise answers[base]
+        return answers[base]
+
+    async def settle(answer):
+        if answer["ok"] == "b":
+            raise ControlError("write_unconfirmed", "w: not confirmed", 503)
+        return answer
+    with pytest.raises(ControlError) as err:
+        await resend(list("abcd"), send, settle, "w", "k1", moved.append)
+    assert err.value.status == 403 and sent == ["a", "b", "c"] and moved == ["a", "b"]
+    answers["c"] = {"ok": "c"}
+    sent.clear()
+    assert await resend(list("abcd"), send, settle, "w", "k1") == {"ok": "c"}
+    assert sent == ["a", "b", "c"]
