@@ -151,16 +151,35 @@ class BeliefLink:
         self.stale = True
 
     def failed(self, slot: int) -> None:
-        """The control plane declared the agent failed after a heartbeat timeout: a "no
-        answer" measurement of its liveness (the timeout effect ``(1, t)``), not a projection
-        on down. The silence that led to it was measured heartbeat by heartbeat already; a
-        projection made every false alarm certain (an agent losing 40 % of its heartbeats was
-        forecast 98 % to fail while it kept completing tasks). Through the joint state it still
-        lowers a correlated partner."""
-        self.reg.observe_outcome([self.eng[slot]], "timeout")
+        """The control plane declared the agent failed. A declaration is "no answer", measured
+        with the timeout effect ``(1, t)`` (not a projection on down: a projection made every
+        false alarm certain), and only when it carries evidence the belief does not hold yet:
+
+        * after a heartbeat timeout, the silence that led to it was measured already,
+          heartbeat by heartbeat, on this agent's site of its cell (so a correlated partner
+          was lowered through the joint state then); measuring "no answer" again counted the
+          same silence twice, and an agent losing 40 % of its heartbeats was called down too
+          often (docs/model.md, "Declared failures");
+        * a failure reported without silence (the agent was heard within the last expected
+          heartbeat: nothing measured since) is new evidence, and its measurement lowers a
+          correlated partner through the joint state.
+        """
+        if not self.silence_measured(slot):
+            self.reg.observe_outcome([self.eng[slot]], "timeout")
         self.misses.retract(slot)
         self.seen[slot] += 1
         self.stale = True
+
+    def silence_measured(self, slot: int) -> bool:
+        """Whether the register has measured at least one missed heartbeat of ``slot`` since it
+        was last heard: the silence step of its last tick saw ``k >= 1`` (model time ``now``,
+        last heard ``last_seen``: ``now - last_seen - grace >= period``). Never with silence
+        measurement off (``heartbeat_period`` 0)."""
+        prm, eng = self.reg.params, int(self.eng[slot])
+        if prm.heartbeat_period <= 0:
+            return False
+        silent = float(self.reg.now) - float(self.reg.last_seen[eng])
+        return silent - prm.heartbeat_grace >= prm.heartbeat_period
 
     def outcome(self, slot: int, kind: str) -> None:
         """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors. An
