@@ -131,7 +131,7 @@ class Scored:
     def _candidates(post: np.ndarray, rng) -> np.ndarray:
         if len(post) <= CANDIDATE_CAP:
             return post
-        return post[sorted_unique(rng.integers(0, len(post), CANDIDATE_CAP))]
+        return post[sorted_draws(len(post), CANDIDATE_CAP, rng)]
 
     def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
         """The estimator's value per slot, drawn at most once per decision (an estimator with
@@ -174,6 +174,22 @@ def sorted_unique(x: np.ndarray) -> np.ndarray:
     keep[:1] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def sorted_draws(n: int, size: int, rng) -> np.ndarray:
+    """The distinct values among ``size`` uniform draws from ``range(n)``, ascending: the
+    distribution of ``sorted_unique(rng.integers(0, n, size))`` without its sort (the sort of
+    4,096 draws per signature was a sixth of a 1M-agent decision). The order statistics of
+    ``size`` uniforms are the partial sums of ``size + 1`` standard exponentials divided by
+    their total (Devroye, *Non-Uniform Random Variate Generation*, V.2.2), so ascending draws
+    come from one cumulative sum; ``floor(u n)`` is uniform on ``range(n)``."""
+    s = np.cumsum(rng.standard_exponential(size + 1))
+    idx = (s[:-1] * (n / s[-1])).astype(np.int64)
+    np.minimum(idx, n - 1, out=idx)             # u rounds up to 1 when the last gap is tiny
+    keep = np.empty(size, bool)
+    keep[:1] = True
+    np.not_equal(idx[1:], idx[:-1], out=keep[1:])
+    return idx[keep]
 
 
 def thompson(view, slots: np.ndarray, rng) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from uqo.control.scheduler.quantum import QuantumExact
 from uqo.control.scheduler.ranking import Units, scan_units, unit_costs
-from uqo.control.scheduler.scored import CANDIDATE_CAP
+from uqo.control.scheduler.scored import CANDIDATE_CAP, sorted_draws
 from uqo.control.scheduler.topunits import TopUnits
 
 from .conftest import agent, make_scheduler, task
@@ -98,6 +98,22 @@ def _reference_units(cand, ok, units, cost, bound, m):
         return unit_costs(s, units[np.searchsorted(cand, s)], cost)
 
     return scan_units(cand[idx], bound(cand)[idx], 0, m, evaluate)
+
+
+def test_sorted_draws_are_distinct_ascending_and_uniform():
+    rng = np.random.default_rng(3)
+    n, size, reps = 1000, 500, 4000
+    counts, distinct = np.zeros(n), []
+    for _ in range(reps):
+        d = sorted_draws(n, size, rng)
+        assert d.dtype == np.int64 and d[0] >= 0 and d[-1] < n and np.all(np.diff(d) > 0)
+        counts[d] += 1
+        distinct.append(len(d))
+    p = 1 - (1 - 1 / n) ** size                 # P(a value is among the draws)
+    assert abs(np.mean(distinct) - n * p) < 1.0  # ~393.6 distinct values per call
+    assert abs(counts.mean() / reps - p) < 0.002 and counts.std() < 1.3 * np.sqrt(reps * p * (1 - p))
+    assert counts[:n // 10].sum() / counts.sum() == pytest.approx(0.1, abs=0.003)  # both ends
+    assert counts[-n // 10:].sum() / counts.sum() == pytest.approx(0.1, abs=0.003)
 
 
 @pytest.mark.parametrize("seed", range(6))
