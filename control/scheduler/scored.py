@@ -89,11 +89,13 @@ class Scored:
             return ok, np.minimum(free, n_tasks)
 
         lower = getattr(self.estimate, "lower", None)
+        linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
         if lower is None:
-            return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view))
+            return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view),
+                            linear=linear)
         fit = view.table.fitness[cand].astype(np.float64) / view.fit_max
         return TopUnits(cand, lower(view, cand) + FIT_WEIGHT * (1.0 - fit), evaluate,
-                        self.cost_of(view), lambda s: self.idle_cost(view, s, rng))
+                        self.cost_of(view), lambda s: self.idle_cost(view, s, rng), linear)
 
     def _reference(self, view, cand, need, n_tasks, rng):
         """The reference lister: candidates sorted by idle cost, threshold scan (``ranking``)."""
@@ -155,6 +157,8 @@ class Scored:
         return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
 
     def cost_of(self, view):
+        """``cost(a, j)``: ``idle_cost`` plus the load term, in that order (``topunits``'
+        ``linear`` path relies on this form)."""
         t = view.table
 
         def cost(a, j):

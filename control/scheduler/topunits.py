@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ranking import Units, unit_costs
+from .unitsort import select_linear
 
 FIRST = 256
 SAMPLE = 128
@@ -43,12 +44,15 @@ class TopUnits:
     not even on a tie (the threshold rule of ``ranking``, with a selection instead of a sort).
     """
 
-    def __init__(self, cand: np.ndarray, bound: np.ndarray, evaluate, cost, bound_of=None):
+    def __init__(self, cand: np.ndarray, bound: np.ndarray, evaluate, cost, bound_of=None,
+                 linear=None):
         """``bound_of(slots)``: when given, ``bound`` is only a lower bound on the idle costs
         (cheaper to get for every candidate) and ``bound_of`` the idle costs themselves, asked
-        for the candidates evaluated."""
+        for the candidates evaluated. ``linear = (load, cap, weight)``: a promise that
+        ``cost(a, j)`` is ``idle(a) + weight * (load[a] + j) / cap[a]`` computed in that
+        order; the selection then runs compiled (``unitsort``), with the same result."""
         self.cand, self.bound, self.evaluate, self.cost = cand, bound, evaluate, cost
-        self.bound_of = bound_of
+        self.bound_of, self.linear = bound_of, linear
         self.limit = -np.inf                  # every candidate with bound <= limit is evaluated
         self.pos = np.zeros(0, np.int64)
         self.units = np.zeros(0, np.int64)
@@ -90,7 +94,8 @@ class TopUnits:
         ok, units = self.evaluate(slots)
         keep = ok & (units > 0)
         new, units, idle, slots = new[keep], units[keep], idle[keep], slots[keep]
-        first = self.cost(slots, np.zeros(len(new), np.int64))
+        first = self.cost(slots, np.zeros(len(new), np.int64)) if self.linear is None \
+            else idle                             # unused: select_linear prices first units
         if len(self.pos):
             new, idle = np.concatenate([self.pos, new]), np.concatenate([self.idle, idle])
             units = np.concatenate([self.units, units])
@@ -99,6 +104,11 @@ class TopUnits:
 
     def _select(self, m: int) -> Units:
         """The ``m`` cheapest units among the evaluated candidates, in the reference order."""
+        if self.linear is not None:
+            load, cap, weight = self.linear
+            slots, j, cost = select_linear(self.pos, self.units, self.idle, self.cand[self.pos],
+                                           load, cap, float(weight), int(m))
+            return Units(slots, j, cost, False, 0)
         sel = slice(None)
         if int(self.units.sum()) > m and len(self.first) > m > 0:
             threshold = np.partition(self.first, m - 1)[m - 1]

@@ -140,8 +140,11 @@ def test_top_units_equal_the_threshold_scan_with_many_ties(seed):
                 np.array([units_of[x] for x in slots.tolist()], np.int64))
 
     slack = rng.choice([0.0, 0.05, 0.3], len(cand))           # a loose lower bound too
+    linear = (load, cap, 0.01)                                 # cost's form: compiled path
     for top in (TopUnits(cand, bound(cand), evaluate, cost),
-                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound)):
+                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound),
+                TopUnits(cand, bound(cand), evaluate, cost, linear=linear),
+                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound, linear)):
         for m in (1, 5, 64, 4 * n):
             want: Units = _reference_units(cand, ok, units, cost, bound, m)
             got = top(m)
