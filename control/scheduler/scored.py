@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import free_units
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, unit_costs
 from .topunits import TopUnits
@@ -82,11 +83,14 @@ class Scored:
 
     def _top_units(self, view, cand, need, n_tasks, rng) -> TopUnits:
         """The fast lister: the reference's units, found by selection (``topunits``)."""
-        def evaluate(slots):
-            free = view.free(slots)
-            ok = view.table.eligible(slots, need.caps, need.comps, need.level) & (free > 0)
-            ok &= self._above_floor(view, slots)
-            return ok, np.minimum(free, n_tasks)
+        t = view.table
+
+        def evaluate(slots):                      # eligible & free & above the floor, compiled
+            value = self._floor_value(view, slots)
+            units = free_units(slots, t.active, t.up, t.clearance, t.cap_words, t.comp_words,
+                               need.caps, need.comps, need.level, t.cap, t.load, value,
+                               float(self.floor) if self.floor > 0 else -np.inf, n_tasks)
+            return units > 0, units
 
         lower = getattr(self.estimate, "lower", None)
         linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
@@ -126,8 +130,13 @@ class Scored:
     def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
         if self.floor <= 0:
             return np.ones(len(slots), bool)
-        value = self._q[slots] if self.mean is None else self.mean(view, slots)
-        return value >= self.floor
+        return self._floor_value(view, slots) >= self.floor
+
+    def _floor_value(self, view, slots: np.ndarray) -> np.ndarray:
+        """What the floor is applied to (the estimate, or its ``mean``); unused without one."""
+        if self.floor <= 0:
+            return np.zeros(len(slots))
+        return self._q[slots] if self.mean is None else self.mean(view, slots)
 
     @staticmethod
     def _candidates(post: np.ndarray, rng) -> np.ndarray:

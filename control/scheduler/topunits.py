@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import select_linear
 from .ranking import Units, unit_costs
-from .unitsort import select_linear
 
 FIRST = 256
 SAMPLE = 128
@@ -50,7 +50,7 @@ class TopUnits:
         (cheaper to get for every candidate) and ``bound_of`` the idle costs themselves, asked
         for the candidates evaluated. ``linear = (load, cap, weight)``: a promise that
         ``cost(a, j)`` is ``idle(a) + weight * (load[a] + j) / cap[a]`` computed in that
-        order; the selection then runs compiled (``unitsort``), with the same result."""
+        order; the selection then runs compiled (``compiled``), with the same result."""
         self.cand, self.bound, self.evaluate, self.cost = cand, bound, evaluate, cost
         self.bound_of, self.linear = bound_of, linear
         self.limit = -np.inf                  # every candidate with bound <= limit is evaluated

@@ -1,7 +1,10 @@
-"""The ``m`` cheapest units of evaluated candidates, compiled (numba): ``TopUnits._select``
-in one call instead of some twenty numpy calls per signature.
+"""Per-signature steps of the fast lister compiled with numba: each replaces some twenty
+numpy calls on a few hundred candidates (call overhead, not arithmetic, was most of a 1M-agent
+decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
-Used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
+``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
+test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
+units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
 cap[a]`` with ``idle[a]`` the agent's idle cost (every ``scored`` strategy's cost has that
 form). The arithmetic is the numpy expression's, operation for operation (int64 ``load + j``,
 times ``weight``, divided by ``cap`` as float64, added to ``idle``; no fast-math), so the
@@ -54,3 +57,32 @@ def select_linear(pos, units, idle, slots, load, cap, weight, m):
     order = np.argsort(key, kind="mergesort")           # stable: (idle, position, j)
     order = order[np.argsort(cost[order], kind="mergesort")][:m]
     return rep[order], jj[order], cost[order]
+
+
+@njit(cache=True, nogil=True)
+def free_units(slots, active, up, clearance, cap_words, comp_words, caps, comps, level, cap,
+               load, value, floor, n_tasks):
+    """Units each of ``slots`` offers a signature: ``min(free, n_tasks)`` if it is eligible
+    (active, up, clearance ``>= level``, every bit of ``caps``/``comps``), has free capacity
+    and ``value >= floor`` (``value`` aligned with ``slots``; ``floor = -inf``: no floor test),
+    else 0. Need words past the table's width are ignored, as ``registry._fit`` truncates."""
+    out = np.zeros(len(slots), np.int64)
+    wc = min(len(caps), cap_words.shape[1])
+    wm = min(len(comps), comp_words.shape[1])
+    for i in range(len(slots)):
+        s = slots[i]
+        if not (active[s] and up[s]) or clearance[s] < level:
+            continue
+        free = np.int64(cap[s]) - np.int64(load[s])
+        if free <= 0 or (floor != -np.inf and not value[i] >= floor):
+            continue
+        ok = True
+        for w in range(wc):
+            if cap_words[s, w] & caps[w] != caps[w]:
+                ok = False
+        for w in range(wm):
+            if comp_words[s, w] & comps[w] != comps[w]:
+                ok = False
+        if ok:
+            out[i] = min(free, n_tasks)
+    return out

@@ -1,0 +1,54 @@
+"""The compiled steps of the fast lister (``control/scheduler/compiled.py``) equal their numpy
+references: ``free_units`` against ``AgentTable.eligible`` + ``View.free`` + the floor test on
+a table with compartments, clearances, removed, down and full agents, capability words of
+70 names (two words) and needs compiled narrower than the table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from uqo.control.scheduler.compiled import free_units
+from uqo.control.scheduler.registry import AgentTable
+
+from .conftest import agent
+
+NAMES = [f"c{i}" for i in range(70)]          # past one 64-bit word
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_free_units_equals_eligible_free_and_floor(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    t = AgentTable(n)
+    specs = [agent(i, ("c1",) + tuple(rng.choice(NAMES, int(rng.integers(0, 4))).tolist()),
+                   clearance=int(rng.integers(3)),
+                   comps=tuple(c for c in ("x", "y") if rng.random() < 0.5),
+                   capacity=int(rng.integers(1, 4))) for i in range(n)]
+    t.add(specs[:1])
+    early = t.compile_need(frozenset({"c1"}), frozenset(), 0)   # before names widen: 1 word
+    t.add(specs[1:])
+    for i in rng.choice(n, 20, replace=False).tolist():
+        t.remove(f"a{i}")
+    t.up[rng.choice(n, 30, replace=False)] = False
+    t.load[:] = rng.integers(0, 4, n)
+    slots = np.sort(rng.choice(n, 300, replace=False)).astype(np.int64)
+    value = rng.random(len(slots))
+    needs = [early[0]] + [t.compile_need(frozenset(rng.choice(NAMES[:8], 1).tolist() + ["c1"]),
+                                         frozenset(c for c in ("x", "y") if rng.random() < 0.5),
+                                         int(rng.integers(3)))[0] for _ in range(8)]
+    assert early[0].caps.shape[0] < t.cap_words.shape[1]
+    offered = []
+    for need in needs:
+        if need is None:
+            continue
+        for floor, n_tasks in ((0.4, 2), (-np.inf, 5)):
+            free = np.where(t.active[slots] & t.up[slots], t.cap[slots] - t.load[slots], 0)
+            ok = t.eligible(slots, need.caps, need.comps, need.level) & (free > 0)
+            ok &= (value >= floor) if floor > -np.inf else True
+            want = np.where(ok, np.minimum(free, n_tasks), 0)
+            got = free_units(slots, t.active, t.up, t.clearance, t.cap_words, t.comp_words,
+                             need.caps, need.comps, need.level, t.cap, t.load, value, floor,
+                             n_tasks)
+            assert np.array_equal(got, want)
+            offered.append(int((got > 0).sum()))
+    assert max(offered) > 20 and min(offered) < len(slots) // 2     # both outcomes met
