@@ -2,6 +2,7 @@
 numpy calls on a few hundred candidates (call overhead, not arithmetic, was most of a 1M-agent
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
+``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs).
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -86,3 +87,22 @@ def free_units(slots, active, up, clearance, cap_words, comp_words, caps, comps,
         if ok:
             out[i] = min(free, n_tasks)
     return out
+
+
+@njit(cache=True, nogil=True)
+def linear_units(idle, units, slots, load, cap, weight):
+    """``ranking.unit_costs`` for linear costs: agent ``i`` (slot ``slots[i]``, idle cost
+    ``idle[i]``) expanded into ``units[i]`` units; returns ``(i per unit, cost per unit)``."""
+    total = 0
+    for i in range(len(units)):
+        total += max(units[i], 0)
+    agent = np.empty(total, np.int64)
+    cost = np.empty(total)
+    at = 0
+    for i in range(len(units)):
+        s = slots[i]
+        for j in range(units[i]):
+            agent[at] = i
+            cost[at] = idle[i] + weight * np.float64(np.int64(load[s]) + j) / np.float64(cap[s])
+            at += 1
+    return agent, cost

@@ -170,11 +170,14 @@ class Scored:
         ``linear`` path relies on this form)."""
         t = view.table
 
-        def cost(a, j):
+        def idle(a):
             fit = t.fitness[a].astype(np.float64) / view.fit_max
-            return (-np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
-                    + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a])
+            return -np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
 
+        def cost(a, j):
+            return idle(a) + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a]
+
+        cost.idle, cost.linear = idle, (t.load, t.cap, LOAD_WEIGHT)     # for ranked._flow
         return cost
 
 
