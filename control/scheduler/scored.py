@@ -61,11 +61,11 @@ class Scored:
 
     def place(self, view, ledger, batch, rows, rng, stats) -> np.ndarray:
         self._begin(view)
-        groups = []
-        for sig, srows in batch.sig_groups(rows):
+        groups, sigs = [], batch.sig_groups(rows)
+        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng)
+        for (sig, srows), cand in zip(sigs, cands):
             need, n_tasks = batch.needs[sig], len(srows)
             d = int(batch.k[srows].sum())
-            cand = self._candidates(batch.sources[sig].slots, rng)
             lister = self._reference if self.reference else self._top_units
             scan = lister(view, cand, need, n_tasks, rng)
             groups.append((srows, claim_units(scan, d, SLACK + d, self.claims)))
@@ -138,12 +138,6 @@ class Scored:
             return np.zeros(len(slots))
         return self._q[slots] if self.mean is None else self.mean(view, slots)
 
-    @staticmethod
-    def _candidates(post: np.ndarray, rng) -> np.ndarray:
-        if len(post) <= CANDIDATE_CAP:
-            return post
-        return post[sorted_draws(len(post), CANDIDATE_CAP, rng)]
-
     def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
         """The estimator's value per slot, drawn at most once per decision (an estimator with
         ``deterministic = True`` gives the same value for a slot all decision long, so it is
@@ -192,20 +186,36 @@ def sorted_unique(x: np.ndarray) -> np.ndarray:
     return s[keep]
 
 
-def sorted_draws(n: int, size: int, rng) -> np.ndarray:
-    """The distinct values among ``size`` uniform draws from ``range(n)``, ascending: the
-    distribution of ``sorted_unique(rng.integers(0, n, size))`` without its sort (the sort of
-    4,096 draws per signature was a sixth of a 1M-agent decision). The order statistics of
-    ``size`` uniforms are the partial sums of ``size + 1`` standard exponentials divided by
-    their total (Devroye, *Non-Uniform Random Variate Generation*, V.2.2), so ascending draws
-    come from one cumulative sum; ``floor(u n)`` is uniform on ``range(n)``."""
-    s = np.cumsum(rng.standard_exponential(size + 1))
-    idx = (s[:-1] * (n / s[-1])).astype(np.int64)
-    np.minimum(idx, n - 1, out=idx)             # u rounds up to 1 when the last gap is tiny
-    keep = np.empty(size, bool)
-    keep[:1] = True
-    np.not_equal(idx[1:], idx[:-1], out=keep[1:])
-    return idx[keep]
+def candidates(posts: list, rng) -> list:
+    """Each signature's candidates from its source list ``posts[i]``: the whole list when it
+    holds at most ``CANDIDATE_CAP`` agents, else a uniform sample (``sorted_draws``), drawn
+    for all signatures at once."""
+    big = [i for i, p in enumerate(posts) if len(p) > CANDIDATE_CAP]
+    out = list(posts)
+    draws = sorted_draws(np.array([len(posts[i]) for i in big], np.int64), CANDIDATE_CAP, rng)
+    for i, idx in zip(big, draws):
+        out[i] = posts[i][idx]
+    return out
+
+
+def sorted_draws(n: np.ndarray, size: int, rng) -> list:
+    """For each ``n[i]``: the distinct values among ``size`` uniform draws from ``range(n[i])``,
+    ascending. The distribution of ``sorted_unique(rng.integers(0, n[i], size))`` without its
+    sort (the sort of 4,096 draws per signature was a sixth of a 1M-agent decision): the order
+    statistics of ``size`` uniforms are the partial sums of ``size + 1`` standard exponentials
+    divided by their total (Devroye, *Non-Uniform Random Variate Generation*, V.2.2), so
+    ascending draws come from one cumulative sum; ``floor(u n)`` is uniform on ``range(n)``.
+    One call for all rows (numpy calls, not arithmetic, cost the most here)."""
+    n = np.asarray(n, np.int64)
+    if len(n) == 0:
+        return []
+    s = np.cumsum(rng.standard_exponential((len(n), size + 1)), axis=1)
+    idx = (s[:, :-1] * (n / s[:, -1])[:, None]).astype(np.int64)
+    np.minimum(idx, (n - 1)[:, None], out=idx)    # u rounds up to 1 when the last gap is tiny
+    keep = np.empty(idx.shape, bool)
+    keep[:, :1] = True
+    np.not_equal(idx[:, 1:], idx[:, :-1], out=keep[:, 1:])
+    return [row[k] for row, k in zip(idx, keep)]
 
 
 def thompson(view, slots: np.ndarray, rng) -> np.ndarray:

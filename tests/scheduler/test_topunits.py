@@ -104,8 +104,10 @@ def test_sorted_draws_are_distinct_ascending_and_uniform():
     rng = np.random.default_rng(3)
     n, size, reps = 1000, 500, 4000
     counts, distinct = np.zeros(n), []
-    for _ in range(reps):
-        d = sorted_draws(n, size, rng)
+    rows = [d for _ in range(reps // 8) for d in sorted_draws(np.full(8, n), size, rng)]
+    small, large = sorted_draws(np.array([5, 10_000]), 50, rng)     # rows of mixed sizes
+    assert set(small.tolist()) <= set(range(5)) and 40 < len(large) <= 50
+    for d in rows:
         assert d.dtype == np.int64 and d[0] >= 0 and d[-1] < n and np.all(np.diff(d) > 0)
         counts[d] += 1
         distinct.append(len(d))
