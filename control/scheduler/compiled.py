@@ -2,7 +2,8 @@
 numpy calls on a few hundred candidates (call overhead, not arithmetic, was most of a 1M-agent
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
-``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs).
+``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
+``cheapest_private``: ``ranked._cheapest_private``.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -106,3 +107,32 @@ def linear_units(idle, units, slots, load, cap, weight):
             cost[at] = idle[i] + weight * np.float64(np.int64(load[s]) + j) / np.float64(cap[s])
             at += 1
     return agent, cost
+
+
+@njit(cache=True, nogil=True)
+def cheapest_private(u_agent, icost, shared, owner, demand):
+    """``ranked._cheapest_private`` compiled: which unit arcs to keep (all of shared agents;
+    of each signature's private agents its ``demand`` cheapest units, ties by arc index)."""
+    n = len(u_agent)
+    keep = np.ones(n, np.bool_)
+    start = np.zeros(len(demand) + 1, np.int64)
+    for i in range(n):
+        a = u_agent[i]
+        if not shared[a]:
+            start[owner[a] + 1] += 1
+    for g in range(len(demand)):
+        start[g + 1] += start[g]
+    idx = np.empty(start[-1], np.int64)
+    at = start[:-1].copy()
+    for i in range(n):                              # by signature, arc order within one
+        a = u_agent[i]
+        if not shared[a]:
+            idx[at[owner[a]]] = i
+            at[owner[a]] += 1
+    for g in range(len(demand)):
+        seg = idx[start[g]:start[g + 1]]
+        if len(seg) > demand[g]:
+            order = np.argsort(icost[seg], kind="mergesort")
+            for t in range(demand[g], len(seg)):
+                keep[seg[order[t]]] = False
+    return keep

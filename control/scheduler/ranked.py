@@ -26,7 +26,7 @@ import bisect
 
 import numpy as np
 
-from .compiled import linear_units
+from .compiled import cheapest_private, linear_units
 from .flow import Network
 from .ranking import Units, unit_costs
 
@@ -133,8 +133,8 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
     else:                                  # the same costs, each agent's idle cost once
         u_agent, u_cost = linear_units(cost_of.idle(uniq), units, uniq, *linear)
     icost = np.rint(u_cost * COST_SCALE).astype(np.int64)
-    keep = _cheapest_private(u_agent, icost, shared, owner,
-                             np.array([int(k[r].sum()) for r, _ in groups], np.int64))
+    keep = cheapest_private(u_agent, icost, shared, owner,     # _cheapest_private, compiled
+                            np.array([int(k[r].sum()) for r, _ in groups], np.int64))
     u_agent, icost = u_agent[keep], icost[keep]
     tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
     unit_arcs = net.arcs(tails, sink, 1, icost)

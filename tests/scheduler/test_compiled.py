@@ -1,13 +1,17 @@
 """The compiled steps of the fast lister (``control/scheduler/compiled.py``) equal their numpy
 references: ``free_units`` against ``AgentTable.eligible`` + ``View.free`` + the floor test on
 a table with compartments, clearances, removed, down and full agents, capability words of
-70 names (two words) and needs compiled narrower than the table."""
+70 names (two words) and needs compiled narrower than the table; ``linear_units`` and
+``cheapest_private`` against ``ranking.unit_costs`` and ``ranked._cheapest_private`` with
+many equal costs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from uqo.control.scheduler.compiled import free_units
+from uqo.control.scheduler.compiled import cheapest_private, free_units, linear_units
+from uqo.control.scheduler.ranked import _cheapest_private
+from uqo.control.scheduler.ranking import unit_costs
 from uqo.control.scheduler.registry import AgentTable
 
 from .conftest import agent
@@ -52,3 +56,25 @@ def test_free_units_equals_eligible_free_and_floor(seed):
             assert np.array_equal(got, want)
             offered.append(int((got > 0).sum()))
     assert max(offered) > 20 and min(offered) < len(slots) // 2     # both outcomes met
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flow_units_equal_the_numpy_steps(seed):
+    rng = np.random.default_rng(seed)
+    n_slots, n = 500, int(rng.integers(1, 300))
+    slots = np.sort(rng.choice(n_slots, n, replace=False)).astype(np.int64)
+    load, cap = rng.integers(0, 3, n_slots).astype(np.int32), rng.integers(3, 9, n_slots)
+    idle = rng.choice([0.1, 0.25, 0.5], n)                   # few values: many equal costs
+    units = rng.integers(-1, 6, n)
+    agent, cost = linear_units(idle, units, slots, load, cap.astype(np.int32), 0.01)
+    want_a, _, want_c = unit_costs(np.arange(n), units, lambda a, j: idle[a] + 0.01 *
+                                   (load[slots[a]] + j) / cap.astype(np.int32)[slots[a]])
+    assert np.array_equal(agent, want_a) and np.array_equal(cost, want_c)
+    icost = np.rint(cost * 1000).astype(np.int64)
+    groups = int(rng.integers(1, 6))
+    shared = rng.random(n) < 0.3
+    owner = np.where(shared, -1, rng.integers(0, groups, n))
+    demand = rng.integers(0, 40, groups)
+    got = cheapest_private(agent, icost, shared, owner, demand)
+    assert np.array_equal(got, _cheapest_private(agent, icost, shared, owner, demand))
+    assert len(agent) == 0 or 0 < got.sum()
