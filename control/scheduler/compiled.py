@@ -3,7 +3,8 @@ numpy calls on a few hundred candidates (call overhead, not arithmetic, was most
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
-``cheapest_private``: ``ranked._cheapest_private``.
+``cheapest_private``: ``ranked._cheapest_private``. ``band`` and ``fit_bound``: a
+``TopUnits`` step's candidates and the lister's bounds, each one pass.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -136,3 +137,28 @@ def cheapest_private(u_agent, icost, shared, owner, demand):
             for t in range(demand[g], len(seg)):
                 keep[seg[order[t]]] = False
     return keep
+
+
+@njit(cache=True, nogil=True)
+def band(x, lo, hi):
+    """``(flatnonzero((x > lo) & (x <= hi)), min(x[x > hi]) or inf)`` in one pass: the
+    candidates a ``TopUnits`` step evaluates and the smallest bound it leaves."""
+    out = np.empty(len(x), np.int64)
+    n, rest = 0, np.inf
+    for i in range(len(x)):
+        v = x[i]
+        if v > hi:
+            rest = min(rest, v)
+        elif v > lo:
+            out[n] = i
+            n += 1
+    return out[:n].copy(), rest
+
+
+@njit(cache=True, nogil=True)
+def fit_bound(lower, slots, fitness, fit_max, weight):
+    """``lower + weight * (1 - fitness[slots] / fit_max)`` (as float64, in that order)."""
+    out = np.empty(len(slots))
+    for i in range(len(slots)):
+        out[i] = lower[i] + weight * (1.0 - np.float64(fitness[slots[i]]) / fit_max)
+    return out

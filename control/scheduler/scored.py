@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiled import free_units
+from .compiled import fit_bound, free_units
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, unit_costs
 from .topunits import TopUnits
@@ -97,8 +97,8 @@ class Scored:
         if lower is None:
             return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view),
                             linear=linear)
-        fit = view.table.fitness[cand].astype(np.float64) / view.fit_max
-        return TopUnits(cand, lower(view, cand) + FIT_WEIGHT * (1.0 - fit), evaluate,
+        bound = fit_bound(lower(view, cand), cand, t.fitness, float(view.fit_max), FIT_WEIGHT)
+        return TopUnits(cand, bound, evaluate,
                         self.cost_of(view), lambda s: self.idle_cost(view, s, rng), linear)
 
     def _reference(self, view, cand, need, n_tasks, rng):

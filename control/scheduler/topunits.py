@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiled import select_linear
+from .compiled import band, select_linear
 from .ranking import Units, unit_costs
 
 FIRST = 256
@@ -80,11 +80,10 @@ class TopUnits:
         if limit <= self.limit:                       # the estimate did not move: one step
             limit = _min_above(bound, self.limit)
         if limit > self.limit:
-            fresh = bound <= limit
-            if self.limit > -np.inf:
-                fresh &= bound > self.limit
-            self._add(np.flatnonzero(fresh))
+            new, rest = band(bound, self.limit, limit)        # limit < bound: rest
+            self._add(new)
             self.limit = limit
+            return float(rest)
         return _min_above(bound, self.limit)
 
     def _add(self, new: np.ndarray) -> None:

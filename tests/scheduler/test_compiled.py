@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from uqo.control.scheduler.compiled import cheapest_private, free_units, linear_units
+from uqo.control.scheduler.compiled import (
+    band,
+    cheapest_private,
+    fit_bound,
+    free_units,
+    linear_units,
+)
 from uqo.control.scheduler.ranked import _cheapest_private
 from uqo.control.scheduler.ranking import unit_costs
 from uqo.control.scheduler.registry import AgentTable
@@ -78,3 +84,18 @@ def test_flow_units_equal_the_numpy_steps(seed):
     got = cheapest_private(agent, icost, shared, owner, demand)
     assert np.array_equal(got, _cheapest_private(agent, icost, shared, owner, demand))
     assert len(agent) == 0 or 0 < got.sum()
+
+
+def test_band_and_fit_bound_equal_their_numpy_expressions():
+    rng = np.random.default_rng(7)
+    x = rng.choice([0.1, 0.2, 0.3, 0.4], 1000)
+    for lo, hi in ((-np.inf, 0.2), (0.2, 0.3), (0.1, 0.4), (0.4, 0.5)):
+        new, rest = band(x, lo, hi)
+        assert np.array_equal(new, np.flatnonzero((x > lo) & (x <= hi)))
+        above = x[x > hi]
+        assert rest == (above.min() if len(above) else np.inf)
+    fitness = rng.random(50).astype(np.float32)
+    slots = rng.choice(50, 30).astype(np.int64)
+    lower = rng.random(30)
+    want = lower + 0.01 * (1.0 - fitness[slots].astype(np.float64) / float(fitness.max()))
+    assert np.array_equal(fit_bound(lower, slots, fitness, float(fitness.max()), 0.01), want)
