@@ -3,7 +3,7 @@ numpy calls on a few hundred candidates (call overhead, not arithmetic, was most
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
-``cheapest_private``: ``ranked._cheapest_private``. ``band`` and ``fit_bound``: a
+``cheapest_private``: ``ranked._cheapest_private``. ``distinct``: ``ranked.deal``'s test for repeats. ``band`` and ``fit_bound``: a
 ``TopUnits`` step's candidates and the lister's bounds, each one pass.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
@@ -57,6 +57,10 @@ def select_linear(pos, units, idle, slots, load, cap, weight, m):
             cost[at] = idle[i] + weight * np.float64(np.int64(load[s]) + j) / np.float64(cap[s])
             key[at] = idle[i]
             at += 1
+    if total > m > 0:                   # only units as cheap as the m-th can be among the m
+        cut = np.partition(cost, m - 1)[m - 1]          # (a copy: cost keeps its order)
+        few = np.flatnonzero(cost <= cut)
+        rep, jj, cost, key = rep[few], jj[few], cost[few], key[few]
     order = np.argsort(key, kind="mergesort")           # stable: (idle, position, j)
     order = order[np.argsort(cost[order], kind="mergesort")][:m]
     return rep[order], jj[order], cost[order]
@@ -162,3 +166,18 @@ def fit_bound(lower, slots, fitness, fit_max, weight):
     for i in range(len(slots)):
         out[i] = lower[i] + weight * (1.0 - np.float64(fitness[slots[i]]) / fit_max)
     return out
+
+
+@njit(cache=True, nogil=True)
+def distinct(a, b):
+    """``len(np.unique(a)) == len(a) and len(np.unique(b)) == len(b)`` (``ranked.deal``)."""
+    return _no_repeat(a) and _no_repeat(b)
+
+
+@njit(cache=True, nogil=True)
+def _no_repeat(x):
+    s = np.sort(x)
+    for i in range(1, len(s)):
+        if s[i] == s[i - 1]:
+            return False
+    return True

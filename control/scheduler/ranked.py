@@ -26,7 +26,7 @@ import bisect
 
 import numpy as np
 
-from .compiled import cheapest_private, linear_units
+from .compiled import cheapest_private, distinct, linear_units
 from .flow import Network
 from .ranking import Units, unit_costs
 
@@ -221,7 +221,7 @@ def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np
     need = k[rows]
     units = units[ledger.free(units) > 0] if len(units) else units
     keys = view.key(units) if len(units) else units
-    if len(np.unique(units)) == len(units) and len(np.unique(keys)) == len(keys):
+    if distinct(units, keys):                      # no agent twice, no key shared
         placed, at, unplaced = [], 0, []
         for r, n in zip(rows.tolist(), need.tolist()):
             if at + n <= len(units):

@@ -12,6 +12,7 @@ import pytest
 from uqo.control.scheduler.compiled import (
     band,
     cheapest_private,
+    distinct,
     fit_bound,
     free_units,
     linear_units,
@@ -99,3 +100,13 @@ def test_band_and_fit_bound_equal_their_numpy_expressions():
     lower = rng.random(30)
     want = lower + 0.01 * (1.0 - fitness[slots].astype(np.float64) / float(fitness.max()))
     assert np.array_equal(fit_bound(lower, slots, fitness, float(fitness.max()), 0.01), want)
+
+
+def test_distinct_is_both_arrays_free_of_repeats():
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        a, b = rng.integers(0, 40, rng.integers(0, 12)), rng.integers(0, 40, rng.integers(0, 12))
+        want = len(np.unique(a)) == len(a) and len(np.unique(b)) == len(b)
+        assert distinct(a, b) == want
+    assert distinct(np.arange(5), np.arange(5)) and not distinct(np.arange(5), np.zeros(2, int))
+    assert distinct(np.arange(3), np.arange(3, dtype=np.int32))          # mixed dtypes
