@@ -8,9 +8,12 @@ Use cases::
 For each group size n a real cluster is started (``uqo.control.pbft.launch``: one process per
 replica, mutual TLS, its COMMITs and view changes fsync'd before sending), then:
 
-1. latency: one client proposes one command at a time at a backup (``replica-2``); the
-   latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed by
-   2f+1 -> applied), so it compares with other logs measured at the same boundary;
+1. latency: one client proposes one command at a time at the primary, then at a backup;
+   the latency is ``PbftLog.propose`` as measured inside that replica (propose -> committed
+   by 2f+1 -> applied), so it compares with other logs measured at the same boundary (etcd's
+   at its leader). The control plane proposes at the primary (``ServedPbftLog``: the
+   primary leads the orchestrator, followers forward writes to it): PRE-PREPARE, PREPARE,
+   COMMIT, three message hops; at a backup the request's hop to the primary comes first;
 2. throughput: ``--clients`` concurrent HTTP clients spread over all replicas, each proposing
    ``--batch`` commands per call (1, then 100), for ``--duration`` seconds: commands applied
    per second, and the log-level latency percentiles under that load;
@@ -89,6 +92,7 @@ async def _etcd(tmp: str):
                 if time.monotonic() > deadline:
                     raise RuntimeError("the etcd log was not elected within 30 s")
                 await asyncio.sleep(0.05)
+            log.bench_pids = [m.proc.pid for m in cluster.members if m.proc is not None]
             yield log
         finally:
             await log.close()                    # closes its etcd client too
@@ -148,6 +152,19 @@ async def _throughput(proposers: list, clients: int, batch: int, duration: float
             "commands_per_s": done[0] / took}
 
 
+def _cpu_s(pids) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _fsync_probe(directory: str, count: int = 40) -> dict:
     """The disk's flush latency right now (append 300 bytes + fdatasync, ``count`` times):
     both logs wait on it, and on a shared machine it moves by 10x between minutes."""
@@ -187,20 +204,32 @@ async def _pbft(n: int, args, root: str, beside: dict | None = None) -> dict:
     names = cluster.names
     try:
         cluster.start_all()
-        await _sequential(lambda p: cluster.propose(names[1], p), 20, "warm")
-        await cluster.latencies(names[1])
-        probe = _fsync_probe(root)
-        http = await _sequential(lambda p: cluster.propose(names[1], p), args.ops, "lat")
-        inner = await cluster.latencies(names[1])
-        out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "latency": _pcts(inner),
-               "latency_http": _pcts(http), "fsync_before": probe, "throughput": []}
+        # the control plane proposes at the primary (``ServedPbftLog`` leads there and the
+        # followers forward writes to it): 3 message hops; a backup's proposal takes 4
+        primary = (await cluster.status(names[0]))["primary"]
+        backup = next(nm for nm in names if nm != primary)
+        out = {"log": "pbft", "n": n, "f": (n - 1) // 3, "primary": primary, "backup": backup}
+        for at, key in ((primary, "latency"), (backup, "latency_backup")):
+            await _sequential(lambda p, at=at: cluster.propose(at, p), 20, "warm")
+            await cluster.latencies(at)
+            out[f"fsync_before{key[7:]}"] = _fsync_probe(root)
+            pids = [proc.pid for proc in cluster.procs.values()]
+            cpu0 = _cpu_s(pids)
+            http = await _sequential(lambda p, at=at: cluster.propose(at, p), args.ops,
+                                     f"lat-{at}")
+            out[key], out[f"{key}_http"] = _pcts(await cluster.latencies(at)), _pcts(http)
+            # CPU of all n replica processes (their HTTP server for the bench's calls too)
+            out[f"cpu_ms_per_command{key[7:]}"] = 1e3 * (_cpu_s(pids) - cpu0) / args.ops
+        out["throughput"] = []
         if beside:
-            # the same measurement with the other logs taking turns (PBFT at its propose,
-            # as measured inside replica-2; the others at theirs, in this process)
-            took = await _interleaved({"pbft": lambda p: cluster.propose(names[1], p),
-                                       **{k: log.propose for k, log in beside.items()}},
-                                      args.ops)
-            took["pbft"] = await cluster.latencies(names[1])
+            # the same measurement with the other logs taking turns (PBFT at its propose, as
+            # measured inside the primary and a backup; the others at theirs, in this process)
+            took = await _interleaved(
+                {"pbft": lambda p: cluster.propose(primary, p),
+                 "pbft-backup": lambda p: cluster.propose(backup, p),
+                 **{k: log.propose for k, log in beside.items()}}, args.ops)
+            took["pbft"] = await cluster.latencies(primary)
+            took["pbft-backup"] = await cluster.latencies(backup)
             out["interleaved"] = {k: _pcts(v) for k, v in took.items()}
         for batch in (1, 100):
             for name in names:
@@ -262,9 +291,13 @@ async def _other(name: str, log, args, root: str) -> dict:
     """Latency and throughput of an opened ``log`` (opened by ``_run`` for the whole run)."""
     await _sequential(log.propose, 20, "warm")
     probe = _fsync_probe(root)
+    pids = getattr(log, "bench_pids", [])
+    cpu0 = time.process_time() + _cpu_s(pids)
     lat = await _sequential(log.propose, args.ops, "lat")
+    cpu = time.process_time() + _cpu_s(pids) - cpu0
     out = {"log": name, "n": 1, "latency": _pcts(lat), "fsync_before": probe,
-           "throughput": []}
+           # this process (the log's client side, and the bench's loop) + the log's servers
+           "cpu_ms_per_command": 1e3 * cpu / args.ops, "throughput": []}
     for batch in (1, 100):
         took: list[float] = []
 
@@ -293,8 +326,17 @@ def _print(result: dict) -> None:
           f"{'cmd/s b=100':>12} {'view chg s':>12} {'fsync p50':>10}")
     for r in result["results"]:
         print(_row(r))
+        if "cpu_ms_per_command" in r:
+            print(f"{'':<12}    CPU per command, one at a time: {r['cpu_ms_per_command']:.2f} ms"
+                  + (f" (at the backup: {r['cpu_ms_per_command_backup']:.2f} ms)"
+                     if "cpu_ms_per_command_backup" in r else ""))
+        if "latency_backup" in r:
+            lb = r["latency_backup"]
+            print(f"{'  at backup':<12} {r['n']:>2} {lb['p50_ms']:>8.2f} {lb['p99_ms']:>8.2f} "
+                  f"{'':>11} {'':>12} {'':>12} {r['fsync_before_backup']['p50_ms']:>10.2f}"
+                  f"  ({r['backup']}; the row above: at the primary, {r['primary']})")
     print(f"(latency: one command at a time, measured at the log's propose; load average "
-          f"{result['loadavg_before']} before the run)")
+          f"{result['loadavg_before']} before the run, {result['loadavg_after']} after)")
     for r in result["results"]:
         if "interleaved" in r:
             print(f"taking turns with n = {r['n']}: p50 " + ", ".join(
@@ -303,6 +345,7 @@ def _print(result: dict) -> None:
 
 async def _run(args) -> dict:
     root = tempfile.mkdtemp(prefix="uqo-bench-pbft-")
+    loadavg_before = list(os.getloadavg())
     results = []
     async with contextlib.AsyncExitStack() as stack:
         logs = {name: await stack.enter_async_context(
@@ -313,7 +356,8 @@ async def _run(args) -> dict:
             results.append(await _pbft(n, args, root, logs))
         for name, log in logs.items():
             results.append(await _other(name, log, args, root))
-    return {"machine": machine_info(), "loadavg_before": list(os.getloadavg()),
+    return {"machine": machine_info(), "loadavg_before": loadavg_before,
+            "loadavg_after": list(os.getloadavg()),
             "params": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
 
 

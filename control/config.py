@@ -48,6 +48,8 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     retain_terminal: Annotated[int, msgspec.Meta(ge=0)] = 0   # finished tasks kept; 0 = all
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
     max_batch_tasks: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    idempotency_ttl_s: Positive = 86_400.0       # how long an Idempotency-Key is remembered
+    idempotency_max_keys: Annotated[int, msgspec.Meta(ge=1)] = 100_000   # ... at most this many
     long_poll_max_s: Positive = 60.0
     heartbeat_timeout_s: Positive = 30.0          # agent silent this long: reported failed
     heartbeat_interval_s: Positive = 5.0          # agents' heartbeat period (belief's silence)

@@ -22,7 +22,7 @@ import logging
 
 from aiohttp import web
 
-from . import accounts, handlers, middleware, replica
+from . import accounts, handlers, idempotency, middleware, replica
 from .admin import CERTS_DIR
 from .appkeys import OPENAPI, ORCH, ROUTE_TABLE, SECURITY
 from .auth import security_middlewares
@@ -52,8 +52,10 @@ def build_app(orch, security=None, background_start: bool = False,
                           middlewares=[server_spans, middleware.errors,
                                        middleware.timing(orch.metrics),
                                        middleware.until_started(orch, PUBLIC_PATHS),
-                                       replica.middleware(handlers.ORCH), *auth])
+                                       replica.middleware(handlers.ORCH), *auth,
+                                       idempotency.middleware])
     app[ORCH] = orch
+    app[idempotency.IN_FLIGHT] = set()
     app[MAX_BODY] = orch.cfg.max_body_bytes
     if security is not None:
         app[SECURITY] = security

@@ -1,5 +1,8 @@
 """HTTP handlers: parse, call the orchestrator, serialise. Nothing else happens here.
 
+A write that logs a command runs through ``replay_or`` (``idempotency.py``): under an
+``Idempotency-Key`` already applied it answers with the first result, shaped as ``write`` does.
+
 The route table that names each handler, with its path and access rule, is ``routes.ROUTES``;
 the authorisation middleware (``access.py``) has decided on the object a handler touches
 before it runs, and hands lists and counts the caller's ``Scope`` (what it may read).
@@ -11,6 +14,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uqo.control.errors import ControlError
+from uqo.control.state.views import agent_view, task_view
 from uqo.control.tracing import traceparent
 
 from . import schemas as s
@@ -18,6 +22,7 @@ from .access import scope_of
 from .appkeys import OPENAPI, ORCH
 from .auth import caller
 from .codec import read_body, read_query, respond
+from .idempotency import replay_or
 from .normalize import agent_info, task_info
 
 __all__ = ["OPENAPI", "ORCH"]
@@ -59,7 +64,8 @@ async def status(request: web.Request) -> web.Response:
 # ---- agents -----------------------------------------------------------------------------
 async def register_agent(request: web.Request) -> web.Response:
     body = await read_body(request, s.AgentRegistration)
-    view, created = await _orch(request).register_agent(agent_info(body))
+    view, created = await replay_or(request, lambda: _orch(request).register_agent(
+        agent_info(body)), lambda agent: (agent_view(agent), True))
     return respond(request, view, 201 if created else 200)
 
 
@@ -78,7 +84,7 @@ async def get_agent(request: web.Request) -> web.Response:
 
 async def deregister_agent(request: web.Request) -> web.Response:
     agent_id = request.match_info["agent_id"]
-    requeued = await _orch(request).deregister_agent(agent_id)
+    requeued = await replay_or(request, lambda: _orch(request).deregister_agent(agent_id))
     return respond(request, {"agent_id": agent_id, "requeued_tasks": requeued})
 
 
@@ -96,9 +102,9 @@ async def assignments(request: web.Request) -> web.Response:
 
 async def report_outcome(request: web.Request) -> web.Response:
     body = await read_body(request, s.OutcomeReport)
-    view = await _orch(request).report_outcome(
+    view = await replay_or(request, lambda: _orch(request).report_outcome(
         request.match_info["agent_id"], body.task_id, body.success, body.latency_s,
-        body.result, body.reason)
+        body.result, body.reason), task_view)
     return respond(request, view)
 
 
@@ -107,7 +113,7 @@ async def submit_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.TaskSubmission)
     info = task_info(body, caller(request), traceparent())
     try:
-        [task_id] = await _orch(request).submit_tasks([info])
+        [task_id] = await replay_or(request, lambda: _orch(request).submit_tasks([info]))
     except ControlError as exc:
         if exc.field == "tasks[0].task_id":
             exc.field = "task_id"
@@ -121,7 +127,8 @@ async def submit_batch(request: web.Request) -> web.Response:
     body = await read_body(request, s.BatchSubmission)
     user = caller(request)
     trace = traceparent()
-    ids = await _orch(request).submit_tasks([task_info(t, user, trace) for t in body.tasks])
+    ids = await replay_or(request, lambda: _orch(request).submit_tasks(
+        [task_info(t, user, trace) for t in body.tasks]))
     return respond(request, {"task_ids": ids}, 201)
 
 
@@ -138,5 +145,6 @@ async def get_task(request: web.Request) -> web.Response:
 
 async def cancel_task(request: web.Request) -> web.Response:
     body = await read_body(request, s.CancelRequest)
-    view = await _orch(request).cancel_task(request.match_info["task_id"], body.reason)
+    view = await replay_or(request, lambda: _orch(request).cancel_task(
+        request.match_info["task_id"], body.reason), task_view)
     return respond(request, view)

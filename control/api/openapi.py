@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from . import schemas as s
+from .idempotency import HEADER, KEYED_ROUTES, MAX_KEY, REPLAYED
 from .routes import PUBLIC_PATHS, ROUTES
 
 _REF = "#/components/schemas/{name}"
@@ -93,6 +94,20 @@ _OPS = {
 _SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
     "event": {"enum": ["status", "error"]},
     "data": {"type": "string", "contentMediaType": "application/json"}}}
+# on the writes that log a command (idempotency.py): the key a client may send, the mark on
+# an answer that repeats the first one, and the refusals the key adds (malformed, in flight,
+# reused for another request)
+_KEY_PARAMETER = {
+    "name": HEADER, "in": "header", "required": False,
+    "description": ("makes the write safe to retry, on any replica: applied once per caller "
+                    "and key; a retry answers the first result (for idempotency_ttl_s, "
+                    "default 24 h); the key with another request: 422"),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY,
+               "pattern": "^[ -~]+$"}}
+_REPLAYED_HEADER = {REPLAYED: {"description": "true: this answer repeats the first one given "
+                               "under the request's Idempotency-Key",
+                               "schema": {"type": "string", "enum": ["true"]}}}
+_KEY_ERRORS = (400, 409, 422)
 _ALWAYS = (405, 503)   # wrong method on a path; log unavailable (disk failure, shutting down)
 
 
@@ -136,6 +151,8 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
     summary, req, (status, resp), query, errors = _OPS[op_id]
     if path not in PUBLIC_PATHS:
         errors = tuple(errors) + (401, 403)
+    if op_id in KEYED_ROUTES:
+        errors = tuple(errors) + _KEY_ERRORS
     if resp is None or isinstance(resp, str):      # text: a media type, or None for plain
         media = resp or "text/plain"
         schema = _SSE_EVENT if media == "text/event-stream" else {"type": "string"}
@@ -145,12 +162,16 @@ def _operation(op_id: str, path: str, refs: dict, comps: dict) -> dict:
     else:
         schema = refs.get(resp) or msgspec.json.schema_components([resp], ref_template=_REF)[0][0]
         ok = {"description": "OK", "content": _content(schema)}
+    if op_id in KEYED_ROUTES:
+        ok["headers"] = _REPLAYED_HEADER
     responses = {str(status): ok}
     for code in sorted(set(errors) | set(_ALWAYS)):
         responses[str(code)] = {"description": "refused; nothing changed",
                                 "content": _content(refs[s.Error])}
     operation = {"operationId": op_id, "summary": summary, "responses": responses,
                  "parameters": _parameters(path, query, refs, comps)}
+    if op_id in KEYED_ROUTES:
+        operation["parameters"].append(_KEY_PARAMETER)
     if op_id == "registerAgent":
         responses["200"] = ok
     if path not in PUBLIC_PATHS:

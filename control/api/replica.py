@@ -13,8 +13,8 @@ long-poll for assignments (it is also a heartbeat, soft state only the leader ke
 every replica: health, metrics, ``/openapi.json``, ``/v1/status`` (a report on this replica) and
 ``/v1/auth/login`` (sessions are issued by the replica's own security framework).
 
-Forwarding carries the method, path, query, body and the ``Authorization``, ``Content-Type``
-and ``Accept`` headers; the leader authenticates and authorises the caller itself. A forwarded
+Forwarding carries the method, path, query, body and the ``Authorization``, ``Content-Type``,
+``Accept`` and ``Idempotency-Key`` headers (and relays ``Idempotent-Replayed`` back); the leader authenticates and authorises the caller itself. A forwarded
 request that reaches a replica that is not the leader (leadership moved meanwhile) is not
 forwarded again: it gets 503. Every 503 from here carries ``Retry-After``; clients (the SDK,
 the worker) retry, on another endpoint if they have several.
@@ -34,7 +34,7 @@ FORWARD_SESSION = web.AppKey("forward_session", aiohttp.ClientSession)
 FORWARD_SSL = web.AppKey("forward_ssl", object)   # TLS to the leader (server/tls.py), if any
 _LOCAL_PREFIXES = ("/health/", "/metrics", "/openapi.json", "/v1/status", "/v1/auth/")
 _READ_PREFIXES = ("/v1/agents", "/v1/tasks")
-_PASS_HEADERS = ("Authorization", "Content-Type", "Accept")
+_PASS_HEADERS = ("Authorization", "Content-Type", "Accept", "Idempotency-Key")
 RETRY_AFTER_S = "1"
 
 
@@ -109,7 +109,7 @@ async def _to_leader(request: web.Request, orch) -> web.StreamResponse:
                                    timeout=timeout, allow_redirects=False) as resp:
             raw = await resp.read()
             out = web.Response(status=resp.status, body=raw)
-            for name in ("Content-Type", "Retry-After"):
+            for name in ("Content-Type", "Retry-After", "Idempotent-Replayed"):
                 if name in resp.headers:
                     out.headers[name] = resp.headers[name]
             out.headers[LEADER_HEADER] = leader.url

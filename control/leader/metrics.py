@@ -45,6 +45,9 @@ class ServiceMetrics:
             buckets=_FAST, registry=registry)
         self.tasks_submitted = Counter("uqo_tasks_submitted", "tasks accepted",
                                        registry=registry)
+        self.idempotent_replays = Counter(
+            "uqo_idempotent_replays", "writes answered with the first result of their "
+            "Idempotency-Key (retries of applied writes)", registry=registry)
         if state is not None:
             registry.register(_StateCollector(state))
         registry.register(GpuCollector())
@@ -116,6 +119,12 @@ class _StateCollector(Collector):
                                     value=report.global_coherence)
             yield GaugeMetricFamily("uqo_mean_entropy_nats", "mean agent entropy (nats)",
                                     value=report.mean_entropy)
+            # readiness <1|rho_a|1> is the belief that agent a is up; its fleet mean is what
+            # falls at once when the fleet goes silent (coherence recovers as the belief in
+            # "down" grows confident), so UqoFleetBelievedDown alerts on this one
+            yield GaugeMetricFamily("uqo_mean_readiness", "mean believed-up probability "
+                                    "(readiness) over registered agents [0, 1]",
+                                    value=report.mean_readiness)
         yield from _forecast_gauges(self.readings.forecast())
         log = self.readings.log_status()
         yield GaugeMetricFamily("uqo_log_commit_index", "last committed log index",

@@ -33,6 +33,7 @@ from ..errors import ControlError
 from ..log import Log
 from ..state import commands as cmds
 from ..state.applier import CommandApplier
+from ..state.idempotency import WRITE_KEY, Replayed
 from ..state.machine import TERMINAL, StateMachine
 from ..state.views import agent_view, assignment_view, task_view
 from .core import LeaderCore
@@ -167,12 +168,21 @@ class Orchestrator(Reads):
             self.loop.drain()
 
     async def _propose(self, command):
-        """Log ``command``; its result once applied, or raise the ``ControlError`` refusing it."""
+        """Log ``command``; its result once applied, or raise the ``ControlError`` refusing it.
+        Under a request's idempotency key (``WRITE_KEY``) a client's write is logged ``Keyed``."""
         if self.log is None:
             raise ControlError.unavailable("the orchestrator is not started")
+        key = WRITE_KEY.get()
+        if key is not None and isinstance(command, cmds.KEYABLE):
+            command = cmds.Keyed(at=command.at, principal=key.principal, key=key.key,
+                                 digest=key.digest, expires_at=command.at + key.ttl_s,
+                                 keep=key.keep, command=cmds.encode(command))
         [result] = await self.log.propose([cmds.encode(command)])
         if isinstance(result, ControlError):
             raise result
+        if isinstance(result, Replayed):    # the key's write was applied before: its result
+            key.replayed = True
+            return result.result
         return result
 
     # ---- agents -------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
             self.state.apply(rec)
         self.now = 0
         self.last_executed = executed
+        self.needless_votes = 0          # votes after their quorum, skipped (_needless_vote)
         self.client_ts: dict[str, int] = decode_client_table(client_table) if client_table \
             else {}
         self.pending: dict[str, tuple[Request, Signed]] = {}   # known, not executed (§4.4)
@@ -102,11 +103,17 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         self._dropped: Counter[str] = Counter()
         self._in_ready = False
         # A restarted replica may have lost its own unsynced pre-prepares and prepares of the
-        # view it was in, so it sends none in that view again: it cannot contradict a vote it
-        # forgot. It still counts the others' votes and executes; it votes again from the
-        # next view on (its VIEW-CHANGE and NEW-VIEW records are synced).
+        # view it was in, so it sends none in that view again at the sequence numbers it may
+        # have voted for: it cannot contradict a vote it forgot. It still counts the others'
+        # votes and executes; it votes again from the next view on (its VIEW-CHANGE and
+        # NEW-VIEW records are synced), and in that view above ``mute_through``: every vote
+        # it sent lay in its window (§4.3: stable checkpoint h < n <= h + L) when sent, and
+        # every stable checkpoint it acted on was synced first, so none lay above the synced
+        # h it restarts from, plus L (TOCS §6 bounds a recovering replica's votes the same
+        # way, by its H_M).
         self.mute_view: int | None = self.state.view if records and self.state.normal \
             else None
+        self.mute_through = self.state.stable_seq + config.log_size
         self._handlers = {Request: self._on_request, PrePrepare: self._on_preprepare,
                           Prepare: self._on_prepare, Commit: self._on_commit,
                           Checkpoint: self._on_checkpoint, ViewChange: self._on_view_change,
@@ -126,6 +133,8 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         handler = self._handlers.get(type(msg))
         if handler is None:
             self._drop("unexpected")
+        elif self._needless_vote(msg):
+            self.needless_votes += 1
         elif not self.op.authentic(msg, signed):
             self._drop("signature")
         elif getattr(msg, "replica", None) == self.id:
@@ -133,14 +142,40 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
         else:
             handler(msg, signed)
 
-    def propose(self, request: Signed) -> bool:
+    def _muted(self, view: int, seq: int) -> bool:
+        """Whether this replica must not vote at ``seq`` in ``view`` (see ``mute_view``)."""
+        return view == self.mute_view and seq <= self.mute_through
+
+    def _needless_vote(self, msg) -> bool:
+        """A PREPARE or COMMIT that can change nothing here, left unverified and unrecorded
+        (a signature check is most of a vote's cost): a COMMIT for a slot of the same view
+        already committed-local and executed (2f+1 commits held: §4.2's certificate, and
+        enough for a CommitProof), or a PREPARE for a slot of the same view whose prepared
+        certificate is recorded (this replica committed: §4.2 needs only 2f prepares). At
+        n = 4, one of each per request and replica arrives after its quorum."""
+        cls = type(msg)
+        if cls is not Commit and cls is not Prepare:
+            return False
+        slot = self.state.slots.get(msg.seq)
+        if slot is None or slot.pp is None or slot.pp[0].view != msg.view \
+                or msg.replica == self.id or msg.replica in (slot.commits if cls is Commit
+                                                             else slot.prepares):
+            return False
+        if cls is Commit:
+            return msg.seq <= self.last_executed and self._committed(slot)
+        return (msg.replica != self.q.primary(msg.view) and self.id in slot.commits
+                and self._prepared_voters(slot) is not None)
+
+    def propose(self, request: Signed, signed_here: bool = False) -> bool:
         """Submit a client-signed request at this replica (§4.1; the driver's own client).
-        Returns False, changing nothing, if it is not an authentic request."""
+        Returns False, changing nothing, if it is not an authentic request. ``signed_here``:
+        the driver signed it just now with a key this replica trusts (its own client), so
+        the signature is not checked again here (every other replica checks it)."""
         try:
             msg = decode_body(request.body)
         except MalformedMessage:
             return False
-        if not isinstance(msg, Request) or not self.op.authentic(msg, request):
+        if not isinstance(msg, Request) or not (signed_here or self.op.authentic(msg, request)):
             return False
         self._on_request(msg, request)
         return True

@@ -62,10 +62,11 @@ class NormalCase:
         """Primary: assign the next sequence numbers to batches of pending requests while
         fewer than ``max_inflight`` are unexecuted and the high watermark allows (§4.3)."""
         st, cfg = self.state, self.cfg
-        while st.normal and self._is_primary() and st.view != self.mute_view:
+        while st.normal and self._is_primary():
             done = max(self.last_executed, st.stable_seq)
             seq = max(self.next_seq, st.stable_seq + 1)
-            if seq - 1 - done >= cfg.max_inflight or seq > st.stable_seq + cfg.log_size:
+            if seq - 1 - done >= cfg.max_inflight or seq > st.stable_seq + cfg.log_size \
+                    or self._muted(st.view, seq):
                 return
             batch = tuple(s for c, (r, s) in self.pending.items()
                           if self.proposed.get(c, 0) < r.timestamp)[:cfg.max_batch]
@@ -105,7 +106,7 @@ class NormalCase:
             r = self._request(s)
             if r.timestamp > self.client_ts.get(r.client, 0):
                 self._note_request(r, s)
-        if not self._is_primary(pp.view) and pp.view != self.mute_view:
+        if not self._is_primary(pp.view) and not self._muted(pp.view, pp.seq):
             self._multicast(Prepare(pp.view, pp.seq, pp.digest, self.id))
         self._check_slot(pp.seq)
 
@@ -152,7 +153,7 @@ class NormalCase:
         slot = self.state.slots.get(seq)
         if slot is None or slot.pp is None:
             return
-        if self.id not in slot.commits and slot.pp[0].view != self.mute_view:
+        if self.id not in slot.commits and not self._muted(slot.pp[0].view, seq):
             voters = self._prepared_voters(slot)
             if voters is None:
                 return

@@ -14,9 +14,11 @@ Use cases (the seed's own calls)::
         status["quantum"]["global_coherence"]
 
 Refusals raise ``ControlError`` with the server's ``code``, ``message``, ``field`` and status.
-Idempotent calls (reads, heartbeats, registration, submits: the client makes the task id) are
-retried on transient failures with backoff and jitter; every call passes a circuit breaker
-that fails fast while the server is down. Each request is a client span whose context the
+Every call but the login is retried on transient failures with backoff and jitter: reads and
+heartbeats are idempotent, and each write (registration, submits, deregistration, outcome,
+cancel) sends a fresh ``Idempotency-Key`` (a UUID4) with all its attempts, so the server
+applies it once and answers a retry with the first result (docs/control.md); every call passes
+a circuit breaker that fails fast while the server is down. Each request is a client span whose context the
 server continues (``sdk/tracing.py``; docs/tracing.md). An ``https`` server is trusted through
 ``ssl`` (an ``ssl.SSLContext``, e.g. ``uqo.control.server.tls.client_tls(ca=..., cert=...,
 key=...)`` for an agent's mutual TLS).
@@ -28,12 +30,13 @@ the leader it names. Each endpoint has its own breaker.
 
 Byzantine replicas (``uqo serve --consensus pbft``, docs/pbft.md): ``reply_quorum=f+1``. A read
 is then answered only by f+1 replicas agreeing (``quorum.py``), and a write is confirmed by
-reading the written record back from f+1 replicas (``confirm.py``; 503 ``write_unconfirmed``
-after ``confirm_timeout_s``). A write the client retries (registration, submits: idempotent by
-agent and task id) fails over to the next endpoint on any transient failure; the others
-(deregister, outcome, cancel: the API has no idempotency key) fail over only when the request
-certainly never reached the replica (connection refused, breaker open). Heartbeats and logins
-are not replicated records and are taken from the replica that answers.
+reading the written record back from f+1 replicas (``confirm.py``); the answering replica's
+word is not believed. A write not confirmed within ``confirm_timeout_s``, or whose send failed
+transiently, is resent under its idempotency key to the next replica, each replica once, and
+confirmed again; 503 ``write_unconfirmed`` only after every replica was tried. The key is
+recorded in the replicated state with the command, so a write that did land is applied once
+and answered, on any replica, with its first result.
+Heartbeats and logins are not replicated records and are taken from the replica that answers.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from typing import Self
 
@@ -55,7 +59,7 @@ from . import args as a
 from . import confirm as c
 from .enums import TaskPriority
 from .quorum import quorum_call
-from .resilience import CircuitBreaker, is_transient, not_delivered, retrying
+from .resilience import CircuitBreaker, in_flight, is_transient, not_delivered, retrying
 from .tracing import client_trace_config
 
 _MSGPACK = "application/msgpack"
@@ -104,14 +108,17 @@ class UnifiedOrchestrator:
             self._session = None
 
     # ---- transport ----------------------------------------------------------------------
-    def _headers(self, credential=None) -> dict:
+    def _headers(self, credential=None, key: str | None = None) -> dict:
         headers = {"Accept": _MSGPACK, "Content-Type": _MSGPACK}
+        if key is not None:
+            headers["Idempotency-Key"] = key
         token = a.credential_token(credential or self.credential)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    async def _once(self, base: str, method: str, path: str, body, params, credential):
+    async def _once(self, base: str, method: str, path: str, body, params, credential,
+                    key=None):
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout_s)
             connector = aiohttp.TCPConnector(ssl=self.ssl) if self.ssl is not None else None
@@ -120,7 +127,7 @@ class UnifiedOrchestrator:
         data = msgspec.msgpack.encode(body) if body is not None else None
         for _ in range(2):                    # a 307 from a follower: once more, at the leader
             async with self._session.request(method, base + path, data=data, params=params,
-                                             headers=self._headers(credential),
+                                             headers=self._headers(credential, key),
                                              allow_redirects=False) as resp:
                 raw = await resp.read()
                 if resp.status == 307 and resp.headers.get("Location"):
@@ -154,7 +161,10 @@ class UnifiedOrchestrator:
         return self._breakers[base]
 
     async def _call(self, method: str, path: str, body=None, params=None, credential=None,
-                    retry: bool = True):
+                    retry: bool = True, keyed: bool = False):
+        """One call, retried (``retry``) on transient failures; ``keyed``: a write, sent with
+        one fresh idempotency key on every attempt, on whichever replica."""
+        key = str(uuid.uuid4()) if keyed else None
         if method == "GET" and self.reply_quorum > 1:
             return await quorum_call(self.endpoints, lambda base: self._once(
                 base, method, path, body, params, credential), self.reply_quorum)
@@ -163,26 +173,47 @@ class UnifiedOrchestrator:
             base = self.base_url
             try:
                 return await self._breaker(base).call(self._once, base, method, path, body,
-                                                       params, credential)
+                                                       params, credential, key)
             except Exception as exc:
                 if is_transient(exc):
                     self._failover(base)
                 raise
         if not retry and self.reply_quorum == 1:
             return await attempt()
-        # reply_quorum > 1: a non-idempotent write moves on only when it was never delivered
-        async for trial in retrying(attempts=self.retries,
-                                    when=is_transient if retry else not_delivered):
+        # an unkeyed write (the login) moves on only when it was never delivered; a keyed one
+        # also waits out the first attempt still running (409 idempotency_key_in_flight)
+        when = _keyed_retry if keyed else is_transient if retry else not_delivered
+        async for trial in retrying(attempts=self.retries, when=when):
             with trial:
                 return await attempt()
 
-    async def _confirmed(self, answer, path: str, check, what: str, credential=None):
-        """``answer`` (one replica's word) with reply_quorum 1; else the record at ``path``
-        once f+1 replicas hold it and ``check`` passes (``confirm.py``)."""
+    async def _write(self, method: str, path: str, body=None, credential=None,
+                     settle=None, what: str = ""):
+        """A keyed write. reply_quorum 1: one replica's answer (retried, ``_call``). Else
+        ``settle(answer)`` once the reply quorum confirmed it, resending the same request
+        under the same key to the next replica while it does not (``confirm.resend``)."""
         if self.reply_quorum == 1:
-            return answer
-        return await c.confirm(lambda: self._call("GET", path, credential=credential), check,
-                               what, self.confirm_timeout_s)
+            return await self._call(method, path, body, credential=credential, keyed=True)
+        key = str(uuid.uuid4())
+
+        async def send(base):
+            # the same replica again only while it still runs this key (409 in flight)
+            async for trial in retrying(attempts=self.retries, when=in_flight):
+                with trial:
+                    return await self._breaker(base).call(self._once, base, method, path,
+                                                          body, None, credential, key)
+        start = self.endpoints.index(self.base_url) if self.base_url in self.endpoints else 0
+        order = self.endpoints[start:] + self.endpoints[:start]
+        return await c.resend(order, send, settle, what, key, self._failover)
+
+    def _reading(self, path: str, check, what: str, credential=None, keep=False):
+        """A ``settle`` for ``_write``: the record at ``path`` once f+1 replicas hold it and
+        ``check`` passes (``confirm.py``); ``keep``: the write's answer instead."""
+        async def settle(answer):
+            record = await c.confirm(lambda: self._call("GET", path, credential=credential),
+                                     check, what, self.confirm_timeout_s)
+            return answer if keep else record
+        return settle
 
     # ---- authentication -----------------------------------------------------------------
     async def authenticate_user(self, user_id: str, credentials: dict, source_ip=None,
@@ -210,17 +241,17 @@ class UnifiedOrchestrator:
                              fitness: float = 1.0) -> dict:
         body = a.agent_body(agent_id, capabilities, security_clearance, compartments,
                             capacity, failure_domain, fitness)
-        out = await self._call("POST", "/v1/agents", body)
-        return await self._confirmed(out, f"/v1/agents/{agent_id}", c.same_agent(body),
-                                     f"registration of agent {agent_id!r}")
+        what = f"registration of agent {agent_id!r}"
+        return await self._write("POST", "/v1/agents", body, what=what, settle=self._reading(
+            f"/v1/agents/{agent_id}", c.same_agent(body), what))
 
     async def deregister_agent(self, agent_id: str) -> dict:
         """With reply_quorum > 1 the agent's absence is confirmed; ``requeued_tasks`` stays
         the answering replica's word (read those tasks to check them)."""
-        out = await self._call("DELETE", f"/v1/agents/{agent_id}", retry=False)
-        await self._confirmed(out, f"/v1/agents/{agent_id}", c.absent,
-                              f"deregistration of agent {agent_id!r}")
-        return out
+        what = f"deregistration of agent {agent_id!r}"
+        return await self._write("DELETE", f"/v1/agents/{agent_id}", what=what,
+                                 settle=self._reading(f"/v1/agents/{agent_id}", c.absent, what,
+                                                      keep=True))
 
     async def heartbeat(self, agent_id: str, probe_id: str | None = None,
                         healthy: bool = True) -> dict:
@@ -241,9 +272,10 @@ class UnifiedOrchestrator:
                              latency_s: float = 0.0, result: str | None = None,
                              reason: str = "") -> dict:
         body = a.outcome_body(task_id, success, latency_s, result, reason)
-        out = await self._call("POST", f"/v1/agents/{agent_id}/outcomes", body, retry=False)
-        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.reported_by(agent_id),
-                                     f"outcome of task {task_id!r} from agent {agent_id!r}")
+        what = f"outcome of task {task_id!r} from agent {agent_id!r}"
+        return await self._write("POST", f"/v1/agents/{agent_id}/outcomes", body, what=what,
+                                 settle=self._reading(f"/v1/tasks/{task_id}",
+                                                      c.reported_by(agent_id), what))
 
     # ---- tasks --------------------------------------------------------------------------
     async def submit_task(self, task_description: str = "", priority=TaskPriority.NORMAL,
@@ -252,30 +284,37 @@ class UnifiedOrchestrator:
                           task_id=None, user_credential=None) -> str:
         body = a.task_body(task_description, priority, required_agents, required_capabilities,
                            classification, compartments, timeout_s, strategy, task_id)
+        settle = self._reading(f"/v1/tasks/{body.task_id}", c.same_task(body),
+                               f"submit of task {body.task_id!r}", user_credential)
         try:
-            out = await self._call("POST", "/v1/tasks", body, credential=user_credential)
+            out = await self._write("POST", "/v1/tasks", body, user_credential, settle,
+                                    f"submit of task {body.task_id!r}")
         except ControlError as exc:
             if exc.code != "task_exists" or task_id is not None:
                 raise
             out = {"task_id": body.task_id}          # our retried submit landed
-        await self._confirmed(out, f"/v1/tasks/{body.task_id}", c.same_task(body),
-                              f"submit of task {body.task_id!r}", user_credential)
+            if self.reply_quorum > 1:
+                await settle(out)
         return out["task_id"] if self.reply_quorum == 1 else body.task_id
 
     async def submit_tasks(self, tasks: list[dict], user_credential=None) -> list[str]:
         """Batch submit: each dict holds ``submit_task``'s keyword arguments."""
         bodies = [a.task_body(**t) for t in tasks]
-        out = await self._call("POST", "/v1/tasks/batch", {"tasks": bodies},
-                               credential=user_credential)
-        if self.reply_quorum > 1:
-            gate = asyncio.Semaphore(32)              # a bounded number of reads in flight
+        gate = asyncio.Semaphore(32)                  # a bounded number of reads in flight
 
-            async def one(b):
-                async with gate:
-                    await self._confirmed(out, f"/v1/tasks/{b.task_id}", c.same_task(b),
-                                          f"submit of task {b.task_id!r}", user_credential)
-            await asyncio.gather(*(one(b) for b in bodies))
-            return [b.task_id for b in bodies]
+        async def one(b):
+            async with gate:
+                await self._reading(f"/v1/tasks/{b.task_id}", c.same_task(b),
+                                    f"submit of task {b.task_id!r}", user_credential)(None)
+
+        async def settle(_answer):                    # every task of the batch confirmed
+            errors = [e for e in await asyncio.gather(*(one(b) for b in bodies),
+                                                      return_exceptions=True) if e is not None]
+            if errors:
+                raise errors[0]
+            return {"task_ids": [b.task_id for b in bodies]}
+        out = await self._write("POST", "/v1/tasks/batch", {"tasks": bodies}, user_credential,
+                                settle, f"batch submit of {len(bodies)} task(s)")
         return out["task_ids"]
 
     async def get_task(self, task_id: str) -> dict:
@@ -285,10 +324,10 @@ class UnifiedOrchestrator:
         return await self._call("GET", "/v1/tasks", params=_params(filters))
 
     async def cancel_task(self, task_id: str, reason: str = "") -> dict:
-        out = await self._call("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
-                               retry=False)
-        return await self._confirmed(out, f"/v1/tasks/{task_id}", c.finished(TERMINAL),
-                                     f"cancel of task {task_id!r}")
+        what = f"cancel of task {task_id!r}"
+        return await self._write("POST", f"/v1/tasks/{task_id}/cancel", {"reason": reason},
+                                 what=what, settle=self._reading(
+                                     f"/v1/tasks/{task_id}", c.finished(TERMINAL), what))
 
     async def wait_for_task(self, task_id: str, timeout_s: float = 30.0,
                             poll_s: float = 0.05) -> dict:
@@ -318,6 +357,10 @@ class UnifiedOrchestrator:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, _decode(exc.read(), "application/json")) from None
+
+
+def _keyed_retry(exc: BaseException) -> bool:
+    return is_transient(exc) or in_flight(exc)
 
 
 def _endpoints(base_url) -> list[str]:

@@ -17,6 +17,16 @@ gone). Replicas apply the log at their own pace, so the read is retried with exp
 backoff (``first_s`` doubling up to ``max_s``) until ``timeout_s`` passes; then the call fails
 with 503 ``write_unconfirmed`` naming the record and what the replicas last showed.
 
+A write the read-back does not confirm within ``timeout_s`` is resent (``resend``): a
+Byzantine replica may have answered 200 with a fabricated result and never ordered it, or a
+correct one may have lost it. The same request goes, under the same ``Idempotency-Key``, to
+the next replica, and the read-back runs again; every replica is tried once at most, so the
+whole write ends within about ``n * (request timeout + timeout_s)``. The key is recorded in
+the replicated state with the command's first result, so a write that did land (a slow
+replica ordered it late) is applied once and its resend answered as replayed. Only when every
+replica was tried does the write fail with 503 ``write_unconfirmed``, naming the key and what
+each attempt gave.
+
 The loop is written by hand (a deadline and a doubling sleep) rather than with tenacity
 because the whole confirmation, including a read hanging on a slow replica, must end at one
 deadline; ``asyncio.wait_for`` gives that directly.
@@ -28,6 +38,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from uqo.control.errors import ControlError
+
+from .resilience import is_transient
 
 Check = Callable[[dict | None], bool]
 _DISAGREE = object()                 # the replicas gave no quorum answer this time
@@ -64,6 +76,44 @@ async def confirm(read: Callable[[], Awaitable], check: Check, what: str, timeou
     except TimeoutError:
         raise ControlError("write_unconfirmed", f"{what}: not confirmed by the reply quorum "
                            f"within {timeout_s} s; last seen: {seen[0]}"[:2000], 503) from None
+
+
+async def resend(replicas: list[str], send: Callable[[str], Awaitable],
+                 settle: Callable[[object], Awaitable], what: str, key: str,
+                 moved: Callable[[str], None] = lambda base: None):
+    """What ``settle(answer)`` returns for the first replica (in ``replicas``' order) whose
+    ``send(base)`` answered and whose write the reply quorum then confirmed. ``settle`` reads
+    the write back (``confirm``) and raises 503 ``write_unconfirmed`` when it cannot; the
+    answer itself is never believed beyond what ``settle`` makes of it. A transient send
+    failure (refused, timed out, 503) or an unconfirmed write moves on to the next replica
+    (``moved(base)`` is told); any other refusal (4xx) is raised as it is. After the last
+    replica: 503 ``write_unconfirmed`` naming ``key`` and every attempt."""
+    attempts = []
+    for base in replicas:
+        try:
+            answer = await send(base)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            attempts.append(f"{base}: {_describe(exc)}")
+            moved(base)
+            continue
+        try:
+            return await settle(answer)
+        except ControlError as exc:
+            if exc.code != "write_unconfirmed":
+                raise
+            attempts.append(f"{base}: answered, {exc.message.removeprefix(what + ': ')}")
+            moved(base)
+    raise ControlError("write_unconfirmed", f"{what}: not confirmed by the reply quorum after "
+                       f"{len(attempts)} attempt(s) with Idempotency-Key {key!r}, one per "
+                       f"replica: " + "; ".join(attempts)[:1800], 503)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ControlError):
+        return f"{exc.status} {exc.code}: {exc.message}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _same(record: dict | None, expected: dict, sets: tuple[str, ...]) -> bool:

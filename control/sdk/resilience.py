@@ -95,6 +95,12 @@ class CircuitBreaker:
         return result
 
 
+def in_flight(exc: BaseException) -> bool:
+    """The server still runs an earlier attempt with the same idempotency key (409): retry
+    later, on the same replica; not a verdict on the server's health."""
+    return isinstance(exc, ControlError) and exc.code == "idempotency_key_in_flight"
+
+
 def not_delivered(exc: BaseException) -> bool:
     """Certainly never reached the server: the connection could not be made, or the breaker
     failed the call before sending. Only such failures may retry a non-idempotent call."""

@@ -3,7 +3,8 @@
 ``CommandApplier`` implements ``uqo.control.log.Applier``: it decodes each entry's command and
 applies it to its ``StateMachine``, and turns the state machine's snapshot bytes into log
 snapshots (and back). ``on_applied(command, result)`` lets the leader update soft state (the
-scheduler, long-poll waiters) after each successful application; it is not called for refused
+scheduler, long-poll waiters) after each successful application (of the wrapped command, for
+a ``Keyed`` one; not for a keyed repeat, which changed nothing); it is not called for refused
 commands, nor during recovery replay (soft state is rebuilt from the state afterwards).
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from uqo.control.log import Entry, Snapshot, SnapshotMeta
 
 from . import commands
+from .idempotency import Replayed
 from .machine import StateMachine
 
 
@@ -26,6 +28,10 @@ class CommandApplier:
     def apply(self, entry: Entry) -> Any:
         command = commands.decode(entry.data)
         result = self.sm.apply(entry.index, entry.term, command)
+        if isinstance(command, commands.Keyed):
+            if isinstance(result, Replayed):      # a repeat: nothing changed
+                return result
+            command = commands.decode(command.command)
         if self.on_applied is not None:
             self.on_applied(command, result)
         return result

@@ -155,8 +155,26 @@ class PutAccount(_Command, tag="put_account"):
     account: AccountRecord | None = None
 
 
+class Keyed(_Command, tag="keyed"):
+    """A client's write sent with an ``Idempotency-Key`` (``idempotency.py``): ``command`` is
+    the wrapped command's encoding (one level: a Keyed never wraps a Keyed). Applied once per
+    ``(principal, key)`` until ``expires_at``; a repeat with the same ``digest`` of the
+    request returns the first result, with another digest it is refused (422). ``keep``: how
+    many keys the state holds at most (the leader's setting, logged so replicas agree)."""
+
+    principal: str
+    key: str
+    digest: str
+    expires_at: float
+    keep: int
+    command: bytes
+
+
+# the commands a client's write logs, which may carry an idempotency key
+KEYABLE = (RegisterAgent, DeregisterAgent, SubmitTasks, Complete, Fail, Cancel)
+
 Command = (RegisterAgent | DeregisterAgent | SubmitTasks | Assign | Complete | Fail | Cancel
-           | TimeOut | RevokeSessions | RevokeToken | PublishKeys | PutAccount)
+           | TimeOut | RevokeSessions | RevokeToken | PublishKeys | PutAccount | Keyed)
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Command)

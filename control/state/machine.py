@@ -29,13 +29,16 @@ from collections import Counter, deque
 import msgspec
 from uqo.control.errors import ControlError
 
+from . import commands
 from .commands import (
+    KEYABLE,
     AgentInfo,
     Assign,
     Cancel,
     Complete,
     DeregisterAgent,
     Fail,
+    Keyed,
     PublishKeys,
     PutAccount,
     RegisterAgent,
@@ -45,6 +48,7 @@ from .commands import (
     TaskInfo,
     TimeOut,
 )
+from .idempotency import KeyRecord, KeyTable, Replayed
 from .labels import LabelCounts
 from .security import SecuritySnapshot, SecurityState
 
@@ -98,6 +102,7 @@ class _Snapshot(msgspec.Struct, array_like=True):
     pending: list[str]
     finished: list[str]
     security: SecuritySnapshot | None = None
+    keys: list[KeyRecord] = []      # idempotency keys; last, defaulted: older snapshots decode
 
 
 class StateMachine:
@@ -117,6 +122,7 @@ class StateMachine:
         self.labels = LabelCounts()                 # tasks by label and state
         self.agent_labels: Counter[tuple] = Counter()   # agents by (clearance, compartments)
         self.security = SecurityState()             # session epochs, revoked tokens
+        self.keys = KeyTable()                      # idempotency keys (idempotency.py)
         self.applied_index = self.applied_term = 0
         self.task_order: list[str] = []             # ids by seq (holes allowed: check seq)
         self.task_seqs: list[int] = []
@@ -127,7 +133,7 @@ class StateMachine:
         self._handlers = {RegisterAgent: self._register, DeregisterAgent: self._deregister,
                           SubmitTasks: self._submit, Assign: self._assign,
                           Complete: self._complete, Fail: self._fail, Cancel: self._cancel,
-                          TimeOut: self._timeout,
+                          TimeOut: self._timeout, Keyed: self._keyed,
                           RevokeSessions: self.security.revoke_sessions,
                           RevokeToken: self.security.revoke_token,
                           PublishKeys: self.security.publish_keys,
@@ -140,7 +146,25 @@ class StateMachine:
             raise ValueError(f"index {index} already applied (applied_index "
                              f"{self.applied_index})")
         self.applied_index, self.applied_term = index, term
+        self.keys.expire(command.at)    # bookkeeping by the entry's own time, like the index
         return self._handlers[type(command)](command)
+
+    def _keyed(self, cmd: Keyed):
+        """Apply the wrapped command once per key; a repeat returns ``Replayed`` (a copy of
+        the first result), or raises 422 if the key came with another request."""
+        record = self.keys.lookup(cmd.principal, cmd.key, cmd.digest, cmd.at)
+        if record is not None:
+            return Replayed(record.result())
+        try:
+            inner = commands.decode(cmd.command)
+        except msgspec.DecodeError as exc:
+            raise ControlError.invalid(f"a keyed command wraps no command: {exc}", None) from None
+        if not isinstance(inner, KEYABLE):
+            raise ControlError.invalid(f"{type(inner).__name__} cannot carry an idempotency "
+                                       "key", None)
+        result = self._handlers[type(inner)](inner)
+        self.keys.record(cmd, self.applied_index, result)
+        return result
 
     # ---- agents -------------------------------------------------------------------------
     def _register(self, cmd: RegisterAgent) -> Agent:
@@ -315,7 +339,8 @@ class StateMachine:
         agents = [self.agents[a] for a, s in zip(self.agent_order, self.agent_seqs)
                   if a in self.agents and self.agents[a].seq == s]
         snap = _Snapshot(self.applied_index, self.applied_term, self._seq, agents, tasks,
-                         list(self.pending), list(self._finished), self.security.snapshot())
+                         list(self.pending), list(self._finished), self.security.snapshot(),
+                         self.keys.records())
         return msgspec.msgpack.encode(snap)
 
     @classmethod
@@ -335,6 +360,7 @@ class StateMachine:
         sm.counts = Counter(t.state for t in snap.tasks)
         sm.labels = LabelCounts.of(snap.tasks)
         sm.security = SecurityState.restore(snap.security)
+        sm.keys = KeyTable(snap.keys)
         sm._handlers[RevokeSessions] = sm.security.revoke_sessions
         sm._handlers[RevokeToken] = sm.security.revoke_token
         sm._handlers[PublishKeys] = sm.security.publish_keys

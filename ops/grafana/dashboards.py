@@ -31,6 +31,7 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job="$job", instance=~"$instance"'       # per-replica series
 JOB = 'job="$job"'                              # recording rules aggregated per deployment
 COHERENCE_THRESHOLD = 0.6                       # DESIGN.md section 4; the alert uses the same
+READINESS_THRESHOLD = 0.5                       # UqoFleetBelievedDown pages below it
 SCHEDULING_TARGET_S = 0.1                       # submit-to-assigned p95 target
 
 
@@ -119,7 +120,7 @@ def queries(d: D) -> list[str]:
 FIRING = f'count by (severity) (ALERTS{{alertstate="firing", alertname=~"Uqo.*", {JOB}}})'
 
 FLEET = D("uqo-fleet", "uqo / Fleet coherence and entropy",
-          "What the scheduler believes about the agents: coherence, entropy, fleet size.", (
+          "What the scheduler believes about the agents: coherence, entropy, readiness, fleet size.", (
               P("Global coherence", ((f"uqo_global_coherence{{{SEL}}}", "{{instance}}"),),
                 unit="percentunit", kind="stat", width=6, threshold=COHERENCE_THRESHOLD,
                 low_is_bad=True),
@@ -135,7 +136,12 @@ FLEET = D("uqo-fleet", "uqo / Fleet coherence and entropy",
                             "0 nothing known."),
               P("Mean agent entropy (nats)",
                 ((f"uqo_mean_entropy_nats{{{SEL}}}", "{{instance}}"),), unit="none"),
-              P("Registered agents", ((f"uqo_agents{{{SEL}}}", "{{instance}}"),), width=24),
+              P("Mean readiness (page below 0.5)",
+                ((f"uqo_mean_readiness{{{SEL}}}", "{{instance}}"),),
+                unit="percentunit", threshold=READINESS_THRESHOLD, low_is_bad=True,
+                description="Mean believed probability that an agent is up: falls at once "
+                            "when the fleet goes silent, while coherence recovers."),
+              P("Registered agents", ((f"uqo_agents{{{SEL}}}", "{{instance}}"),)),
           ))
 
 TASKS = D("uqo-tasks", "uqo / Tasks and latency",

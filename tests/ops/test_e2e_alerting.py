@@ -1,8 +1,9 @@
 """End to end: `uqo stack up` starts a real `uqo serve` and Debian's Prometheus scraping it every
 second with a copy of our rules (``for:`` shortened to 2 s). A small fleet heartbeats and runs
 tasks; the coherence alert is quiet while the fleet is healthy. Then the agents go silent (the
-fault): the engine's belief decays and UqoCoherenceLow must fire with its routing labels, and
-no other alert may fire. Finally every dashboard query returns data, except those that read a
+fault): the belief that the agents are up falls and UqoFleetBelievedDown must fire, then the
+belief decays and UqoCoherenceLow must fire, each with its routing labels, and no other alert
+may fire. Finally every dashboard query returns data, except those that read a
 metric listed in ops/PENDING_METRICS.md, and the pending metrics must indeed be absent."""
 
 import json
@@ -186,6 +187,10 @@ def test_agents_going_silent_fire_the_coherence_alert_and_dashboards_have_data(s
     assert [a["labels"]["alertname"] for a in _firing(prom)] == []
 
     fleet.silence()
+    (down,) = _until("UqoFleetBelievedDown to fire", lambda: [
+        a for a in _firing(prom) if a["labels"]["alertname"] == "UqoFleetBelievedDown"], 60)
+    assert (down["labels"]["severity"], down["labels"]["escalation"]) == ("critical", "page")
+    assert float(down["value"]) < 0.5
     (alert,) = _until("UqoCoherenceLow to fire", lambda: [
         a for a in _firing(prom) if a["labels"]["alertname"] == "UqoCoherenceLow"], 60)
     assert alert["labels"]["severity"] == "warning"
@@ -193,7 +198,7 @@ def test_agents_going_silent_fire_the_coherence_alert_and_dashboards_have_data(s
     assert alert["labels"]["team"] == "orchestrator"
     assert float(alert["value"]) < 0.6
     names = {a["labels"]["alertname"] for a in _firing(prom)}
-    assert names <= {"UqoCoherenceLow", "UqoCoherenceCritical"}, names
+    assert names <= {"UqoCoherenceLow", "UqoCoherenceCritical", "UqoFleetBelievedDown"}, names
 
     _check_pending_metrics_are_absent(prom)
     _check_every_dashboard_query_has_data(prom)

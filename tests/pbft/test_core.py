@@ -9,10 +9,15 @@ import pytest
 from uqo.control.pbft import Config, PbftCore
 from uqo.control.pbft.client import ClientCore, reply_bytes
 from uqo.control.pbft.messages import (
+    Commit,
+    Prepare,
     Request,
     Signed,
     checkpoint_digest,
     client_table_bytes,
+    decode_body,
+    decode_signed,
+    encode_body,
     encode_signed,
     sign,
 )
@@ -190,3 +195,126 @@ def test_a_request_only_the_dead_primary_saw_still_brings_a_view_change():
     views = [n.core.state.view for n in c.nodes[1:]]
     assert all(n.core.state.normal for n in c.nodes[1:]) and min(views) >= 1, views
     assert [n.core.last_executed for n in c.nodes[1:]] == [1, 1, 1]
+
+
+def _forged_commit(core, seq: int, voter: int) -> bytes:
+    """A COMMIT claiming ``voter`` for the batch ``core`` holds at ``seq``, with a bad
+    signature."""
+    digest = core.state.slots[seq].pp[0].digest
+    return encode_signed(Signed(encode_body(Commit(0, seq, digest, voter)), b"\x00" * 64))
+
+
+def test_votes_after_their_quorum_are_neither_verified_nor_recorded():
+    """At n = 4 one COMMIT per slot arrives after 2f+1: it can change nothing, so it is
+    skipped before its signature is checked (a forged one too: not counted as a bad
+    signature). A vote still needed is verified: a forged one is dropped and counted."""
+    c = Cluster(4)
+    c.nodes[0].core.propose(c.request("c1", 1, "x"))
+    c.handle_all([])
+    while c.deliver([]):
+        pass
+    core = c.nodes[0].core
+    assert core.last_executed == 1
+    late = [r for r in (1, 2, 3) if r not in core.state.slots[1].commits]
+    assert late and core.needless_votes >= 1
+    skipped = core.needless_votes
+    core.step(_forged_commit(core, 1, late[0]))
+    rd = core.ready()
+    assert core.needless_votes == skipped + 1
+    assert not rd.persist and "signature" not in rd.dropped
+    core.advance(rd)
+
+    c = Cluster(4)
+    c.nodes[0].core.propose(c.request("c1", 1, "x"))
+    c.handle_all([])
+    c.deliver([], kind="PrePrepare")                 # prepared nowhere yet: commits count
+    core = c.nodes[1].core
+    core.step(_forged_commit(core, 1, 2))
+    rd = core.ready()
+    assert rd.dropped.get("signature") == 1 and core.needless_votes == 0
+    assert 2 not in core.state.slots[1].commits
+
+
+def _crash(c: Cluster, i: int) -> None:
+    node = c.nodes[i]
+    node.up, node.core = False, None
+    c.queue = [m for m in c.queue if m[1] != i]
+
+
+def _run(c: Cluster, ticks: int = 0) -> None:
+    for _ in range(ticks + 1):
+        c.handle_all([])
+        while c.deliver([]):
+            pass
+        for node in c.nodes:
+            if node.up:
+                node.core.tick()
+
+
+@pytest.mark.parametrize("muted_for_the_whole_view", [False, True])
+def test_a_restarted_replica_votes_again_above_its_window(muted_for_the_whole_view):
+    """Replica 3 restarts in view 0 from its records (stable checkpoint 0, window L = 4):
+    it may have voted at sequence numbers 1..4 before the crash, never above. The group
+    went on to 6 meanwhile, so with replica 2 down too the group {0, 1, 3} keeps committing
+    in view 0 (no view change: no tick reaches the timer). Muted for the whole view (the
+    rule before), it commits nothing."""
+    c = Cluster(4, checkpoint_interval=2, log_size=4, status_ticks=2, view_change_ticks=10_000)
+    c.nodes[0].core.propose(c.request("c1", 1, "x1"))
+    _run(c)
+    _crash(c, 3)                                       # executed 1, stable checkpoint 0
+    for ts in range(2, 8):
+        c.nodes[0].core.propose(c.request("c1", ts, f"x{ts}"))
+        _run(c)
+    assert c.nodes[0].core.last_executed == 7
+    c.nodes[3].start()
+    core3 = c.nodes[3].core
+    assert (core3.mute_view, core3.mute_through) == (0, 4)
+    if muted_for_the_whole_view:
+        core3.mute_through = 10**9
+    _run(c, ticks=6)                                   # catches up: state at checkpoint 6, 7
+    assert core3.last_executed == 7
+    _crash(c, 2)
+    for ts in range(8, 11):
+        c.nodes[0].core.propose(c.request("c1", ts, f"x{ts}"))
+        _run(c, ticks=2)
+    executed = [c.nodes[i].core.last_executed for i in (0, 1, 3)]
+    views = {c.nodes[i].core.state.view for i in (0, 1, 3)}
+    assert views == {0}
+    assert executed == ([7, 7, 7] if muted_for_the_whole_view else [10, 10, 10]), executed
+
+
+def _prepares_from(c: Cluster, i: int) -> set[tuple[int, bytes]]:
+    out = set()
+    for src, _, data in c.queue:
+        msg = decode_body(decode_signed(data).body)
+        if src == i and isinstance(msg, Prepare):
+            out.add((msg.seq, msg.digest))
+    return out
+
+
+@pytest.mark.parametrize("rule", ["window", "never_muted"])
+def test_a_restarted_replica_never_prepares_twice_below_its_window_top(rule, monkeypatch):
+    """An equivocating primary sends replica 1 two pre-prepares for seq 3 of view 0: one
+    before replica 1 crashed and lost its unsynced PREPARE, one after its restart. Under the
+    rule (h + L = 0 + 4 >= 3) it stays silent at 3 after the restart; never muted (the
+    unsafe rule) it prepares both digests: two conflicting votes from a correct replica."""
+    if rule == "never_muted":
+        monkeypatch.setattr(PbftCore, "_muted", lambda self, view, seq: False)
+    c = Cluster(4, checkpoint_interval=2, log_size=4, status_ticks=1000)
+    c.nodes[0].core.propose(c.request("c1", 1, "x1"))
+    _run(c)
+    node = c.nodes[1]
+    before_pp = list(node.records)
+    c.step_raw(1, c.craft(0, 0, "pp", {"seq": "3", "reqs": "c2:1:a"}), [])
+    [(seq, first)] = _prepares_from(c, 1)
+    assert seq == 3
+    _crash(c, 1)
+    node.records = before_pp               # its unsynced pre-prepare and PREPARE are lost
+    node.start()
+    c.queue.clear()
+    c.step_raw(1, c.craft(0, 0, "pp", {"seq": "3", "reqs": "c2:1:b"}), [])
+    again = _prepares_from(c, 1)
+    if rule == "window":
+        assert again == set()
+    else:
+        assert {d for s, d in again if s == 3} - {first}

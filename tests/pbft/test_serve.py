@@ -14,8 +14,10 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 import msgspec
 import pytest
+from aiohttp import web
 from uqo.control.client.procs import ServerProcess
 from uqo.control.client.replicas import FAST
 from uqo.control.errors import ControlError
@@ -23,6 +25,8 @@ from uqo.control.pbft.cluster import make_cluster, open_replica_signer, tls_cont
 from uqo.control.pbft.launch import free_port_block
 from uqo.control.pbft.messages import Prepare, encode_signed, sign
 from uqo.control.sdk.client import UnifiedOrchestrator
+
+from .loopback import serve
 
 N = 4
 
@@ -69,10 +73,12 @@ def dropped(url) -> dict[str, float]:
 
 def send_bad_messages(spec, target: int, signer_at: int, claimed: int) -> None:
     """Junk, and a well-formed PREPARE claiming to be from ``claimed`` but signed with
-    ``signer_at``'s key, posted by ``signer_at`` (a replica of the group: mutual TLS passes)."""
+    ``signer_at``'s key, posted by ``signer_at`` (a replica of the group: mutual TLS passes).
+    Its sequence number is one no batch holds yet: a vote for a slot already prepared here is
+    skipped unverified (``PbftCore._needless_vote``) and would not count as a bad signature."""
     names = spec.names
     signer = open_replica_signer(spec, names[signer_at])
-    forged = encode_signed(sign(signer, Prepare(0, 1, b"\x01" * 32, claimed)))
+    forged = encode_signed(sign(signer, Prepare(0, 200, b"\x01" * 32, claimed)))
     signer.close()
     _, client_ssl = tls_contexts(spec, names[signer_at])
     batch = msgspec.msgpack.encode([b"\xc1junk", os.urandom(40), forged])
@@ -140,6 +146,24 @@ def test_pbft_init_writes_a_group_and_refuses_to_overwrite(tmp_path):
     assert bad.returncode == 2 and "--replicas 3" in bad.stderr
 
 
+async def dropping_front(target: str, seen: list):
+    """A Byzantine replica's API, standing in for ``target`` (no build of ``uqo serve`` lies,
+    so this front is a stand-in, named as such): reads pass through to the real replica; a
+    write is answered 201 with a fabricated result and never forwarded (its key in ``seen``).
+    Returns the runner and the front's URL."""
+    async def handle(request: web.Request) -> web.Response:
+        if request.method != "GET":
+            seen.append(request.headers.get("Idempotency-Key"))
+            return web.json_response({"task_id": "fabricated", "state": "pending"}, status=201)
+        async with aiohttp.ClientSession() as session, session.get(
+                target + request.path_qs, headers={"Accept": request.headers["Accept"]}) as r:
+            return web.Response(body=await r.read(), status=r.status,
+                                content_type=r.content_type)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return await serve(app)
+
+
 def sdk_writes_are_confirmed_by_f_plus_1(urls):
     """The SDK with ``reply_quorum=f+1`` (2 of 4): a submit, a registration and a
     deregistration return only once two replicas hold the result (docs/pbft.md). The agent
@@ -155,6 +179,18 @@ def sdk_writes_are_confirmed_by_f_plus_1(urls):
             with pytest.raises(ControlError) as err:
                 await sdk.get_agent("pb-agent")
             assert err.value.status == 404
+        # the first endpoint drops writes: resent under the same key, applied once
+        seen: list = []
+        runner, front = await dropping_front(urls[0], seen)
+        try:
+            async with UnifiedOrchestrator([front, *urls[1:]], reply_quorum=2,
+                                           confirm_timeout_s=5) as sdk:
+                assert await sdk.submit_task("resent", task_id="pb-resent") == "pb-resent"
+                assert len(seen) == 1 and sdk.failovers == 1
+                listed = await sdk.list_tasks()
+        finally:
+            await runner.cleanup()
+        assert [t["task_id"] for t in listed["items"]].count("pb-resent") == 1
     asyncio.run(run())
 
 

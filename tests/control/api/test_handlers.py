@@ -167,6 +167,9 @@ async def test_health_status_and_metrics(client):
     assert 'uqo_tasks{state="pending"}' in text or 'uqo_tasks{state="rejected"}' in text
     assert 'uqo_http_request_duration_seconds_count{method="POST",route="/v1/tasks"' in text
     assert "uqo_global_coherence" in text
+    (readiness,) = [float(line.split()[1]) for line in text.splitlines()
+                    if line.startswith("uqo_mean_readiness ")]
+    assert 0.0 <= readiness <= 1.0                    # the believed-up probability's fleet mean
     assert 'uqo_engine_backend_info{backend="numpy"} 1.0' in text      # read off the register
     assert "uqo_engine_fallback_total 0.0" in text
     assert 'uqo_consensus_is_leader{replica="node-1"} 1.0' in text

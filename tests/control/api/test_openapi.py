@@ -50,3 +50,15 @@ def test_views_match_the_documented_response_schemas():
     for view, kind in pairs:
         msgspec.convert(view, type=kind, strict=True)      # types agree
         assert set(view) == set(kind.__struct_fields__)    # and no field is missing or extra
+
+
+def test_the_writes_that_log_a_command_document_the_idempotency_key():
+    doc = build_openapi()
+    keyed = {op["operationId"]: op for item in doc["paths"].values() for op in item.values()
+             if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", ()))}
+    assert set(keyed) == {"registerAgent", "deregisterAgent", "reportOutcome", "submitTask",
+                          "submitTasks", "cancelTask"}
+    for op in keyed.values():
+        assert {"400", "409", "422"} <= op["responses"].keys()
+        ok = next(r for code, r in op["responses"].items() if code.startswith("2"))
+        assert "Idempotent-Replayed" in ok["headers"]
