@@ -85,11 +85,13 @@ class Scored:
         """The fast lister: the reference's units, found by selection (``topunits``)."""
         t = view.table
 
+        floor = self.floor_of(view)
+
         def evaluate(slots):                      # eligible & free & above the floor, compiled
-            value = self._floor_value(view, slots)
+            value = self._floor_value(view, slots) if floor > -np.inf else np.zeros(len(slots))
             units = free_units(slots, t.active, t.up, t.clearance, t.cap_words, t.comp_words,
                                need.caps, need.comps, need.level, t.cap, t.load, value,
-                               float(self.floor) if self.floor > 0 else -np.inf, n_tasks)
+                               floor, n_tasks)
             return units > 0, units
 
         lower = getattr(self.estimate, "lower", None)
@@ -127,15 +129,20 @@ class Scored:
                 self._known[t] = False
             self._touched, self._view = [], view
 
+    def floor_of(self, view) -> float:
+        """The least estimate dispatched to in this decision (``-inf``: no floor). Subclasses
+        that read the floor from elsewhere (``quantum.BeliefScored``) override this, so that
+        the reference and the compiled lister apply the same floor."""
+        return float(self.floor) if self.floor > 0 else -np.inf
+
     def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
-        if self.floor <= 0:
+        floor = self.floor_of(view)
+        if floor == -np.inf:
             return np.ones(len(slots), bool)
-        return self._floor_value(view, slots) >= self.floor
+        return self._floor_value(view, slots) >= floor
 
     def _floor_value(self, view, slots: np.ndarray) -> np.ndarray:
-        """What the floor is applied to (the estimate, or its ``mean``); unused without one."""
-        if self.floor <= 0:
-            return np.zeros(len(slots))
+        """What the floor is applied to: the estimate, or its ``mean``."""
         return self._q[slots] if self.mean is None else self.mean(view, slots)
 
     def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
