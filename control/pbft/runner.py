@@ -40,6 +40,8 @@ from ..log import Entry, Snapshot
 from ..state.applier import CommandApplier
 from ..state.machine import StateMachine
 from .cluster import build_log, load_cluster, open_replica_signer
+from .eventloop import loop_factory
+from .eventloop import run as run_loop
 from .faults import BEHAVIOURS, byzantine_filter
 
 _CHAIN0 = b"\x00" * 32
@@ -141,7 +143,13 @@ def main(argv=None) -> int:
         print(f"error: {args.name!r} is not a replica of {args.cluster} "
               f"({', '.join(spec.names)})", file=sys.stderr)
         return 2
-    asyncio.run(serve(args.cluster, args.name, args.byzantine))
+    try:
+        loop_name, _ = loop_factory()
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("uqo.pbft.runner").info("%s on the %s event loop", args.name, loop_name)
+    run_loop(serve(args.cluster, args.name, args.byzantine), loop_name)
     return 0
 
 
