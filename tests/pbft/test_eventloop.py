@@ -50,7 +50,8 @@ def test_runner_refuses_unknown_loop_before_starting(tmp_path):
     from uqo.control.pbft.launch import ProcessCluster, free_port_block
     cluster = ProcessCluster(str(tmp_path / "c"), 4, free_port_block(4))
     env = {**os.environ, ENV: "tokio"}
-    p = subprocess.run([sys.executable, "-m", "uqo.control.pbft.runner", os.path.join(cluster.spec.root, "cluster.json"),
-                        cluster.names[0]], env=env, capture_output=True, text=True, timeout=60)
+    cmd = [sys.executable, "-m", "uqo.control.pbft.runner",
+           os.path.join(cluster.spec.root, "cluster.json"), cluster.names[0]]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 2
     assert "UQO_EVENT_LOOP='tokio'" in p.stderr
