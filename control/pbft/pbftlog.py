@@ -55,6 +55,11 @@ from .storage import PbftStorage
 from .transport import Transport
 
 _LOG = logging.getLogger(__name__)
+# a tick due within this much counts as due: uvloop (libuv) keeps timers in whole
+# milliseconds and may fire a call_at up to 1 ms before its time; without the slack the driver
+# woke, found the tick not yet due and re-armed the timer ~175 times per tick (0.5 ms of CPU
+# per tick per replica, idle or not)
+_TIMER_SLACK_S = 0.001
 
 
 # Core settings for real replicas (tick_s = 10 ms): view-change timer 1 s, retransmission every
@@ -227,7 +232,7 @@ class PbftLog(ExecutionMixin, Log):
         try:
             while not self._closing:
                 t0 = time.perf_counter()
-                if next_tick > loop.time() and not self._wake.is_set():
+                if next_tick - _TIMER_SLACK_S > loop.time() and not self._wake.is_set():
                     # a timer handle, not wait_for: on Python 3.11 wait_for wraps the wait in
                     # a new task, two more trips through the loop on every wake-up
                     timer = loop.call_at(next_tick, self._wake.set)
@@ -240,7 +245,7 @@ class PbftLog(ExecutionMixin, Log):
                 self._step_inbox()
                 self._propose_queued()
                 now = loop.time()
-                while now >= next_tick:
+                while now + _TIMER_SLACK_S >= next_tick:
                     self.core.tick()
                     next_tick += self.opts.tick_s
                 self.busy["idle"] += t1 - t0
