@@ -347,7 +347,8 @@ def _print(result: dict) -> None:
 async def _loop_ab(args, root: str) -> list[dict]:
     """Old vs new event loop, alternated in the same minutes: per round and per loop a fresh
     n = 4 cluster whose replicas run on that loop (``UQO_EVENT_LOOP``), ``--ops`` sequential
-    proposals at the primary: p50/p99 inside the primary and CPU per command of the 4 replicas."""
+    proposals at the primary: p50/p99 inside the primary and CPU per command of the 4 replicas,
+    and their CPU per second while idle (2 s before: ticks and STATUS rounds)."""
     from uqo.control.pbft.eventloop import ENV
     from uqo.control.pbft.launch import ProcessCluster, free_port_block
 
@@ -372,6 +373,9 @@ async def _loop_ab(args, root: str) -> list[dict]:
                 await _sequential(propose, 20, "warm")
                 await cluster.latencies(primary)
                 pids = [proc.pid for proc in cluster.procs.values()]
+                idle0, t0 = _cpu_s(pids), time.monotonic()
+                await asyncio.sleep(2)           # ticks and STATUS rounds only
+                idle = 1e3 * (_cpu_s(pids) - idle0) / (time.monotonic() - t0)
                 load, cpu0 = os.getloadavg()[0], _cpu_s(pids)
                 await _sequential(propose, args.ops, f"ab-{choice}")
                 cpu = 1e3 * (_cpu_s(pids) - cpu0) / args.ops
@@ -379,9 +383,11 @@ async def _loop_ab(args, root: str) -> list[dict]:
             finally:
                 await cluster.close()
             rows.append({"round": rnd, "event_loop": choice, "loadavg_1m": load,
-                         "cpu_ms_per_command": cpu, "latency": lat})
+                         "cpu_ms_per_command": cpu, "idle_cpu_ms_per_s": idle,
+                         "latency": lat})
             print(f"round {rnd} {choice:<8} load {load:4.1f}  CPU/command {cpu:6.2f} ms  "
-                  f"p50 {lat['p50_ms']:6.2f} ms  p99 {lat['p99_ms']:6.2f} ms", flush=True)
+                  f"p50 {lat['p50_ms']:6.2f} ms  p99 {lat['p99_ms']:6.2f} ms  idle CPU {idle:5.1f} ms/s",
+                  flush=True)
     return rows
 
 
