@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .emissions import DriftFit, EmissionLearner
+from .emissions import AgentRecords, DriftFit, EmissionLearner, LiveMisses
 
 _MIXED = np.eye(2, dtype=np.complex128) / 2
 
@@ -49,12 +49,17 @@ class BeliefLink:
         prm = register.params
         self.emissions = EmissionLearner(prm.success_unreliable, prm.success_reliable)
         self.drift = DriftFit(capacity, prm.reliable_prior, prm.drift_target)
+        self.misses = LiveMisses(capacity, prm.timeout_alive)
+        self.records = AgentRecords(capacity)
+        self.seen = np.zeros(capacity, np.int64)    # outcomes per slot (kept weights' refresh)
 
     # ---- membership -------------------------------------------------------------------------
     def add(self, slots: np.ndarray, domains: np.ndarray) -> None:
         """Give new ``slots`` engine cells; ``domains`` ``(n,)`` int64, -1 for none."""
         slots, domains = np.asarray(slots, np.int64), np.asarray(domains, np.int64)
         self.drift.reset(slots)
+        self.misses.reset(slots)
+        self.records.reset(slots)
         has = domains >= 0
         old = [(self._waiting.pop(d), d) for d in np.unique(domains[has]).tolist()
                if d in self._waiting]
@@ -140,7 +145,9 @@ class BeliefLink:
 
     # ---- events -----------------------------------------------------------------------------
     def heartbeat(self, slots) -> None:
-        self.reg.heartbeat(self.eng[np.atleast_1d(np.asarray(slots, np.int64))])
+        slots = np.atleast_1d(np.asarray(slots, np.int64))
+        self.reg.heartbeat(self.eng[slots])
+        self.misses.confirm(slots)
         self.stale = True
 
     def failed(self, slot: int) -> None:
@@ -151,15 +158,25 @@ class BeliefLink:
         forecast 98 % to fail while it kept completing tasks). Through the joint state it still
         lowers a correlated partner."""
         self.reg.observe_outcome([self.eng[slot]], "timeout")
+        self.misses.retract(slot)
+        self.seen[slot] += 1
         self.stale = True
 
     def outcome(self, slot: int, kind: str) -> None:
         """``"success"``, ``"failure"`` or ``"timeout"``: a measurement of both factors. An
         answered outcome also teaches the emission probabilities (``emissions``), weighted by
-        the belief the agent had before it (the last snapshot)."""
+        the belief the agent had before it (the last snapshot); a timeout teaches the agent's
+        live-miss rate (``emissions.LiveMisses``), weighed by its liveness before it."""
+        self.seen[slot] += 1
+        if kind == "timeout":
+            self.misses.timed_out(slot, self.ready_eng[self.eng[slot]])
+        else:
+            self.misses.answered(slot)
         self.reg.observe_outcome([self.eng[slot]], kind)
         if kind != "timeout":
             ok = kind == "success"
+            s0, s1 = self.emissions.estimate()
+            self.records.observe(slot, ok, s0 + (s1 - s0) * float(self.rel_eng[self.eng[slot]]))
             self.emissions.observe(self.rel_eng[self.eng[slot]], ok)
             self.drift.observe(slot, ok, self.reg.now, *self.emissions.estimate())
         self.stale = True
@@ -167,7 +184,9 @@ class BeliefLink:
     def tick(self, dt: float):
         """Advance the register; the emission probabilities learned so far go in first."""
         self.stale = True
-        self.structure += 1     # s0, s1 and the drift change here, with the rates
+        self.structure += 1     # s0, s1, the drift and the fleet's live-miss rate change
+        self.misses.settle()    # here, with the rates
+        self.records.settle()
         if hasattr(self.reg, "set_reliability_model"):
             s0, s1 = self.emissions.estimate()
             self.reg.set_reliability_model(s0, s1, self.drift.best())
@@ -208,6 +227,15 @@ class BeliefLink:
         paired = self.partner[slots] >= 0
         rate[paired] += reg.pair_rate[reg.cell[eng[paired]]]
         return self.ready_eng[eng], self.rel_eng[eng], rate
+
+    def refine(self, slots: np.ndarray, sbar: np.ndarray) -> np.ndarray:
+        """Per-agent ``P(success | answered)`` from the class expectation ``sbar`` and the
+        agent's own record (``emissions.AgentRecords``)."""
+        return self.records.refine(slots, sbar)
+
+    def punctual(self, slots: np.ndarray) -> np.ndarray:
+        """``1 - tau`` per slot: the chance a live agent answers within the deadline."""
+        return 1.0 - self.misses.rate(slots)
 
     def correlated_key(self, slots: np.ndarray, threshold: float) -> np.ndarray:
         """Anti-affinity key per slot: both members of a pair whose mutual information exceeds

@@ -107,3 +107,134 @@ class DriftFit:
     def best(self) -> float:
         """The grid rate with the highest prequential log likelihood (ties: the slowest)."""
         return float(self.grid[int(np.argmax(self.loglik))])
+
+
+class LiveMisses:
+    """Each agent's probability ``tau`` of missing a task's deadline while up (it is slow, or
+    hangs), learned from its timeouts: the third thing a task outcome can say, besides *down*
+    and *unreliable*.
+
+    Use cases::
+
+        lm = LiveMisses(capacity, t0=0.05)
+        lm.answered(slot)              # an answered outcome (success or failure): it was up
+        lm.timed_out(slot, a)          # a timeout of an agent whose P(up) was ``a`` before it
+        lm.confirm(slots)              # heard again (heartbeat): its timeouts stand
+        lm.retract(slot)               # declared failed: its pending timeouts were the outage
+        tau = lm.rate(slots)           # posterior mean per agent
+
+    A timeout has probability ``(1 - a) + a tau``: a down agent never answers, a live one misses
+    with ``tau``. So it counts as a live miss with responsibility ``w = a tau / (1 - a + a tau)``
+    (the E-step, with the agent's own ``tau``) among ``w`` trials in which the agent was up;
+    answered outcomes are trials with no miss. ``tau`` is the Beta posterior mean
+    ``(m + k tau_fleet) / (n + k)`` with ``k = prior`` pseudo-trials at the fleet's pooled rate
+    (empirical Bayes; ``tau_fleet`` starts at ``t0``, worth ``fleet_prior`` trials, and is
+    re-pooled at each tick, ``settle``). The
+    responsibility is provisional until the agent is heard again: an agent declared failed
+    after its timeout was down, not slow, so the timeouts pending since it was last heard are
+    taken back (a smoothing step: later silence explains the timeout). Placement multiplies
+    ``q`` by ``1 - tau`` (docs/model.md): an agent that keeps heartbeating but keeps timing out
+    stops taking tasks, where the liveness factor alone recovered at its next heartbeat.
+    Hand-written: a few counters.
+    """
+
+    def __init__(self, capacity: int, t0: float, prior: float = 2.0,
+                 fleet_prior: float = 50.0):
+        self.t0, self.prior, self.fleet_prior = float(t0), float(prior), float(fleet_prior)
+        self.m = np.zeros(capacity)
+        self.n = np.zeros(capacity)
+        self.pending = np.zeros(capacity)
+        self.sum_m = self.sum_n = 0.0
+        self.fleet = self.t0
+
+    def settle(self) -> None:
+        """Take the fleet's pooled rate as the prior from now on (called at a tick, so that
+        between ticks an agent's ``tau`` moves only with its own outcomes)."""
+        self.fleet = (self.sum_m + self.t0 * self.fleet_prior) / (self.sum_n + self.fleet_prior)
+
+    def rate(self, slots) -> np.ndarray:
+        return (self.m[slots] + self.prior * self.fleet) / (self.n[slots] + self.prior)
+
+    def reset(self, slots) -> None:
+        self._add(slots, -self.m[slots], -self.n[slots])
+        self.pending[slots] = 0.0
+
+    def answered(self, slot: int) -> None:
+        self._add(slot, 0.0, 1.0)
+
+    def timed_out(self, slot: int, a: float) -> None:
+        a = min(max(float(a), 0.0), 1.0)
+        tau = float(self.rate(slot))
+        w = a * tau / max(1.0 - a + a * tau, 1e-300)
+        self._add(slot, w, w)
+        self.pending[slot] += w
+
+    def confirm(self, slots) -> None:
+        self.pending[slots] = 0.0
+
+    def retract(self, slot: int) -> None:
+        w = float(self.pending[slot])
+        self._add(slot, -w, -w)
+        self.pending[slot] = 0.0
+
+    def _add(self, slots, dm, dn) -> None:
+        self.m[slots] = np.maximum(self.m[slots] + dm, 0.0)
+        self.n[slots] = np.maximum(self.n[slots] + dn, 0.0)
+        self.sum_m = max(self.sum_m + float(np.sum(dm)), 0.0)
+        self.sum_n = max(self.sum_n + float(np.sum(dn)), 0.0)
+
+
+SHRINK_GRID = (np.inf, 256.0, 64.0, 16.0, 4.0)
+
+
+class AgentRecords:
+    """Each agent's own success record, shrunk toward its two-class belief: the per-agent
+    reliability the two classes cannot express.
+
+    Use cases::
+
+        rec = AgentRecords(capacity)
+        rec.observe(slot, success, sbar)     # an answered outcome; sbar = s0 + (s1 - s0) r before
+        rec.settle()                         # at a tick: the concentration that predicted best
+        p = rec.refine(slots, sbar)          # per-agent P(success | answered)
+
+    The two-class model says an agent's success probability is ``s1`` or ``s0``; a fleet whose
+    reliabilities spread continuously (or drift) has agents in between. Hierarchically, an
+    agent of class ``c`` has ``p ~ Beta(kappa s_c, kappa (1 - s_c))``, so after ``S`` successes
+    in ``N`` answered outcomes ``E[p] = sum_c P(c) (kappa s_c + S) / (kappa + N)
+    = (kappa sbar + S) / (kappa + N)`` with ``sbar = s0 + (s1 - s0) r`` (the class posterior
+    ``r`` is the belief's reliability). ``kappa`` (how tightly agents sit at their class's
+    rate) is a property of the fleet: it is chosen on a grid, ``inf`` (the two classes exactly)
+    down to 4, by prequential likelihood like the drift rate (every outcome scored under every
+    ``kappa`` before it is counted; ties keep the larger). Hand-written: a few counters.
+    """
+
+    def __init__(self, capacity: int, grid=SHRINK_GRID):
+        self.grid = np.asarray(grid, np.float64)
+        self.s = np.zeros(capacity)
+        self.n = np.zeros(capacity)
+        self.loglik = np.zeros(len(self.grid))
+        self.kappa = float(self.grid[0])
+
+    def reset(self, slots) -> None:
+        self.s[slots] = self.n[slots] = 0.0
+
+    def _blend(self, kappa, sbar, s, n):
+        with np.errstate(invalid="ignore"):
+            out = (kappa * sbar + s) / (kappa + n)
+        return np.where(np.isinf(kappa), sbar, out)
+
+    def observe(self, slot: int, success: bool, sbar: float) -> None:
+        pred = self._blend(self.grid, float(sbar), self.s[slot], self.n[slot])
+        self.loglik += np.log(np.maximum(pred if success else 1.0 - pred, 1e-12))
+        self.s[slot] += 1.0 if success else 0.0
+        self.n[slot] += 1.0
+
+    def settle(self) -> None:
+        self.kappa = float(self.grid[int(np.argmax(self.loglik))])
+
+    def refine(self, slots, sbar) -> np.ndarray:
+        sbar = np.asarray(sbar, np.float64)
+        if np.isinf(self.kappa):
+            return sbar
+        return (self.kappa * sbar + self.s[slots]) / (self.kappa + self.n[slots])

@@ -5,12 +5,17 @@ failure-domain cell), its reliability ``r = P(reliable)`` (its reliability qubit
 at which it goes down (the learned hazard plus its pair's joint-failure rate, ``correlation``).
 The chance that a task given to it now completes is
 
-    q = a * exp(-rate * H) * (s0 + (s1 - s0) r)
+    q = a * exp(-rate * H) * (s0 + (s1 - s0) r) * (1 - tau)
 
-with ``H`` the tasks' expected hold time (the scheduler's load forecast) and ``s1``, ``s0`` the
-success probabilities of a reliable and an unreliable agent (docs/model.md). Placement is the
-shared machinery of ``scored`` (cheapest units by ``-log q``, floor, gang, anti-affinity by pair
-mutual information). Two modes:
+with ``H`` the tasks' expected hold time (the scheduler's load forecast), ``s1``, ``s0`` the
+success probabilities of a reliable and an unreliable agent, ``tau`` the agent's learned rate of
+missing a deadline while up (``emissions.LiveMisses``), and ``s0 + (s1 - s0) r`` refined by the
+agent's own record (``emissions.AgentRecords``; docs/model.md). Placement is the
+shared machinery of ``scored`` (cheapest units by ``-log q``, gang, anti-affinity by pair
+mutual information), with the floor read from the belief: an agent is dispatched to only when
+``q >= (s0 + s1) / 2``, i.e. when the belief holds it more likely up and reliable than not (the
+fixed floor 0.5 sat below ``s0``: an agent the belief knew to be unreliable stayed eligible, and
+under load took tasks it then failed, where a classical score that fell below 0.5 did not). Two modes:
 
 * ``sample`` (default): the reliability qubit is measured per agent per decision (the Born
   rule: reliable with probability ``r``), and ``q`` uses the outcome's success probability:
@@ -36,23 +41,39 @@ def _parts(view, slots: np.ndarray):
     a, r, rate = link.factors(slots)
     a, r = a.astype(np.float64), r.astype(np.float64)
     survive = np.exp(-rate * view.hold_s)
-    return a * survive, r, prm.success_unreliable, prm.success_reliable
+    return a * survive, r, prm.success_unreliable, prm.success_reliable, link.punctual(slots)
 
 
 def expected(view, slots: np.ndarray, rng=None) -> np.ndarray:
     """``q`` with the reliability's expectation."""
-    up, r, s0, s1 = _parts(view, slots)
-    return up * (s0 + (s1 - s0) * r)
+    up, r, s0, s1, punctual = _parts(view, slots)
+    return up * (view.link.refine(slots, s0 + (s1 - s0) * r) * punctual)
 
 
 def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
     """``q`` with the reliability qubit measured (Born rule) once per agent per decision."""
-    up, r, s0, s1 = _parts(view, slots)
-    return up * np.where(rng.random(len(slots)) < r, s1, s0)
+    up, r, s0, s1, punctual = _parts(view, slots)
+    return up * (view.link.refine(slots, np.where(rng.random(len(slots)) < r, s1, s0))
+                 * punctual)
+
+
+def belief_floor(params) -> float:
+    """``(s0 + s1) / 2`` of the register's current ``TickParams``: the least ``q`` the quantum
+    strategy dispatches to (``BeliefScored``)."""
+    return 0.5 * (params.success_unreliable + params.success_reliable)
+
+
+class BeliefScored(Scored):
+    """``Scored`` whose floor is read from the belief: an agent is dispatched to only when its
+    ``q`` is at least ``(s0 + s1) / 2``, the success probability halfway between an unreliable
+    and a reliable agent (with the current learned ``s0``, ``s1``)."""
+
+    def floor_of(self, view) -> float:
+        return max(float(self.floor), belief_floor(view.link.reg.params))
 
 
 def QuantumSample() -> Scored:
-    return Scored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
+    return BeliefScored("quantum", born_sampled, mean=lambda view, slots: expected(view, slots))
 
 
 class ExpectedWeights:
@@ -91,15 +112,18 @@ class ExpectedWeights:
         else:
             moved = (link.ready_eng != self._ready) | (link.rel_eng != self._rel)
             slots = link.slot_of_eng[np.flatnonzero(moved)]
-            slots = slots[slots >= 0]
+            slots = np.union1d(slots[slots >= 0], np.flatnonzero(link.seen != self._seen))
         self._ready, self._rel = link.ready_eng.copy(), link.rel_eng.copy()
+        self._seen = link.seen.copy()       # outcomes move tau and the record, not only r
         self.generation, self.structure = link.generation, link.structure
         a, r, rate = link.factors(slots)
         prm = link.reg.params
         s0, s1 = prm.success_unreliable, prm.success_reliable
         self.factors[slots, 0] = a.astype(np.float64)
         self.factors[slots, 1] = rate
-        self.factors[slots, 2] = s0 + (s1 - s0) * r.astype(np.float64)
+        idx = np.arange(len(link.eng))[slots]
+        self.factors[slots, 2] = link.refine(idx, s0 + (s1 - s0) * r.astype(np.float64)) * \
+            link.punctual(idx)                                  # expected()'s order
         best = self.factors[slots, 0] * self.factors[slots, 2]           # q with no decay
         self.floor[slots] = -np.log(np.maximum(best, MIN_Q)) - SLACK_NATS
 
@@ -113,5 +137,5 @@ class ExpectedWeights:
 def QuantumExact(reference: bool = False) -> Scored:
     """``reference``: the plain estimator and sort-and-scan lister (for equivalence tests)."""
     if reference:
-        return Scored("quantum", expected, reference=True)
-    return Scored("quantum", ExpectedWeights())
+        return BeliefScored("quantum", expected, reference=True)
+    return BeliefScored("quantum", ExpectedWeights())

@@ -27,8 +27,10 @@ def _belief_failure(s, agent_id: str) -> float:
     prm, link = s.register.params, s.link
     a, r = float(link.readiness([slot])[0]), float(link.reliability([slot])[0])
     survive = math.exp(-float(link.failure_rate(np.array([slot]))[0]) * s.hold_s())
-    return 1.0 - a * survive * (prm.success_unreliable
-                                + (prm.success_reliable - prm.success_unreliable) * r)
+    punctual = float(link.punctual(np.array([slot]))[0])     # 1 - its live-miss rate
+    sbar = prm.success_unreliable + (prm.success_reliable - prm.success_unreliable) * r
+    p = float(link.refine(np.array([slot]), np.array([sbar]))[0])   # with its own record
+    return 1.0 - a * survive * (p * punctual)
 
 
 def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_both_factors():

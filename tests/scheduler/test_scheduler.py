@@ -161,7 +161,8 @@ def test_a_correlated_pair_never_shares_a_task(strategy):
     s = _sched(strategy, 8)
     s.add_agents([agent(0, domain="r"), agent(1, domain="r"), agent(2)])
     rho = np.zeros((4, 4))
-    rho[3, 3], rho[0, 0] = 0.7, 0.3                # MI = h(0.3) = 0.61 nats > 0.1
+    rho[3, 3], rho[0, 0] = 0.9, 0.1                # MI = h(0.1) = 0.33 nats > 0.1; each
+                                                   # member above the belief's floor
     s.register.set_cell_state(int(s.link.eng[0]), rho)
     s.refresh_beliefs()
     for j in range(5):
