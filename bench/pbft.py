@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -343,10 +344,62 @@ def _print(result: dict) -> None:
                 f"{k} {v['p50_ms']:.2f} ms" for k, v in r["interleaved"].items()))
 
 
+async def _loop_ab(args, root: str) -> list[dict]:
+    """Old vs new event loop, alternated in the same minutes: per round and per loop a fresh
+    n = 4 cluster whose replicas run on that loop (``UQO_EVENT_LOOP``), ``--ops`` sequential
+    proposals at the primary: p50/p99 inside the primary and CPU per command of the 4 replicas,
+    and their CPU per second while idle (2 s before: ticks and STATUS rounds)."""
+    from uqo.control.pbft.eventloop import ENV
+    from uqo.control.pbft.launch import ProcessCluster, free_port_block
+
+    rows = []
+    for rnd in range(args.rounds):
+        for choice in args.ab_event_loops:
+            cluster = ProcessCluster(os.path.join(root, f"ab-{rnd}-{choice}"), 4, free_port_block(4),
+                                     core={"view_change_ticks": args.view_change_ticks},
+                                     tick_s=args.tick_s)
+            saved = os.environ.get(ENV)
+            os.environ[ENV] = choice
+            try:
+                cluster.start_all()
+            finally:
+                if saved is None:
+                    del os.environ[ENV]
+                else:
+                    os.environ[ENV] = saved
+            try:
+                primary = (await cluster.status(cluster.names[0]))["primary"]
+                propose = functools.partial(cluster.propose, primary)
+                await _sequential(propose, 20, "warm")
+                await cluster.latencies(primary)
+                pids = [proc.pid for proc in cluster.procs.values()]
+                idle0, t0 = _cpu_s(pids), time.monotonic()
+                await asyncio.sleep(2)           # ticks and STATUS rounds only
+                idle = 1e3 * (_cpu_s(pids) - idle0) / (time.monotonic() - t0)
+                load, cpu0 = os.getloadavg()[0], _cpu_s(pids)
+                await _sequential(propose, args.ops, f"ab-{choice}")
+                cpu = 1e3 * (_cpu_s(pids) - cpu0) / args.ops
+                lat = _pcts(await cluster.latencies(primary))
+            finally:
+                await cluster.close()
+            rows.append({"round": rnd, "event_loop": choice, "loadavg_1m": load,
+                         "cpu_ms_per_command": cpu, "idle_cpu_ms_per_s": idle,
+                         "latency": lat})
+            print(f"round {rnd} {choice:<8} load {load:4.1f}  CPU/command {cpu:6.2f} ms  "
+                  f"p50 {lat['p50_ms']:6.2f} ms  p99 {lat['p99_ms']:6.2f} ms  idle CPU {idle:5.1f} ms/s",
+                  flush=True)
+    return rows
+
+
 async def _run(args) -> dict:
     root = tempfile.mkdtemp(prefix="uqo-bench-pbft-")
     loadavg_before = list(os.getloadavg())
     results = []
+    if args.ab_event_loops:
+        results = await _loop_ab(args, root)
+        return {"machine": machine_info(), "loadavg_before": loadavg_before,
+                "loadavg_after": list(os.getloadavg()),
+                "params": {k: v for k, v in vars(args).items() if k != "out"}, "ab": results}
     async with contextlib.AsyncExitStack() as stack:
         logs = {name: await stack.enter_async_context(
             LOGS[name](tempfile.mkdtemp(prefix=f"{name}-", dir=root))) for name in args.logs}
@@ -356,8 +409,9 @@ async def _run(args) -> dict:
             results.append(await _pbft(n, args, root, logs))
         for name, log in logs.items():
             results.append(await _other(name, log, args, root))
+    from uqo.control.pbft.eventloop import loop_factory
     return {"machine": machine_info(), "loadavg_before": loadavg_before,
-            "loadavg_after": list(os.getloadavg()),
+            "loadavg_after": list(os.getloadavg()), "event_loop": loop_factory()[0],
             "params": {k: v for k, v in vars(args).items() if k != "out"}, "results": results}
 
 
@@ -371,13 +425,22 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--tick-s", type=float, default=0.01)
     ap.add_argument("--view-change-ticks", type=int, default=100)
+    ap.add_argument("--ab-event-loops", type=lambda s: [x for x in s.split(",") if x], default=[],
+                    help="instead of the full bench: n = 4 latency and CPU per command at the "
+                         "primary on each of these replica event loops (UQO_EVENT_LOOP values, "
+                         "e.g. asyncio,uvloop), alternated --rounds times")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "pbft.json")
     args = ap.parse_args(argv)
     unknown = [x for x in args.logs if x not in LOGS]
     if unknown:
         ap.error(f"--logs: unknown log {unknown[0]!r} (known: {', '.join(LOGS)})")
+    bad = [x for x in args.ab_event_loops if x not in ("asyncio", "uvloop", "auto")]
+    if bad:
+        ap.error(f"--ab-event-loops: unknown event loop {bad[0]!r} (known: asyncio, uvloop, auto)")
     result = asyncio.run(_run(args))
-    _print(result)
+    if not args.ab_event_loops:
+        _print(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")

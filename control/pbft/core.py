@@ -191,6 +191,15 @@ class PbftCore(NormalCase, CatchUp, Checkpoints, ViewChanges, Retransmission):
             self.next_status = self.now + self.cfg.status_ticks
             self._status_round()
 
+    def next_due(self) -> int:
+        """The first tick count (``now`` after a ``tick()``) at which ``tick()`` does more than
+        count: the view-change timer or a status round. A driver may sleep until then (or
+        until a message or proposal comes) and call ``tick()`` for the ticks in between."""
+        due = self.next_status
+        if self.vc_deadline is not None:
+            due = min(due, self.vc_deadline)
+        return max(due, self.now + 1)
+
     # ---- outputs -----------------------------------------------------------------------
     def has_ready(self) -> bool:
         return bool(self._sends or self._persist or self._reset or self._execute

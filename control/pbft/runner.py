@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -40,6 +41,8 @@ from ..log import Entry, Snapshot
 from ..state.applier import CommandApplier
 from ..state.machine import StateMachine
 from .cluster import build_log, load_cluster, open_replica_signer
+from .eventloop import loop_factory
+from .eventloop import run as run_loop
 from .faults import BEHAVIOURS, byzantine_filter
 
 _CHAIN0 = b"\x00" * 32
@@ -141,8 +144,31 @@ def main(argv=None) -> int:
         print(f"error: {args.name!r} is not a replica of {args.cluster} "
               f"({', '.join(spec.names)})", file=sys.stderr)
         return 2
-    asyncio.run(serve(args.cluster, args.name, args.byzantine))
+    try:
+        loop_name, _ = loop_factory()
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("uqo.pbft.runner").info("%s on the %s event loop", args.name, loop_name)
+    _profiled(args.name, lambda: run_loop(serve(args.cluster, args.name, args.byzantine),
+                                          loop_name))
     return 0
+
+
+def _profiled(name: str, body) -> None:
+    """Run ``body()``; with ``UQO_PBFT_PROFILE=DIR`` under cProfile, the stats written to
+    ``DIR/<name>.prof`` when the replica stops (SIGTERM): where a replica's CPU goes."""
+    out = os.environ.get("UQO_PBFT_PROFILE")
+    if not out:
+        body()
+        return
+    import cProfile
+    prof = cProfile.Profile()
+    try:
+        prof.runcall(body)
+    finally:
+        os.makedirs(out, exist_ok=True)
+        prof.dump_stats(os.path.join(out, f"{name}.prof"))
 
 
 if __name__ == "__main__":

@@ -68,10 +68,8 @@ class BeliefScored(Scored):
     ``q`` is at least ``(s0 + s1) / 2``, the success probability halfway between an unreliable
     and a reliable agent (with the current learned ``s0``, ``s1``)."""
 
-    def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
-        floor = max(self.floor, belief_floor(view.link.reg.params))
-        value = self._q[slots] if self.mean is None else self.mean(view, slots)
-        return value >= floor
+    def floor_of(self, view) -> float:
+        return max(float(self.floor), belief_floor(view.link.reg.params))
 
 
 def QuantumSample() -> Scored:

@@ -26,6 +26,7 @@ import bisect
 
 import numpy as np
 
+from .compiled import cheapest_private, distinct, linear_units
 from .flow import Network
 from .ranking import Units, unit_costs
 
@@ -97,9 +98,11 @@ def _shared(picks: list) -> np.ndarray:
     interact (capacity, and the rising cost of a second unit), so they go to the flow."""
     if len(picks) < 2:
         return np.zeros(0, np.int64)
-    uniq, counts = np.unique(np.concatenate([np.unique(p) for p in picks]),
-                             return_counts=True)
-    return uniq[counts > 1]
+    sig = np.repeat(np.arange(len(picks), dtype=np.int64), [len(p) for p in picks])
+    pairs = np.unique(np.concatenate(picks).astype(np.int64) * len(picks) + sig)
+    agents = pairs // len(picks)                          # ascending; one entry per signature
+    repeat = agents[1:] == agents[:-1]
+    return np.unique(agents[1:][repeat])
 
 
 def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> list:
@@ -123,11 +126,15 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
     anode[shared] = net.nodes(int(shared.sum()))
     units = np.minimum(free, np.bincount(p_agent, weights=n_tasks[p_sig],
                                          minlength=len(uniq)).astype(np.int64))
-    u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
-                                      lambda a, j: cost_of(uniq[a], j))
+    linear = getattr(cost_of, "linear", None)
+    if linear is None:
+        u_agent, _, u_cost = unit_costs(np.arange(len(uniq)), units,
+                                        lambda a, j: cost_of(uniq[a], j))
+    else:                                  # the same costs, each agent's idle cost once
+        u_agent, u_cost = linear_units(cost_of.idle(uniq), units, uniq, *linear)
     icost = np.rint(u_cost * COST_SCALE).astype(np.int64)
-    keep = _cheapest_private(u_agent, icost, shared, owner,
-                             np.array([int(k[r].sum()) for r, _ in groups], np.int64))
+    keep = cheapest_private(u_agent, icost, shared, owner,     # _cheapest_private, compiled
+                            np.array([int(k[r].sum()) for r, _ in groups], np.int64))
     u_agent, icost = u_agent[keep], icost[keep]
     tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
     unit_arcs = net.arcs(tails, sink, 1, icost)
@@ -143,14 +150,19 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
     flows[~mid] = private_units[p_agent[~mid]]
     first_cost = np.full(len(uniq), np.inf)
     np.minimum.at(first_cost, a_of, np.concatenate([u.cost for _, u in groups]))
-    out = []
-    for g in range(len(groups)):
-        sel = (p_sig == g) & (flows > 0)
-        agents = p_agent[sel][np.argsort(first_cost[p_agent[sel]], kind="stable")]
-        mult = np.zeros(len(uniq), np.int64)
-        mult[p_agent[sel]] = flows[sel]
-        out.append(np.repeat(uniq[agents], mult[agents]))
-    return out
+    return _per_signature(len(groups), p_sig, p_agent, flows, uniq, first_cost)
+
+
+def _per_signature(n_groups, p_sig, p_agent, flows, uniq, first_cost) -> list:
+    """Each signature's units from the pair flows: its agents by ascending first cost (ties:
+    slot order), each repeated by its flow. One sort for all signatures (pairs come sorted by
+    signature, then agent)."""
+    used = flows > 0
+    sig, agent, mult = p_sig[used], p_agent[used], flows[used]
+    order = np.lexsort((first_cost[agent], sig))       # stable: ties keep the agent order
+    units = np.repeat(uniq[agent[order]], mult[order])
+    ends = np.cumsum(np.bincount(sig, weights=mult, minlength=n_groups).astype(np.int64))
+    return np.split(units, ends[:-1])
 
 
 def _cheapest_private(u_agent, icost, shared, owner, demand) -> np.ndarray:
@@ -161,8 +173,12 @@ def _cheapest_private(u_agent, icost, shared, owner, demand) -> np.ndarray:
     idx = np.flatnonzero(~shared[u_agent])
     if len(idx) == 0:
         return keep
-    sig = owner[u_agent[idx]]
-    order = idx[np.lexsort((idx, icost[idx], sig))]
+    sig, c = owner[u_agent[idx]], icost[idx]
+    lo, span = int(c.min()), int(c.max()) - int(c.min()) + 1
+    if span * (int(sig.max()) + 1) < 2 ** 62:        # one stable sort on (sig, cost), ties by
+        order = idx[np.argsort(sig * span + (c - lo), kind="stable")]       # idx ascending
+    else:
+        order = idx[np.lexsort((idx, c, sig))]
     sig = owner[u_agent[order]]
     rank = np.arange(len(order)) - np.searchsorted(sig, sig)
     keep[order[rank >= demand[sig]]] = False
@@ -205,7 +221,7 @@ def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np
     need = k[rows]
     units = units[ledger.free(units) > 0] if len(units) else units
     keys = view.key(units) if len(units) else units
-    if len(np.unique(units)) == len(units) and len(np.unique(keys)) == len(keys):
+    if distinct(units, keys):                      # no agent twice, no key shared
         placed, at, unplaced = [], 0, []
         for r, n in zip(rows.tolist(), need.tolist()):
             if at + n <= len(units):

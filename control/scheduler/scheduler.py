@@ -198,18 +198,19 @@ class Scheduler(BeliefQueries):
     def _result(self, batch, ledger, rejected: dict) -> Decision:
         out = Decision(rejected=dict(rejected))
         rows = sorted(ledger.placed)
-        if rows:
+        n_placed = 0
+        if rows:                            # whole lists per step, not calls per assignment
             slots = [ledger.placed[r] for r in rows]
             flat = np.concatenate(slots)
+            n_placed = len(flat)
             names, gens = self.table.ids[flat].tolist(), self.table.gen[flat]
-            at = 0
-            for r, s in zip(rows, slots):
-                task_id, n = batch.tasks[r].task_id, len(s)
-                self._held[task_id] = (s, gens[at:at + n])
-                self._started[task_id] = self.register.now
-                out.assignments.append(Assignment(task_id, tuple(names[at:at + n])))
-                at += n
-        self.load_forecast.placed(sum(len(s) for s in ledger.placed.values()))
+            ends = np.cumsum([len(s) for s in slots]).tolist()
+            spans = list(zip([0, *ends[:-1]], ends))
+            ids = [batch.tasks[r].task_id for r in rows]
+            self._held.update(zip(ids, [(s, gens[a:b]) for s, (a, b) in zip(slots, spans)]))
+            self._started.update(dict.fromkeys(ids, self.register.now))
+            out.assignments = [Assignment(t, tuple(names[a:b])) for t, (a, b) in zip(ids, spans)]
+        self.load_forecast.placed(n_placed)
         placed = set(rows)
         out.pending = [t.task_id for r, t in enumerate(batch.tasks) if r not in placed]
         c = self._stats.counts

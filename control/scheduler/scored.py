@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import fit_bound, free_units
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, unit_costs
 from .topunits import TopUnits
@@ -60,11 +61,11 @@ class Scored:
 
     def place(self, view, ledger, batch, rows, rng, stats) -> np.ndarray:
         self._begin(view)
-        groups = []
-        for sig, srows in batch.sig_groups(rows):
+        groups, sigs = [], batch.sig_groups(rows)
+        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng)
+        for (sig, srows), cand in zip(sigs, cands):
             need, n_tasks = batch.needs[sig], len(srows)
             d = int(batch.k[srows].sum())
-            cand = self._candidates(batch.sources[sig].slots, rng)
             lister = self._reference if self.reference else self._top_units
             scan = lister(view, cand, need, n_tasks, rng)
             groups.append((srows, claim_units(scan, d, SLACK + d, self.claims)))
@@ -82,18 +83,25 @@ class Scored:
 
     def _top_units(self, view, cand, need, n_tasks, rng) -> TopUnits:
         """The fast lister: the reference's units, found by selection (``topunits``)."""
-        def evaluate(slots):
-            free = view.free(slots)
-            ok = view.table.eligible(slots, need.caps, need.comps, need.level) & (free > 0)
-            ok &= self._above_floor(view, slots)
-            return ok, np.minimum(free, n_tasks)
+        t = view.table
+
+        floor = self.floor_of(view)
+
+        def evaluate(slots):                      # eligible & free & above the floor, compiled
+            value = self._floor_value(view, slots) if floor > -np.inf else np.zeros(len(slots))
+            units = free_units(slots, t.active, t.up, t.clearance, t.cap_words, t.comp_words,
+                               need.caps, need.comps, need.level, t.cap, t.load, value,
+                               floor, n_tasks)
+            return units > 0, units
 
         lower = getattr(self.estimate, "lower", None)
+        linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
         if lower is None:
-            return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view))
-        fit = view.table.fitness[cand].astype(np.float64) / view.fit_max
-        return TopUnits(cand, lower(view, cand) + FIT_WEIGHT * (1.0 - fit), evaluate,
-                        self.cost_of(view), lambda s: self.idle_cost(view, s, rng))
+            return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view),
+                            linear=linear)
+        bound = fit_bound(lower(view, cand), cand, t.fitness, float(view.fit_max), FIT_WEIGHT)
+        return TopUnits(cand, bound, evaluate,
+                        self.cost_of(view), lambda s: self.idle_cost(view, s, rng), linear)
 
     def _reference(self, view, cand, need, n_tasks, rng):
         """The reference lister: candidates sorted by idle cost, threshold scan (``ranking``)."""
@@ -121,17 +129,21 @@ class Scored:
                 self._known[t] = False
             self._touched, self._view = [], view
 
-    def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
-        if self.floor <= 0:
-            return np.ones(len(slots), bool)
-        value = self._q[slots] if self.mean is None else self.mean(view, slots)
-        return value >= self.floor
+    def floor_of(self, view) -> float:
+        """The least estimate dispatched to in this decision (``-inf``: no floor). Subclasses
+        that read the floor from elsewhere (``quantum.BeliefScored``) override this, so that
+        the reference and the compiled lister apply the same floor."""
+        return float(self.floor) if self.floor > 0 else -np.inf
 
-    @staticmethod
-    def _candidates(post: np.ndarray, rng) -> np.ndarray:
-        if len(post) <= CANDIDATE_CAP:
-            return post
-        return post[sorted_unique(rng.integers(0, len(post), CANDIDATE_CAP))]
+    def _above_floor(self, view, slots: np.ndarray) -> np.ndarray:
+        floor = self.floor_of(view)
+        if floor == -np.inf:
+            return np.ones(len(slots), bool)
+        return self._floor_value(view, slots) >= floor
+
+    def _floor_value(self, view, slots: np.ndarray) -> np.ndarray:
+        """What the floor is applied to: the estimate, or its ``mean``."""
+        return self._q[slots] if self.mean is None else self.mean(view, slots)
 
     def q(self, view, slots: np.ndarray, rng) -> np.ndarray:
         """The estimator's value per slot, drawn at most once per decision (an estimator with
@@ -155,13 +167,18 @@ class Scored:
         return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
 
     def cost_of(self, view):
+        """``cost(a, j)``: ``idle_cost`` plus the load term, in that order (``topunits``'
+        ``linear`` path relies on this form)."""
         t = view.table
 
-        def cost(a, j):
+        def idle(a):
             fit = t.fitness[a].astype(np.float64) / view.fit_max
-            return (-np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
-                    + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a])
+            return -np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
 
+        def cost(a, j):
+            return idle(a) + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a]
+
+        cost.idle, cost.linear = idle, (t.load, t.cap, LOAD_WEIGHT)     # for ranked._flow
         return cost
 
 
@@ -174,6 +191,38 @@ def sorted_unique(x: np.ndarray) -> np.ndarray:
     keep[:1] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def candidates(posts: list, rng) -> list:
+    """Each signature's candidates from its source list ``posts[i]``: the whole list when it
+    holds at most ``CANDIDATE_CAP`` agents, else a uniform sample (``sorted_draws``), drawn
+    for all signatures at once."""
+    big = [i for i, p in enumerate(posts) if len(p) > CANDIDATE_CAP]
+    out = list(posts)
+    draws = sorted_draws(np.array([len(posts[i]) for i in big], np.int64), CANDIDATE_CAP, rng)
+    for i, idx in zip(big, draws):
+        out[i] = posts[i][idx]
+    return out
+
+
+def sorted_draws(n: np.ndarray, size: int, rng) -> list:
+    """For each ``n[i]``: the distinct values among ``size`` uniform draws from ``range(n[i])``,
+    ascending. The distribution of ``sorted_unique(rng.integers(0, n[i], size))`` without its
+    sort (the sort of 4,096 draws per signature was a sixth of a 1M-agent decision): the order
+    statistics of ``size`` uniforms are the partial sums of ``size + 1`` standard exponentials
+    divided by their total (Devroye, *Non-Uniform Random Variate Generation*, V.2.2), so
+    ascending draws come from one cumulative sum; ``floor(u n)`` is uniform on ``range(n)``.
+    One call for all rows (numpy calls, not arithmetic, cost the most here)."""
+    n = np.asarray(n, np.int64)
+    if len(n) == 0:
+        return []
+    s = np.cumsum(rng.standard_exponential((len(n), size + 1)), axis=1)
+    idx = (s[:, :-1] * (n / s[:, -1])[:, None]).astype(np.int64)
+    np.minimum(idx, (n - 1)[:, None], out=idx)    # u rounds up to 1 when the last gap is tiny
+    keep = np.empty(idx.shape, bool)
+    keep[:, :1] = True
+    np.not_equal(idx[:, 1:], idx[:, :-1], out=keep[:, 1:])
+    return [row[k] for row, k in zip(idx, keep)]
 
 
 def thompson(view, slots: np.ndarray, rng) -> np.ndarray:

@@ -318,3 +318,33 @@ def test_a_restarted_replica_never_prepares_twice_below_its_window_top(rule, mon
         assert again == set()
     else:
         assert {d for s, d in again if s == 3} - {first}
+
+
+def _ticks_until_something(core: PbftCore, limit: int = 10_000) -> int:
+    """Tick until a tick does more than count (sends or a view change); return ``now``."""
+    for _ in range(limit):
+        view = core.state.view
+        core.tick()
+        if core.has_ready() or core.state.view != view:
+            return core.now
+    raise AssertionError("nothing happened")
+
+
+@pytest.mark.parametrize("replica", [0, 1])
+def test_next_due_is_the_first_tick_that_does_anything(replica):
+    # the driver sleeps until next_due() (pbftlog._run): a tick before it must only count
+    keys = hash_keys(4, ["c1"], 0)
+    core = PbftCore(Config(n=4, replica=replica, status_ticks=7, view_change_ticks=5),
+                    keys.replicas[replica], keys.ring)
+    core.advance(core.ready())
+    for _ in range(3):                                   # status rounds
+        due = core.next_due()
+        assert due > core.now and _ticks_until_something(core) == due
+        core.advance(core.ready())
+    # a request arms the backup's view-change timer: due then, before the next status round
+    assert core.propose(sign(keys.clients["c1"], Request("c1", 1, b"x")))
+    core.advance(core.ready())
+    due = core.next_due()
+    if replica == 1:
+        assert due == core.vc_deadline < core.next_status
+    assert _ticks_until_something(core) == due

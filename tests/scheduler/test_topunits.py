@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from uqo.control.scheduler.quantum import QuantumExact
 from uqo.control.scheduler.ranking import Units, scan_units, unit_costs
-from uqo.control.scheduler.scored import CANDIDATE_CAP
+from uqo.control.scheduler.scored import CANDIDATE_CAP, sorted_draws
 from uqo.control.scheduler.topunits import TopUnits
 
 from .conftest import agent, make_scheduler, task
@@ -100,6 +100,24 @@ def _reference_units(cand, ok, units, cost, bound, m):
     return scan_units(cand[idx], bound(cand)[idx], 0, m, evaluate)
 
 
+def test_sorted_draws_are_distinct_ascending_and_uniform():
+    rng = np.random.default_rng(3)
+    n, size, reps = 1000, 500, 4000
+    counts, distinct = np.zeros(n), []
+    rows = [d for _ in range(reps // 8) for d in sorted_draws(np.full(8, n), size, rng)]
+    small, large = sorted_draws(np.array([5, 10_000]), 50, rng)     # rows of mixed sizes
+    assert set(small.tolist()) <= set(range(5)) and 40 < len(large) <= 50
+    for d in rows:
+        assert d.dtype == np.int64 and d[0] >= 0 and d[-1] < n and np.all(np.diff(d) > 0)
+        counts[d] += 1
+        distinct.append(len(d))
+    p = 1 - (1 - 1 / n) ** size                 # P(a value is among the draws)
+    assert abs(np.mean(distinct) - n * p) < 1.0  # ~393.6 distinct values per call
+    assert abs(counts.mean() / reps - p) < 0.002 and counts.std() < 1.3 * np.sqrt(reps * p * (1 - p))
+    assert counts[:n // 10].sum() / counts.sum() == pytest.approx(0.1, abs=0.003)  # both ends
+    assert counts[-n // 10:].sum() / counts.sum() == pytest.approx(0.1, abs=0.003)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_top_units_equal_the_threshold_scan_with_many_ties(seed):
     rng = np.random.default_rng(seed)
@@ -124,8 +142,11 @@ def test_top_units_equal_the_threshold_scan_with_many_ties(seed):
                 np.array([units_of[x] for x in slots.tolist()], np.int64))
 
     slack = rng.choice([0.0, 0.05, 0.3], len(cand))           # a loose lower bound too
+    linear = (load, cap, 0.01)                                 # cost's form: compiled path
     for top in (TopUnits(cand, bound(cand), evaluate, cost),
-                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound)):
+                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound),
+                TopUnits(cand, bound(cand), evaluate, cost, linear=linear),
+                TopUnits(cand, bound(cand) - slack, evaluate, cost, bound, linear)):
         for m in (1, 5, 64, 4 * n):
             want: Units = _reference_units(cand, ok, units, cost, bound, m)
             got = top(m)

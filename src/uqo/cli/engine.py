@@ -60,9 +60,33 @@ def _warmup(args) -> int:
     register.heartbeat([0, 2])
     register.observe_failure([1])
     register.tick(1.0)
+    _warm_scheduler(backend)
     print(f"uqo warmup: {register.backend.name} kernels ready in "
           f"{time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _warm_scheduler(backend) -> None:
+    """One small exact-mode decision, so the scheduler's compiled steps
+    (``control/scheduler/compiled.py``) are in numba's on-disk cache before the first real one
+    (cold, they cost the first decision ~10-20 s of compiling)."""
+    import numpy as np
+
+    from uqo.bench.scheduler_fleet import batch, fleet, templates
+    from uqo.control.scheduler import Scheduler
+    from uqo.engine.register import AgentRegister
+
+    specs = fleet(256, 0)
+    sched = Scheduler(capacity=len(specs), register=AgentRegister(capacity=len(specs),
+                      backend=backend, seed=0), seed=0, quantum_mode="exact")
+    sched.add_agents(specs)
+    sched.refresh_beliefs()
+    rng = np.random.default_rng(0)
+    temps = templates(8, 0)
+    for b in range(2):
+        decision = sched.decide(batch(rng, temps, 32, f"warmup-{b}", "quantum"), now=0.0)
+        for a in decision.assignments:
+            sched.release(a.task_id)
 
 
 def _bench(args) -> int:
