@@ -123,15 +123,13 @@ class PbftLog(ExecutionMixin, Log):
         self._wake = asyncio.Event()
         self._queue: deque[tuple[Sequence[bytes], asyncio.Future]] = deque()
         self._outstanding: tuple[int, list] | None = None
-        self._last_ts = 0
         self._task: asyncio.Task | None = None
         self._fetching: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self._snap: tuple[int, bytes, bytes] | None = None
         self._failed: BaseException | None = None
-        self._closing = False
-        self.applied_index = 0
-        self._view_seen = (0, True)
+        self.applied_index = self._last_ts = 0
+        self._closing, self._view_seen = False, (0, True)
         self.inbox_limit, self.inbox_drops = 100_000, 0
         self.dropped: dict[str, int] = {}
         self.executed_requests = self.proposals = self.state_installs = 0

@@ -77,24 +77,10 @@ def _quorum_settings(reply_quorum, confirm_timeout_s, endpoints: int) -> tuple[i
                                    f"got {confirm_timeout_s!r}", "confirm_timeout_s")
     return reply_quorum, confirm_timeout_s
 
-class UnifiedOrchestrator:
-    """An orchestrator server at ``base_url``. ``credential``: sent as a bearer token with
-    every call (``user_credential`` of a call overrides it)."""
-
-    def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
-                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
-                 ssl=None, reply_quorum: int = 1, confirm_timeout_s: float = 10.0):
-        self.endpoints = _endpoints(base_url)
-        # PBFT (docs/pbft.md): reads count only when this many replicas answer alike (f+1)
-        self.reply_quorum, self.confirm_timeout_s = _quorum_settings(
-            reply_quorum, confirm_timeout_s, len(self.endpoints))
-        self.base_url = self.endpoints[0]
-        self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
-        self.breaker = breaker or CircuitBreaker()
-        self._breakers = {self.base_url: self.breaker}
-        self.failovers = 0
-        self.ssl = ssl                      # an ssl.SSLContext for https (None: defaults)
-        self._session: aiohttp.ClientSession | None = None
+class _Transport:
+    """The HTTP side of ``UnifiedOrchestrator``: one session, one request with its headers and
+    a follower's 307, failover between endpoints, a circuit breaker per endpoint. The
+    attributes it reads are set by ``UnifiedOrchestrator.__init__``."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -107,7 +93,7 @@ class UnifiedOrchestrator:
             await self._session.close()
             self._session = None
 
-    # ---- transport ----------------------------------------------------------------------
+    # ---- one request ----------------------------------------------------------------------
     def _headers(self, credential=None, key: str | None = None) -> dict:
         headers = {"Accept": _MSGPACK, "Content-Type": _MSGPACK}
         if key is not None:
@@ -159,6 +145,26 @@ class UnifiedOrchestrator:
             self._breakers[base] = CircuitBreaker(self.breaker.failure_threshold,
                                                   self.breaker.reset_timeout_s)
         return self._breakers[base]
+
+
+class UnifiedOrchestrator(_Transport):
+    """An orchestrator server at ``base_url``. ``credential``: sent as a bearer token with
+    every call (``user_credential`` of a call overrides it)."""
+
+    def __init__(self, base_url: str | Sequence[str] = "http://127.0.0.1:8080", credential=None,
+                 timeout_s: float = 30.0, retries: int = 4, breaker: CircuitBreaker | None = None,
+                 ssl=None, reply_quorum: int = 1, confirm_timeout_s: float = 10.0):
+        self.endpoints = _endpoints(base_url)
+        # PBFT (docs/pbft.md): reads count only when this many replicas answer alike (f+1)
+        self.reply_quorum, self.confirm_timeout_s = _quorum_settings(
+            reply_quorum, confirm_timeout_s, len(self.endpoints))
+        self.base_url = self.endpoints[0]
+        self.credential, self.timeout_s, self.retries = credential, timeout_s, retries
+        self.breaker = breaker or CircuitBreaker()
+        self._breakers = {self.base_url: self.breaker}
+        self.failovers = 0
+        self.ssl = ssl                      # an ssl.SSLContext for https (None: defaults)
+        self._session: aiohttp.ClientSession | None = None
 
     async def _call(self, method: str, path: str, body=None, params=None, credential=None,
                     retry: bool = True, keyed: bool = False):

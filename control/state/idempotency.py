@@ -36,6 +36,7 @@ import msgspec
 from uqo.control.errors import ControlError
 
 from .commands import Keyed
+from .records import Agent, Task
 
 
 class KeyRecord(msgspec.Struct, array_like=True, gc=False):
@@ -51,8 +52,6 @@ class KeyRecord(msgspec.Struct, array_like=True, gc=False):
 
     def result(self):
         """A fresh copy of the result the first application returned."""
-        from .machine import Agent, Task
-
         kind = {"task": Task, "agent": Agent, "ids": list[str], "none": None}[self.kind]
         return msgspec.msgpack.decode(self.data, type=kind)
 
@@ -128,8 +127,6 @@ class KeyTable:
 
 
 def _kind(result) -> str:
-    from .machine import Agent, Task
-
     if isinstance(result, Task):
         return "task"
     if isinstance(result, Agent):

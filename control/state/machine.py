@@ -32,7 +32,6 @@ from uqo.control.errors import ControlError
 from . import commands
 from .commands import (
     KEYABLE,
-    AgentInfo,
     Assign,
     Cancel,
     Complete,
@@ -45,43 +44,24 @@ from .commands import (
     RevokeSessions,
     RevokeToken,
     SubmitTasks,
-    TaskInfo,
     TimeOut,
 )
 from .idempotency import KeyRecord, KeyTable, Replayed
 from .labels import LabelCounts
+from .records import (  # noqa: F401  (re-exported: the task states are read from here)
+    ASSIGNED,
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    REJECTED,
+    TASK_STATES,
+    TERMINAL,
+    TIMED_OUT,
+    Agent,
+    Task,
+)
 from .security import SecuritySnapshot, SecurityState
-
-PENDING, ASSIGNED, COMPLETED, FAILED = "pending", "assigned", "completed", "failed"
-CANCELLED, TIMED_OUT, REJECTED = "cancelled", "timed_out", "rejected"
-TASK_STATES = (PENDING, ASSIGNED, COMPLETED, FAILED, CANCELLED, TIMED_OUT, REJECTED)
-TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED, TIMED_OUT, REJECTED})
-
-
-class Task(msgspec.Struct, gc=False, array_like=True):
-    """A task's durable record. ``agents``: its gang once assigned; ``done``: the agents of the
-    gang that reported success; ``seq``: submission order (list cursors)."""
-
-    info: TaskInfo
-    seq: int
-    submitted_at: float
-    state: str = PENDING
-    agents: tuple[str, ...] = ()
-    done: tuple[str, ...] = ()
-    assigned_at: float | None = None
-    finished_at: float | None = None
-    reason: str | None = None
-    result: str | None = None
-    attempts: int = 0
-
-
-class Agent(msgspec.Struct, gc=False, array_like=True):
-    """An agent's durable record; ``tasks``: assignments it has not reported on yet."""
-
-    info: AgentInfo
-    seq: int
-    registered_at: float
-    tasks: tuple[str, ...] = ()
 
 
 class AssignResult(msgspec.Struct):
@@ -133,7 +113,7 @@ class StateMachine:
         self._handlers = {RegisterAgent: self._register, DeregisterAgent: self._deregister,
                           SubmitTasks: self._submit, Assign: self._assign,
                           Complete: self._complete, Fail: self._fail, Cancel: self._cancel,
-                          TimeOut: self._timeout, Keyed: self._keyed,
+                          TimeOut: self._timeout, Keyed: lambda cmd: _apply_keyed(self, cmd),
                           RevokeSessions: self.security.revoke_sessions,
                           RevokeToken: self.security.revoke_token,
                           PublishKeys: self.security.publish_keys,
@@ -148,23 +128,6 @@ class StateMachine:
         self.applied_index, self.applied_term = index, term
         self.keys.expire(command.at)    # bookkeeping by the entry's own time, like the index
         return self._handlers[type(command)](command)
-
-    def _keyed(self, cmd: Keyed):
-        """Apply the wrapped command once per key; a repeat returns ``Replayed`` (a copy of
-        the first result), or raises 422 if the key came with another request."""
-        record = self.keys.lookup(cmd.principal, cmd.key, cmd.digest, cmd.at)
-        if record is not None:
-            return Replayed(record.result())
-        try:
-            inner = commands.decode(cmd.command)
-        except msgspec.DecodeError as exc:
-            raise ControlError.invalid(f"a keyed command wraps no command: {exc}", None) from None
-        if not isinstance(inner, KEYABLE):
-            raise ControlError.invalid(f"{type(inner).__name__} cannot carry an idempotency "
-                                       "key", None)
-        result = self._handlers[type(inner)](inner)
-        self.keys.record(cmd, self.applied_index, result)
-        return result
 
     # ---- agents -------------------------------------------------------------------------
     def _register(self, cmd: RegisterAgent) -> Agent:
@@ -368,3 +331,21 @@ class StateMachine:
         sm._finished.extend(snap.finished)
         sm.pending = dict.fromkeys(snap.pending)
         return sm
+
+
+def _apply_keyed(sm: StateMachine, cmd: Keyed):
+    """Apply the wrapped command once per key; a repeat returns ``Replayed`` (a copy of the
+    first result), or raises 422 if the key came with another request."""
+    record = sm.keys.lookup(cmd.principal, cmd.key, cmd.digest, cmd.at)
+    if record is not None:
+        return Replayed(record.result())
+    try:
+        inner = commands.decode(cmd.command)
+    except msgspec.DecodeError as exc:
+        raise ControlError.invalid(f"a keyed command wraps no command: {exc}", None) from None
+    if not isinstance(inner, KEYABLE):
+        raise ControlError.invalid(f"{type(inner).__name__} cannot carry an idempotency "
+                                   "key", None)
+    result = sm._handlers[type(inner)](inner)
+    sm.keys.record(cmd, sm.applied_index, result)
+    return result
