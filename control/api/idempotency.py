@@ -101,7 +101,7 @@ async def replay_or(request: web.Request, write: Callable[[], Awaitable],
     No read barrier: this look and those checks read the same local state with no await
     between them, so if this replica has not applied the first entry yet, the checks pass
     too, the write is logged ``Keyed`` again and its application answers the first result
-    (``StateMachine._keyed``). A barrier would cost every keyed write an etcd round trip,
+    (``machine._apply_keyed``). A barrier would cost every keyed write an etcd round trip,
     or a whole PBFT ordering, for nothing."""
     key = WRITE_KEY.get()
     if key is not None:

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 from uqo.control.scheduler import STRATEGIES
-from uqo.control.state.machine import TASK_STATES
+from uqo.control.state.records import TASK_STATES
 
 Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$",
                          description="identifier: letters, digits and . _ : @ -")]

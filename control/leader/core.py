@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..state import commands as cmds
-from ..state.machine import ASSIGNED, PENDING, TERMINAL, StateMachine, Task
+from ..state.machine import StateMachine
+from ..state.records import ASSIGNED, PENDING, TERMINAL, Task
 
 
 @dataclass

@@ -105,7 +105,7 @@ class _StateCollector(Collector):
         self.readings = readings
 
     def collect(self):
-        from uqo.control.state.machine import TASK_STATES
+        from uqo.control.state.records import TASK_STATES
 
         sm = self.readings.state()
         tasks = GaugeMetricFamily("uqo_tasks", "tasks by state", labels=["state"])

@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from ..errors import ControlError
-from ..state.machine import ASSIGNED, TERMINAL
+from ..state.records import ASSIGNED, TERMINAL
 from ..state.views import agent_view, list_agents, list_tasks, task_view
 from .status import build_status
 

@@ -34,7 +34,8 @@ from ..log import Log
 from ..state import commands as cmds
 from ..state.applier import CommandApplier
 from ..state.idempotency import WRITE_KEY, Replayed
-from ..state.machine import TERMINAL, StateMachine
+from ..state.machine import StateMachine
+from ..state.records import TERMINAL
 from ..state.views import agent_view, assignment_view, task_view
 from .core import LeaderCore
 from .driver import SchedulerDriver

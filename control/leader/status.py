@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..state.machine import TASK_STATES, StateMachine
+from ..state.machine import StateMachine
+from ..state.records import TASK_STATES
 
 if TYPE_CHECKING:
     from .core import LeaderCore

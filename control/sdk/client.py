@@ -53,7 +53,7 @@ from typing import Self
 import aiohttp
 import msgspec
 from uqo.control.errors import ControlError
-from uqo.control.state.machine import TERMINAL
+from uqo.control.state.records import TERMINAL
 
 from . import args as a
 from . import confirm as c

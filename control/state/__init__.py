@@ -8,7 +8,8 @@ same state on every replica.
 from . import commands
 from .applier import CommandApplier
 from .commands import AgentInfo, TaskInfo
-from .machine import (
+from .machine import AssignResult, StateMachine
+from .records import (
     ASSIGNED,
     CANCELLED,
     COMPLETED,
@@ -19,8 +20,6 @@ from .machine import (
     TERMINAL,
     TIMED_OUT,
     Agent,
-    AssignResult,
-    StateMachine,
     Task,
 )
 

@@ -48,14 +48,13 @@ from .commands import (
 )
 from .idempotency import KeyRecord, KeyTable, Replayed
 from .labels import LabelCounts
-from .records import (  # noqa: F401  (re-exported: the task states are read from here)
+from .records import (
     ASSIGNED,
     CANCELLED,
     COMPLETED,
     FAILED,
     PENDING,
     REJECTED,
-    TASK_STATES,
     TERMINAL,
     TIMED_OUT,
     Agent,

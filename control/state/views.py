@@ -18,7 +18,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 
-from .machine import Agent, StateMachine, Task
+from .machine import StateMachine
+from .records import Agent, Task
 
 
 def task_view(task: Task) -> dict:

@@ -16,7 +16,8 @@ from uqo.control.state.commands import (
     encode,
 )
 from uqo.control.state.idempotency import Replayed
-from uqo.control.state.machine import CANCELLED, StateMachine
+from uqo.control.state.machine import StateMachine
+from uqo.control.state.records import CANCELLED
 
 
 def _machine():
