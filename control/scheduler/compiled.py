@@ -3,8 +3,8 @@ numpy calls on a few hundred candidates (call overhead, not arithmetic, was most
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
-``cheapest_private``: ``ranked._cheapest_private``. ``distinct``: ``ranked.deal``'s test for repeats. ``band`` and ``fit_bound``: a
-``TopUnits`` step's candidates and the lister's bounds, each one pass.
+``cheapest_private``: ``ranked._cheapest_private``. ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
+``TopUnits`` step's candidates, one pass.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -157,15 +157,6 @@ def band(x, lo, hi):
             out[n] = i
             n += 1
     return out[:n].copy(), rest
-
-
-@njit(cache=True, nogil=True)
-def fit_bound(lower, slots, fitness, fit_max, weight):
-    """``lower + weight * (1 - fitness[slots] / fit_max)`` (as float64, in that order)."""
-    out = np.empty(len(slots))
-    for i in range(len(slots)):
-        out[i] = lower[i] + weight * (1.0 - np.float64(fitness[slots[i]]) / fit_max)
-    return out
 
 
 @njit(cache=True, nogil=True)

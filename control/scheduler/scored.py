@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiled import fit_bound, free_units
+from .compiled import free_units
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, unit_costs
 from .topunits import TopUnits
@@ -94,13 +94,12 @@ class Scored:
                                floor, n_tasks)
             return units > 0, units
 
-        lower = getattr(self.estimate, "lower", None)
+        bound_of = getattr(self.estimate, "bound", None)
         linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
-        if lower is None:
+        if bound_of is None:
             return TopUnits(cand, self.idle_cost(view, cand, rng), evaluate, self.cost_of(view),
                             linear=linear)
-        bound = fit_bound(lower(view, cand), cand, t.fitness, float(view.fit_max), FIT_WEIGHT)
-        return TopUnits(cand, bound, evaluate,
+        return TopUnits(cand, bound_of(view, cand), evaluate,
                         self.cost_of(view), lambda s: self.idle_cost(view, s, rng), linear)
 
     def _reference(self, view, cand, need, n_tasks, rng):

@@ -13,7 +13,6 @@ from uqo.control.scheduler.compiled import (
     band,
     cheapest_private,
     distinct,
-    fit_bound,
     free_units,
     linear_units,
 )
@@ -87,7 +86,7 @@ def test_flow_units_equal_the_numpy_steps(seed):
     assert len(agent) == 0 or 0 < got.sum()
 
 
-def test_band_and_fit_bound_equal_their_numpy_expressions():
+def test_band_equals_its_numpy_expression():
     rng = np.random.default_rng(7)
     x = rng.choice([0.1, 0.2, 0.3, 0.4], 1000)
     for lo, hi in ((-np.inf, 0.2), (0.2, 0.3), (0.1, 0.4), (0.4, 0.5)):
@@ -95,11 +94,6 @@ def test_band_and_fit_bound_equal_their_numpy_expressions():
         assert np.array_equal(new, np.flatnonzero((x > lo) & (x <= hi)))
         above = x[x > hi]
         assert rest == (above.min() if len(above) else np.inf)
-    fitness = rng.random(50).astype(np.float32)
-    slots = rng.choice(50, 30).astype(np.int64)
-    lower = rng.random(30)
-    want = lower + 0.01 * (1.0 - fitness[slots].astype(np.float64) / float(fitness.max()))
-    assert np.array_equal(fit_bound(lower, slots, fitness, float(fitness.max()), 0.01), want)
 
 
 def test_distinct_is_both_arrays_free_of_repeats():

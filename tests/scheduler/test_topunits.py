@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from uqo.control.scheduler.quantum import QuantumExact
 from uqo.control.scheduler.ranking import Units, scan_units, unit_costs
-from uqo.control.scheduler.scored import CANDIDATE_CAP, sorted_draws
+from uqo.control.scheduler.scored import CANDIDATE_CAP, FIT_WEIGHT, MIN_Q, sorted_draws
 from uqo.control.scheduler.topunits import TopUnits
 
 from .conftest import agent, make_scheduler, task
@@ -158,18 +158,27 @@ def test_kept_weights_equal_the_belief_after_partial_and_full_refreshes():
     from uqo.control.scheduler.quantum import ExpectedWeights, expected
     from uqo.control.scheduler.view import View
 
-    s = make_scheduler(400, seed=4)
+    s = make_scheduler(401, seed=4)
     s.add_agents(_fleet(400, np.random.default_rng(4)))
     weights, rng = ExpectedWeights(), np.random.default_rng(5)
     slots = np.arange(400)
-    for step in range(6):
+    for step in range(8):
         s.link.snapshot()
         view = View(s.table, s.link, 0.1, s.latency, s.books, s.register.now, 3.0 + step)
         assert np.array_equal(weights(view, slots), expected(view, slots))
+        live = np.flatnonzero(s.table.active)       # the lister's bound: lower + fitness term
+        fit = s.table.fitness[live].astype(np.float64) / view.fit_max
+        assert np.array_equal(weights.bound(view, live),
+                              weights.lower(view, live) + FIT_WEIGHT * (1.0 - fit))
+        idle = -np.log(np.maximum(expected(view, live), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+        assert np.all(weights.bound(view, live) <= idle)        # a lower bound on it
         for i in rng.choice(400, 30, replace=False).tolist():
             s.report_outcome(f"a{i}", bool(rng.random() < 0.5), 0.1)
         if step == 3:
             s.tick(0.5)
+        if step == 5:                               # membership moves the fitness term
+            s.remove_agent("a0")
+            s.add_agents([agent(400, ("cpu",), fitness=2.0)])
 
 
 def test_a_decision_right_after_a_tick_finds_the_weights_already_fresh():
