@@ -3,7 +3,8 @@ numpy calls on a few hundred candidates (call overhead, not arithmetic, was most
 decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
-``cheapest_private``: ``ranked._cheapest_private``. ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
+``cheapest_private``: ``ranked._cheapest_private``. ``free_of``: free capacity per slot;
+``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
 ``TopUnits`` step's candidates, one pass.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
@@ -92,6 +93,31 @@ def free_units(slots, active, up, clearance, cap_words, comp_words, caps, comps,
                 ok = False
         if ok:
             out[i] = min(free, n_tasks)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def free_of(slots, active, up, cap, load):
+    """``np.where(active[slots] & up[slots], cap[slots] - load[slots], 0)`` (int32, as the
+    numpy expression on the table's int32 columns): ``View.free`` and ``Ledger.free``."""
+    out = np.zeros(len(slots), np.int32)
+    for i in range(len(slots)):
+        s = slots[i]
+        if active[s] and up[s]:
+            out[i] = cap[s] - load[s]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def first_fit(need, total):
+    """``ranked.deal``'s pass over tasks in priority order: task ``i`` is served when its
+    ``need[i]`` units still fit in what is left of ``total``; returns the served mask."""
+    out = np.zeros(len(need), np.bool_)
+    at = 0
+    for i in range(len(need)):
+        if at + need[i] <= total:
+            out[i] = True
+            at += need[i]
     return out
 
 

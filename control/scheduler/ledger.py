@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import free_of
+
 
 class Ledger:
     """Row -> agent slots placed in this decision; commits update ``table.load``."""
@@ -27,4 +29,4 @@ class Ledger:
 
     def free(self, slots: np.ndarray) -> np.ndarray:
         t = self.table
-        return np.where(t.active[slots] & t.up[slots], t.cap[slots] - t.load[slots], 0)
+        return free_of(np.asarray(slots), t.active, t.up, t.cap, t.load)   # compiled

@@ -26,9 +26,9 @@ import bisect
 
 import numpy as np
 
-from .compiled import cheapest_private, distinct, linear_units
+from .compiled import cheapest_private, distinct, first_fit, linear_units
 from .flow import Network
-from .ranking import Units, unit_costs
+from .ranking import Units, sorted_unique, unit_costs
 
 COST_SCALE = 1_000
 
@@ -99,10 +99,10 @@ def _shared(picks: list) -> np.ndarray:
     if len(picks) < 2:
         return np.zeros(0, np.int64)
     sig = np.repeat(np.arange(len(picks), dtype=np.int64), [len(p) for p in picks])
-    pairs = np.unique(np.concatenate(picks).astype(np.int64) * len(picks) + sig)
+    pairs = sorted_unique(np.concatenate(picks).astype(np.int64) * len(picks) + sig)
     agents = pairs // len(picks)                          # ascending; one entry per signature
     repeat = agents[1:] == agents[:-1]
-    return np.unique(agents[1:][repeat])
+    return sorted_unique(agents[1:][repeat])
 
 
 def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> list:
@@ -114,7 +114,7 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
     sig_of = np.concatenate([np.full(len(u.slots), g) for g, (_, u) in enumerate(groups)])
     uniq, a_of = np.unique(np.concatenate([u.slots for _, u in groups]), return_inverse=True)
     n_tasks = np.array([len(r) for r, _ in groups], np.int64)
-    pair = np.unique(sig_of * np.int64(len(uniq)) + a_of)
+    pair = sorted_unique(sig_of * np.int64(len(uniq)) + a_of)
     p_sig, p_agent = pair // len(uniq), pair % len(uniq)
     free = ledger.free(uniq)
     shared = np.bincount(p_agent, minlength=len(uniq)) > 1
@@ -222,16 +222,10 @@ def deal(view, ledger, rows: np.ndarray, k: np.ndarray, units: np.ndarray) -> np
     units = units[ledger.free(units) > 0] if len(units) else units
     keys = view.key(units) if len(units) else units
     if distinct(units, keys):                      # no agent twice, no key shared
-        placed, at, unplaced = [], 0, []
-        for r, n in zip(rows.tolist(), need.tolist()):
-            if at + n <= len(units):
-                placed.append(r)
-                at += n
-            else:
-                unplaced.append(r)
-        placed = np.array(placed, np.int64)
-        ledger.commit_blocks(placed, units[:at], k[placed])
-        return np.array(unplaced, np.int64)
+        served = first_fit(need, len(units))       # priority order, each if it still fits
+        placed = rows[served]
+        ledger.commit_blocks(placed, units[:int(need[served].sum())], k[placed])
+        return rows[~served]
     return _deal_spread(view, ledger, rows, k, units, keys)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import free_of
+
 
 class View:
     """Per-decision read access to the table, the belief snapshot, adaptive latencies and the
@@ -24,7 +26,7 @@ class View:
 
     def free(self, slots: np.ndarray) -> np.ndarray:
         t = self.table
-        return np.where(t.active[slots] & t.up[slots], t.cap[slots] - t.load[slots], 0)
+        return free_of(np.asarray(slots), t.active, t.up, t.cap, t.load)   # compiled
 
     def ready(self, slots: np.ndarray) -> np.ndarray:
         return self.link.readiness(slots).astype(np.float64)

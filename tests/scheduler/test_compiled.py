@@ -13,6 +13,8 @@ from uqo.control.scheduler.compiled import (
     band,
     cheapest_private,
     distinct,
+    first_fit,
+    free_of,
     free_units,
     linear_units,
 )
@@ -104,3 +106,30 @@ def test_distinct_is_both_arrays_free_of_repeats():
         assert distinct(a, b) == want
     assert distinct(np.arange(5), np.arange(5)) and not distinct(np.arange(5), np.zeros(2, int))
     assert distinct(np.arange(3), np.arange(3, dtype=np.int32))          # mixed dtypes
+
+
+def test_free_of_equals_the_numpy_expression_including_full_and_down_agents():
+    rng = np.random.default_rng(9)
+    n = 200
+    active, up = rng.random(n) < 0.8, rng.random(n) < 0.9
+    cap = rng.integers(1, 5, n).astype(np.int32)
+    load = rng.integers(0, 6, n).astype(np.int32)              # some over capacity
+    for slots in (rng.integers(0, n, 300), np.zeros(0, np.int64), np.arange(n, dtype=np.int32)):
+        want = np.where(active[slots] & up[slots], cap[slots] - load[slots], 0)
+        got = free_of(slots, active, up, cap, load)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert (free_of(np.arange(n), active, up, cap, load) < 0).any()
+
+
+def test_first_fit_serves_in_order_each_task_that_still_fits():
+    rng = np.random.default_rng(10)
+    for _ in range(200):
+        need = rng.integers(1, 6, rng.integers(0, 12))
+        total = int(rng.integers(0, 25))
+        want, at = [], 0
+        for n in need.tolist():                   # the reference: deal's loop
+            want.append(at + n <= total)
+            at += n if want[-1] else 0
+        assert first_fit(need, total).tolist() == want
+    assert first_fit(np.array([3, 5, 2]), 6).tolist() == [True, False, True]
+
