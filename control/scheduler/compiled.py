@@ -5,7 +5,7 @@ decision: 64 signatures per batch). Each has a numpy reference it must equal.
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
 ``cheapest_private``: ``ranked._cheapest_private``. ``free_of``: free capacity per slot;
 ``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
-``TopUnits`` step's candidates, one pass.
+``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an idle cost.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -183,6 +183,16 @@ def band(x, lo, hi):
             out[n] = i
             n += 1
     return out[:n].copy(), rest
+
+
+@njit(cache=True, nogil=True)
+def fit_term(slots, fitness, fit_max, weight):
+    """``weight * (1 - fitness[slots] / fit_max)`` (as float64, in that order): the fitness
+    part of a scored strategy's idle cost."""
+    out = np.empty(len(slots))
+    for i in range(len(slots)):
+        out[i] = weight * (1.0 - np.float64(fitness[slots[i]]) / fit_max)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiled import free_units
+from .compiled import fit_term, free_units
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, sorted_unique, unit_costs
 from .topunits import TopUnits
@@ -162,8 +162,9 @@ class Scored:
 
     def idle_cost(self, view, slots: np.ndarray, rng) -> np.ndarray:
         """The cost of an agent's first unit if it were idle: a lower bound on all its units."""
-        fit = view.table.fitness[slots].astype(np.float64) / view.fit_max
-        return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+        slots = np.asarray(slots, np.int64)
+        fit = _fit_term(view, slots)
+        return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + fit
 
     def cost_of(self, view):
         """``cost(a, j)``: ``idle_cost`` plus the load term, in that order (``topunits``'
@@ -171,14 +172,20 @@ class Scored:
         t = view.table
 
         def idle(a):
-            fit = t.fitness[a].astype(np.float64) / view.fit_max
-            return -np.log(np.maximum(self._q[a], MIN_Q)) + FIT_WEIGHT * (1.0 - fit)
+            fit = _fit_term(view, np.asarray(a, np.int64))
+            return -np.log(np.maximum(self._q[a], MIN_Q)) + fit
 
         def cost(a, j):
             return idle(a) + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a]
 
         cost.idle, cost.linear = idle, (t.load, t.cap, LOAD_WEIGHT)     # for ranked._flow
         return cost
+
+
+def _fit_term(view, slots: np.ndarray) -> np.ndarray:
+    """``FIT_WEIGHT * (1 - fitness / fit_max)`` per slot, any shape (compiled)."""
+    fit = fit_term(slots.reshape(-1), view.table.fitness, float(view.fit_max), FIT_WEIGHT)
+    return fit.reshape(slots.shape)
 
 
 def candidates(posts: list, rng) -> list:

@@ -14,6 +14,7 @@ from uqo.control.scheduler.compiled import (
     cheapest_private,
     distinct,
     first_fit,
+    fit_term,
     free_of,
     free_units,
     linear_units,
@@ -132,4 +133,12 @@ def test_first_fit_serves_in_order_each_task_that_still_fits():
             at += n if want[-1] else 0
         assert first_fit(need, total).tolist() == want
     assert first_fit(np.array([3, 5, 2]), 6).tolist() == [True, False, True]
+
+
+def test_fit_term_equals_the_numpy_expression():
+    rng = np.random.default_rng(11)
+    fitness = rng.uniform(0.5, 1.0, 80).astype(np.float32)
+    slots = rng.integers(0, 80, 120)
+    fit = fitness[slots].astype(np.float64) / float(fitness.max())
+    assert np.array_equal(fit_term(slots, fitness, float(fitness.max()), 0.01), 0.01 * (1.0 - fit))
 
