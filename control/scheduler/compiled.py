@@ -4,7 +4,8 @@ decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
 ``cheapest_private``: ``ranked._cheapest_private``. ``free_of``: free capacity per slot;
-``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
+``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``sorted_draw``: one
+signature's sorted candidate draw (``scored.sorted_draws``). ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
 ``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an idle cost.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
@@ -208,3 +209,27 @@ def _no_repeat(x):
         if s[i] == s[i - 1]:
             return False
     return True
+
+
+@njit(cache=True, nogil=True)
+def sorted_draw(e, n):
+    """One row of ``scored.sorted_draws`` from its ``size + 1`` standard exponentials ``e``:
+    the running sums (added in order, as ``np.cumsum``), scaled by ``n / total``, truncated,
+    capped at ``n - 1``, repeats dropped; one pass instead of six numpy calls on a matrix."""
+    size = len(e) - 1
+    acc = 0.0
+    s = np.empty(size)
+    for i in range(size):
+        acc += e[i]
+        s[i] = acc
+    scale = n / (acc + e[size])
+    out = np.empty(size, np.int64)
+    m, prev = 0, -1
+    for i in range(size):
+        v = min(np.int64(s[i] * scale), n - 1)
+        if v != prev:
+            out[m] = v
+            m += 1
+            prev = v
+    return out[:m].copy()
+

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compiled import fit_term, free_units
+from .compiled import fit_term, free_units, sorted_draw
 from .ranked import Claims, claim_units, place_ranked
 from .ranking import scan_units, sorted_unique, unit_costs
 from .topunits import TopUnits
@@ -207,17 +207,14 @@ def sorted_draws(n: np.ndarray, size: int, rng) -> list:
     statistics of ``size`` uniforms are the partial sums of ``size + 1`` standard exponentials
     divided by their total (Devroye, *Non-Uniform Random Variate Generation*, V.2.2), so
     ascending draws come from one cumulative sum; ``floor(u n)`` is uniform on ``range(n)``.
-    One call for all rows (numpy calls, not arithmetic, cost the most here)."""
+    The exponentials come from one call for all rows; each row is then one compiled pass
+    (``compiled.sorted_draw``, capped at ``n - 1``: ``u`` rounds up to 1 when the last gap is
+    tiny)."""
     n = np.asarray(n, np.int64)
     if len(n) == 0:
         return []
-    s = np.cumsum(rng.standard_exponential((len(n), size + 1)), axis=1)
-    idx = (s[:, :-1] * (n / s[:, -1])[:, None]).astype(np.int64)
-    np.minimum(idx, (n - 1)[:, None], out=idx)    # u rounds up to 1 when the last gap is tiny
-    keep = np.empty(idx.shape, bool)
-    keep[:, :1] = True
-    np.not_equal(idx[:, 1:], idx[:, :-1], out=keep[:, 1:])
-    return [row[k] for row, k in zip(idx, keep)]
+    e = rng.standard_exponential((len(n), size + 1))
+    return [sorted_draw(row, m) for row, m in zip(e, n.tolist())]    # compiled, row by row
 
 
 def thompson(view, slots: np.ndarray, rng) -> np.ndarray:

@@ -18,6 +18,7 @@ from uqo.control.scheduler.compiled import (
     free_of,
     free_units,
     linear_units,
+    sorted_draw,
 )
 from uqo.control.scheduler.ranked import _cheapest_private
 from uqo.control.scheduler.ranking import unit_costs
@@ -141,4 +142,14 @@ def test_fit_term_equals_the_numpy_expression():
     slots = rng.integers(0, 80, 120)
     fit = fitness[slots].astype(np.float64) / float(fitness.max())
     assert np.array_equal(fit_term(slots, fitness, float(fitness.max()), 0.01), 0.01 * (1.0 - fit))
+
+
+def test_sorted_draw_equals_the_numpy_steps():
+    rng = np.random.default_rng(12)
+    for n in (1, 2, 7, 5000, 1_000_003):
+        e = rng.standard_exponential(4097)
+        s = np.cumsum(e)
+        idx = np.minimum((s[:-1] * (n / s[-1])).astype(np.int64), n - 1)
+        want = idx[np.concatenate([[True], idx[1:] != idx[:-1]])]
+        assert np.array_equal(sorted_draw(e, n), want)
 
