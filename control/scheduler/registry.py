@@ -26,6 +26,8 @@ import numpy as np
 from .bits import Interner, bit_counts, covers, grow_columns, pack
 from .types import MAX_LEVEL, AgentSpec
 
+NEED_CACHE = 4096         # compiled needs kept per membership version
+
 
 @dataclass(frozen=True)
 class Need:
@@ -69,6 +71,7 @@ class AgentTable:
         self._comp_count = np.zeros(0, np.int64)
         self._level_count = np.zeros(MAX_LEVEL + 1, np.int64)
         self._fit_max = (-1, 1.0)
+        self._needs: tuple[int, dict] = (-1, {})
 
     # ---- membership -------------------------------------------------------------------------
     @property
@@ -162,7 +165,19 @@ class AgentTable:
     # ---- eligibility ------------------------------------------------------------------------
     def compile_need(self, caps, comps, level: int) -> tuple[Need | None, str | None]:
         """The predicate for a task's requirements, or ``(None, reason)`` when a required name
-        is held by no registered agent (no agent can ever qualify until one registers)."""
+        is held by no registered agent (no agent can ever qualify until one registers). Kept
+        per membership version (a batch's signatures recur decision after decision)."""
+        if self._needs[0] != self.version:
+            self._needs = (self.version, {})
+        key = (frozenset(caps), frozenset(comps), int(level))
+        hit = self._needs[1].get(key)
+        if hit is None:
+            hit = self._compile_need(caps, comps, level)
+            if len(self._needs[1]) < NEED_CACHE:
+                self._needs[1][key] = hit
+        return hit
+
+    def _compile_need(self, caps, comps, level: int) -> tuple[Need | None, str | None]:
         cap_idx, unknown = self.cap_names.lookup(caps)
         if unknown:
             return None, f"unknown_capability: {unknown[0]!r} is held by no registered agent"

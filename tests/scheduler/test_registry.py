@@ -84,6 +84,20 @@ def test_unknown_names_are_reported_and_the_smallest_posting_is_chosen():
     assert need.key == ("cap", t.cap_names.lookup(["rare"])[0][0])
 
 
+def test_compiled_needs_are_kept_only_while_membership_is_unchanged():
+    t = AgentTable(16)
+    t.add([agent(i, ("cpu", "rare") if i == 0 else ("cpu",)) for i in range(5)])
+    key = frozenset({"cpu", "rare"})
+    first = t.compile_need(key, frozenset(), 0)
+    assert t.compile_need(key, frozenset(), 0) is first                  # kept
+    assert first[0].key == ("cap", t.cap_names.lookup(["rare"])[0][0])   # 1 holder vs 5
+    assert t.compile_need(frozenset({"tpu"}), frozenset(), 0)[0] is None
+    t.add([agent(i, ("rare", "tpu")) for i in range(5, 13)])   # now 9 hold "rare", 5 "cpu"
+    need, why = t.compile_need(frozenset({"tpu"}), frozenset(), 0)
+    assert why is None and need.key == ("cap", t.cap_names.lookup(["tpu"])[0][0])
+    assert t.compile_need(key, frozenset(), 0)[0].key == ("cap", t.cap_names.lookup(["cpu"])[0][0])
+
+
 def test_slots_are_not_reused_before_compaction():
     t = AgentTable(4)
     t.add([agent(i) for i in range(3)])
