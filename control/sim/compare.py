@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from uqo.control.scheduler.warm import warm_compiled
+
 from .config import SimConfig
 from .runner import Simulation
 from .world import build_world
@@ -56,6 +58,7 @@ def compare(cfg: SimConfig, labels=tuple(SETUPS), mi_threshold: float = 0.1,
     bad = [x for x in labels if x not in SETUPS]
     if bad:
         raise ValueError(f"unknown strategy {bad[0]!r}; choose from {sorted(SETUPS)}")
+    warm_compiled()                # so no strategy's first decision pays numba's loading
     world = build_world(cfg)
     results = {label: run_one(world, label, mi_threshold, progress, model_params,
                               record if i == 0 else None)

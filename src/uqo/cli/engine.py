@@ -67,26 +67,12 @@ def _warmup(args) -> int:
 
 
 def _warm_scheduler(backend) -> None:
-    """One small exact-mode decision, so the scheduler's compiled steps
-    (``control/scheduler/compiled.py``) are in numba's on-disk cache before the first real one
-    (cold, they cost the first decision ~10-20 s of compiling)."""
-    import numpy as np
+    """Small decisions, so the scheduler's compiled steps (``control/scheduler/compiled.py``)
+    are in numba's on-disk cache before the first real one (cold, they cost the first decision
+    ~10-20 s of compiling): ``uqo.control.scheduler.warm``."""
+    from uqo.control.scheduler.warm import warm_compiled
 
-    from uqo.bench.scheduler_fleet import batch, fleet, templates
-    from uqo.control.scheduler import Scheduler
-    from uqo.engine.register import AgentRegister
-
-    specs = fleet(256, 0)
-    sched = Scheduler(capacity=len(specs), register=AgentRegister(capacity=len(specs),
-                      backend=backend, seed=0), seed=0, quantum_mode="exact")
-    sched.add_agents(specs)
-    sched.refresh_beliefs()
-    rng = np.random.default_rng(0)
-    temps = templates(8, 0)
-    for b in range(2):
-        decision = sched.decide(batch(rng, temps, 32, f"warmup-{b}", "quantum"), now=0.0)
-        for a in decision.assignments:
-            sched.release(a.task_id)
+    warm_compiled(backend)
 
 
 def _bench(args) -> int:
