@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import pair_keys
 from .emissions import AgentRecords, DriftFit, EmissionLearner, LiveMisses
 
 _MIXED = np.eye(2, dtype=np.complex128) / 2
@@ -259,6 +260,6 @@ class BeliefLink:
     def correlated_key(self, slots: np.ndarray, threshold: float) -> np.ndarray:
         """Anti-affinity key per slot: both members of a pair whose mutual information exceeds
         ``threshold`` share the key ``min(a, partner)``; every other agent keys as itself."""
-        partner = self.partner[slots]
-        linked = (partner >= 0) & (self.mi_eng[self.eng[slots]] > threshold)
-        return np.where(linked, np.minimum(slots, partner), slots)
+        slots = np.asarray(slots, np.int64)
+        return pair_keys(slots, self.partner, self.eng, self.mi_eng,       # compiled
+                         self.mi_eng.dtype.type(threshold))

@@ -6,7 +6,7 @@ decision: 64 signatures per batch). Each has a numpy reference it must equal.
 ``cheapest_private``: ``ranked._cheapest_private``. ``free_of``: free capacity per slot;
 ``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``sorted_draw``: one
 signature's sorted candidate draw (``scored.sorted_draws``). ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
-``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an idle cost.
+``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an idle cost. ``pair_keys``: the anti-affinity keys.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /
@@ -193,6 +193,19 @@ def fit_term(slots, fitness, fit_max, weight):
     out = np.empty(len(slots))
     for i in range(len(slots)):
         out[i] = weight * (1.0 - np.float64(fitness[slots[i]]) / fit_max)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pair_keys(slots, partner, eng, mi, threshold):
+    """``belief.BeliefLink.correlated_key``: ``min(slot, partner)`` where the pair's mutual
+    information ``mi[eng[slot]]`` exceeds ``threshold`` (given in ``mi``'s dtype, as numpy
+    compares an array with a Python float), else the slot itself."""
+    out = np.empty(len(slots), np.int64)
+    for i in range(len(slots)):
+        s = slots[i]
+        p = partner[s]
+        out[i] = min(s, p) if p >= 0 and mi[eng[s]] > threshold else s
     return out
 
 

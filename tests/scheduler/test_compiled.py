@@ -18,6 +18,7 @@ from uqo.control.scheduler.compiled import (
     free_of,
     free_units,
     linear_units,
+    pair_keys,
     sorted_draw,
 )
 from uqo.control.scheduler.ranked import _cheapest_private
@@ -152,4 +153,18 @@ def test_sorted_draw_equals_the_numpy_steps():
         idx = np.minimum((s[:-1] * (n / s[-1])).astype(np.int64), n - 1)
         want = idx[np.concatenate([[True], idx[1:] != idx[:-1]])]
         assert np.array_equal(sorted_draw(e, n), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_keys_equal_the_numpy_expression_at_the_threshold(dtype):
+    rng = np.random.default_rng(13)
+    n = 300
+    partner = np.where(rng.random(n) < 0.7, rng.integers(0, n, n), -1)
+    eng = rng.permutation(n)
+    mi = rng.choice([0.0, 0.05, 0.1, 0.1000001, 0.2], n).astype(dtype)  # ties at 0.1
+    slots = rng.integers(0, n, 500)
+    for threshold in (0.1, 0.05, 0):
+        linked = (partner[slots] >= 0) & (mi[eng[slots]] > threshold)
+        want = np.where(linked, np.minimum(slots, partner[slots]), slots)
+        assert np.array_equal(pair_keys(slots, partner, eng, mi, mi.dtype.type(threshold)), want)
 
