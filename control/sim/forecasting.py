@@ -20,6 +20,9 @@ LOAD_MODELS = ("little", "persistence")
 
 
 class ForecastScorer:
+    log: list | None = None     # a list here records every scored outcome: (agent, y, {model: q})
+                                # (``bench/forecast_split.py`` splits the scores by agent kind)
+
     def __init__(self, models: tuple, horizon: float, n_agents: int):
         self.models, self.horizon = tuple(models), horizon
         self.q: dict[str, np.ndarray] | None = None
@@ -48,6 +51,8 @@ class ForecastScorer:
             return
         y = 0.0 if ok else 1.0
         self._y.append(y)
+        if self.log is not None:
+            self.log.append((agent, y, {m: float(self.q[m][agent]) for m in self.models}))
         for m in self.models:
             q = float(self.q[m][agent])
             self._sq[m].append((q - y) ** 2)
