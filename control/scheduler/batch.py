@@ -60,8 +60,8 @@ def compile_batch(tasks: list, now: float, aging_s: float, default: str, need_of
     A task needing more agents than that, or a name no agent holds, is rejected here and never
     reaches a strategy."""
     eff = [t.priority + max(0.0, now - t.submitted_at) / aging_s for t in tasks]
-    keys = [(-e, t.submitted_at, t.task_id) for e, t in zip(eff, tasks)]
-    order = sorted(range(len(tasks)), key=keys.__getitem__)
+    rank = [(-e, t.submitted_at, t.task_id) for e, t in zip(eff, tasks)]
+    order = sorted(range(len(tasks)), key=rank.__getitem__)
     sig_index: dict = {}
     needs, keys, sources, rows, sigs, rejected = [], [], [], [], [], {}
     for i in order:

@@ -4,9 +4,10 @@ decision: 64 signatures per batch). Each has a numpy reference it must equal.
 
 ``linear_units``: ``ranking.unit_costs`` for such costs (the flow's unit arcs);
 ``cheapest_private``: ``ranked._cheapest_private``. ``free_of``: free capacity per slot;
-``first_fit``: which tasks ``ranked.deal`` serves from distinct units. ``sorted_draw``: one
-signature's sorted candidate draw (``scored.sorted_draws``). ``distinct``: ``ranked.deal``'s test for repeats. ``band``: a
-``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an idle cost. ``pair_keys``: the anti-affinity keys.
+``first_fit``: which tasks ``ranked.deal`` serves from distinct units; ``distinct``: its test
+for repeats. ``sorted_draw``: one signature's sorted candidate draw (``scored.sorted_draws``).
+``band``: a ``TopUnits`` step's candidates, one pass. ``fit_term``: the fitness part of an
+idle cost. ``pair_keys``: the anti-affinity keys.
 ``free_units``: ``AgentTable.eligible`` (with ``require_up``), ``View.free`` and the floor
 test, as units per candidate. ``select_linear``: ``TopUnits._select``, the ``m`` cheapest
 units of the evaluated candidates, used when unit costs are *linear in load*: ``cost(a, j) = idle[a] + weight (load[a] + j) /

@@ -58,7 +58,6 @@ def compare(cfg: SimConfig, labels=tuple(SETUPS), mi_threshold: float = 0.1,
     bad = [x for x in labels if x not in SETUPS]
     if bad:
         raise ValueError(f"unknown strategy {bad[0]!r}; choose from {sorted(SETUPS)}")
-    warm_compiled()                # so no strategy's first decision pays numba's loading
     world = build_world(cfg)
     results = {label: run_one(world, label, mi_threshold, progress, model_params,
                               record if i == 0 else None)
@@ -76,6 +75,7 @@ def run_one(world, label: str, mi_threshold: float = 0.1, progress: bool = False
     """One strategy on ``world``: summary, time series, forecast scores, wall time and the
     scheduler's own counters. ``record``: write the run's observations as a trace there."""
     cfg = world.config
+    warm_compiled()             # once per process: no strategy's first decision pays numba's load
     sched = make_scheduler(label, cfg, mi_threshold, model_params=model_params)
     bar = _bar(progress, round(cfg.duration_s / cfg.dt), label)
     t0 = time.perf_counter()

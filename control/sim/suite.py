@@ -21,7 +21,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from uqo.control.scheduler.warm import warm_compiled
 
 from .compare import CLASSICAL, SETUPS, engine_params, run_one
 from .families import FAMILIES, describe, family_config
@@ -35,7 +34,6 @@ METRICS = ("success_rate", "throughput_per_s", "decision_p99_ms", "dead_on_dispa
 def run_world(family: str, seed: int, labels: tuple, mi_threshold: float = 0.1,
               overrides: dict | None = None, model_params: str | None = None) -> dict:
     """Every label on one family's world for one seed (one job of the suite)."""
-    warm_compiled()                # so no strategy's first decision pays numba's loading
     world = build_world(family_config(family, seed, **(overrides or {})))
     out = {}
     for label in labels:
