@@ -137,7 +137,7 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
                             np.array([int(k[r].sum()) for r, _ in groups], np.int64))
     u_agent, icost = u_agent[keep], icost[keep]
     tails = np.where(shared[u_agent], anode[u_agent], hub[owner[u_agent]])
-    unit_arcs = net.arcs(tails, sink, 1, icost)
+    unit_arcs = _ParallelUnits(net, tails, sink, icost)
     _demand_nodes(net, hub, sink, groups, k, level)
     mid = shared[p_agent]
     arcs = net.arcs(hub[p_sig[mid]], anode[p_agent[mid]],
@@ -145,12 +145,38 @@ def _flow(ledger, groups: list, k: np.ndarray, level: np.ndarray, cost_of) -> li
     net.solve()
     flows = np.zeros(len(pair), np.int64)
     flows[mid] = net.flows(arcs)
-    private_units = np.bincount(u_agent, weights=net.flows(unit_arcs),
+    private_units = np.bincount(u_agent, weights=unit_arcs.flows(net),
                                 minlength=len(uniq)).astype(np.int64)
     flows[~mid] = private_units[p_agent[~mid]]
     first_cost = np.full(len(uniq), np.inf)
     np.minimum.at(first_cost, a_of, np.concatenate([u.cost for _, u in groups]))
     return _per_signature(len(groups), p_sig, p_agent, flows, uniq, first_cost)
+
+
+class _ParallelUnits:
+    """Unit arcs ``tail -> sink`` (capacity 1, cost ``icost``) added as one arc per distinct
+    ``(tail, cost)`` with the count as its capacity: the same network (parallel arcs of one
+    cost are interchangeable), about a third of the arcs at 1M agents (a signature's private
+    agents share a hub, and many of their units the same rounded cost), so a cheaper build and
+    solve. ``flows`` gives each unit arc its flow back: within one merged arc, the units in
+    their order (arc index) take its flow first (a tie-break among equal costs; the solver's
+    choice among parallel arcs was arbitrary too)."""
+
+    def __init__(self, net, tails, sink, icost):
+        lo = int(icost.min()) if len(icost) else 0
+        span = int(icost.max()) - lo + 1 if len(icost) else 1
+        self.order = np.argsort(tails * span + (icost - lo), kind="stable")
+        t, c = tails[self.order], icost[self.order]
+        self.starts = np.flatnonzero(np.r_[len(t) > 0, (t[1:] != t[:-1]) | (c[1:] != c[:-1])])
+        counts = np.diff(np.r_[self.starts, len(t)])
+        self.group = np.repeat(np.arange(len(counts)), counts)
+        self.arcs = net.arcs(t[self.starts], sink, counts, c[self.starts])
+
+    def flows(self, net) -> np.ndarray:
+        rank = np.arange(len(self.order)) - self.starts[self.group]
+        out = np.empty(len(self.order), np.int64)
+        out[self.order] = rank < net.flows(self.arcs)[self.group]
+        return out
 
 
 def _per_signature(n_groups, p_sig, p_agent, flows, uniq, first_cost) -> list:

@@ -149,3 +149,41 @@ def test_bucketed_deal_gives_what_the_plain_greedy_gives(seed):
     for r in fast.placed:
         assert np.array_equal(fast.placed[r], plain.placed[r])
     assert np.array_equal(fast.table.load, plain.table.load)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_parallel_unit_arcs_merged_by_cost_give_the_unit_network_optimum(seed):
+    """``_ParallelUnits``: unit arcs merged per (tail, cost) solve to the same optimal cost as
+    one arc per unit, and give each unit its flow back consistently: per tail, the units used
+    are its cheapest (ties by arc order), as many as the tail's flow."""
+    rng = np.random.default_rng(seed)
+    n_tails, n_units = 12, 400
+    tails_of = rng.integers(0, n_tails, n_units)
+    icost = rng.integers(0, 6, n_units).astype(np.int64)          # heavy ties
+    send = np.array([rng.integers(0, (tails_of == t).sum() + 1) for t in range(n_tails)])
+    results = []
+    for merged in (False, True):
+        net = Network()
+        tails, sink = net.nodes(n_tails), net.nodes(1)[0]
+        # each tail may send up to its budget; a pricey bypass keeps the network feasible
+        src = net.nodes(1)[0]
+        net.arcs(np.full(n_tails, src), tails, send, 0)
+        net.supply([src, sink], [int(send.sum()), -int(send.sum())])
+        net.arcs([src], [sink], [int(send.sum())], [1000])
+        if merged:
+            arcs = ranked._ParallelUnits(net, tails[tails_of], sink, icost)
+            net.solve()
+            flow = arcs.flows(net)
+        else:
+            idx = net.arcs(tails[tails_of], sink, 1, icost)
+            net.solve()
+            flow = net.flows(idx)
+        results.append((net.cost(), flow))
+    (cost_plain, flow_plain), (cost_merged, flow) = results
+    assert cost_merged == cost_plain
+    assert set(np.unique(flow)) <= {0, 1}
+    for t in range(n_tails):
+        mine = np.flatnonzero(tails_of == t)
+        assert flow[mine].sum() == flow_plain[mine].sum() == send[t]
+        cheapest = mine[np.argsort(icost[mine], kind="stable")][:send[t]]
+        assert set(np.flatnonzero(flow)) & set(mine) == set(cheapest.tolist())
