@@ -10,6 +10,14 @@ Gamma-Poisson posterior means, pooled over the fleet first and then per pair (em
   from the fleet's rate as its own evidence grows (``S`` seconds of prior weight);
 * the lone hazard ``(L + h0 H0) / (A + H0)`` per agent-second (``A`` agent-seconds observed).
 
+A lone failure whose agent is heard again within ``recall_s`` of being declared failed (two
+heartbeat periods, where the scheduler knows the period) is taken back from ``L``: it was a
+silence, not an outage (an agent that drops heartbeats is declared failed now and then while
+it keeps working; counted, those declarations raised every agent's hazard, and so every
+agent's forecast failure, by about 2 points on the flapping-heartbeats family). An outage
+repaired that fast is taken back too; it costs the hazard a little of its evidence, never a
+decision (the engine measured the silence and the declaration either way).
+
 What the scheduler hands the engine is sharper than one Gamma prior for every pair:
 ``RateMixture`` learns the fleet's *distribution* of pair rates nonparametrically (a weight per
 rate on a log grid, fitted by EM to every pair's joint failures and the seconds it was up to
@@ -35,6 +43,7 @@ class JointFailures:
         self.prior_rate, self.window_s, self.prior_s = prior_rate, window_s, prior_s
         self.pool_prior_s, self.prior_hazard = pool_prior_s, prior_hazard
         self.last_failed = np.full(capacity, -np.inf)
+        self.declared = np.full(capacity, -np.inf)     # when a lone failure was last counted
         self.joint = np.zeros(capacity, np.int64)
         self.since = np.zeros(capacity)
         self.lone = 0
@@ -47,19 +56,31 @@ class JointFailures:
         """``slots`` start a new pairing at engine time ``now``."""
         self.joint[slots], self.since[slots] = 0, now
         self.up_s[slots] = 0.0
-        self.last_failed[slots] = -np.inf
+        self.last_failed[slots] = self.declared[slots] = -np.inf
 
     def failed(self, slot: int, partner: int, now: float) -> bool:
         """Record a failure; True when it completes a joint failure of the pair."""
         self.last_failed[slot] = now
         if partner < 0 or now - self.last_failed[partner] > self.window_s:
             self.lone += 1
+            self.declared[slot] = now
             return False
-        self.lone -= 1                 # the partner's failure was counted as lone: it was not
+        if self.declared[partner] > -np.inf:    # not taken back already
+            self.lone -= 1             # the partner's failure was counted as lone: it was not
+        self.declared[[slot, partner]] = -np.inf
         self.joint[slot] += 1
         self.joint[partner] = self.joint[slot]
         self.last_failed[[slot, partner]] = -np.inf     # consumed: one joint failure each
         return True
+
+    def heard(self, slots: np.ndarray, now: float, recall_s: float) -> int:
+        """``slots`` were heard at ``now``: a lone failure of theirs counted less than
+        ``recall_s`` ago is taken back (module docstring). Returns how many were."""
+        when = self.declared[slots]
+        back = int(np.count_nonzero(now - when <= recall_s))
+        self.lone -= back
+        self.declared[slots] = -np.inf
+        return back
 
     def elapsed(self, agents: int, dt: float) -> None:
         """``agents`` agents were watched for ``dt`` more seconds."""

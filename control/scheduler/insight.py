@@ -62,6 +62,22 @@ class BeliefQueries:
     def load_now(self) -> int:
         return int(self.table.load[self.table.active].sum())
 
+    def heartbeat(self, agent_id: str, now: float) -> None:
+        """``agent_id`` was seen alive: weak measurement in the engine; it is up again."""
+        self.heartbeats([agent_id], now)
+
+    def heartbeats(self, agent_ids, now: float) -> None:
+        """Many heartbeats at once (one engine call); unknown ids raise before any is applied.
+        A failure declared within two heartbeat periods is taken back from the hazard's count
+        (``correlation.JointFailures.heard``)."""
+        slots = np.array([self.table.slot(a) for a in agent_ids], np.int64)
+        _finite(now, "now")
+        if len(slots) == 0:
+            return
+        self.table.up[slots] = True
+        self.link.heartbeat(slots)
+        self.joint.heard(slots, self.register.now, 2.0 * self.register.params.heartbeat_period)
+
     # ---- status -----------------------------------------------------------------------------
     def stats(self) -> dict:
         t = self.table

@@ -265,19 +265,6 @@ class Scheduler(BeliefQueries):
         self._stats.counts["outcomes_ok" if success else
                            "outcomes_timed_out" if timed_out else "outcomes_failed"] += 1
 
-    def heartbeat(self, agent_id: str, now: float) -> None:
-        """``agent_id`` was seen alive: weak measurement in the engine; it is up again."""
-        self.heartbeats([agent_id], now)
-
-    def heartbeats(self, agent_ids, now: float) -> None:
-        """Many heartbeats at once (one engine call); unknown ids raise before any is applied."""
-        slots = np.array([self.table.slot(a) for a in agent_ids], np.int64)
-        _finite(now, "now")
-        if len(slots) == 0:
-            return
-        self.table.up[slots] = True
-        self.link.heartbeat(slots)
-
     # ---- probing ----------------------------------------------------------------------------
     def agent_failed(self, agent_id: str) -> None:
         """``agent_id`` was observed failed: a "no answer" measurement (its partner's belief is

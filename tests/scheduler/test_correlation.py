@@ -66,3 +66,35 @@ def test_rate_mixture_gives_each_pair_the_mean_rate_of_pairs_with_its_record():
             assert post[3] > 5 * post[0]
         else:
             assert post == pytest.approx(mean, rel=0.4)
+
+
+def test_a_lone_failure_heard_again_within_the_recall_is_taken_back():
+    """A declaration followed by a heartbeat within ``recall_s`` was a silence: it leaves the
+    hazard's count; one heard later stays; a partner's taken-back failure is not taken back a
+    second time when the pair's joint failure consumes it."""
+    j = JointFailures(8, prior_rate=0.001, window_s=10.0)
+    j.paired(np.array([0, 1, 2, 3]), now=0.0)
+    j.failed(0, 1, now=50.0)
+    j.failed(2, 3, now=50.0)
+    assert j.lone == 2
+    assert j.heard(np.array([0, 5]), now=56.0, recall_s=10.0) == 1 and j.lone == 1
+    assert j.heard(np.array([0]), now=57.0, recall_s=10.0) == 0           # nothing pending
+    assert j.heard(np.array([2]), now=70.0, recall_s=10.0) == 0 and j.lone == 1   # an outage
+    assert j.failed(1, 0, now=58.0)                 # 0's failure (taken back) pairs with 1's
+    assert j.lone == 1 and j.joint[0] == j.joint[1] == 1
+    assert j.heard(np.array([1]), now=59.0, recall_s=10.0) == 0 and j.lone == 1  # joint stays
+
+
+def test_the_scheduler_takes_back_a_declared_failure_that_heartbeats_within_two_periods():
+    s = make_scheduler(8)                           # heartbeat period 5 s: recall 10 s
+    s.add_agents([agent(i) for i in range(3)])
+    s.tick(20.0)
+    s.agent_failed("a0")
+    s.agent_failed("a1")
+    assert s.joint.lone == 2
+    s.tick(4.0)
+    s.heartbeat("a0", now=s.register.now)           # back 4 s later: a silence
+    assert s.joint.lone == 1
+    s.tick(30.0)
+    s.heartbeat("a1", now=s.register.now)           # back 34 s later: an outage, counted
+    assert s.joint.lone == 1
