@@ -37,7 +37,8 @@ FIT_WEIGHT = 0.01
 LOAD_WEIGHT = 0.01
 FLOOR = 0.5
 MIN_Q = 1e-6
-CANDIDATE_CAP = 4096
+CANDIDATE_CAP = 4096      # draws per signature at least (``sample_size``): 2048 cut 4 ms
+DEMAND_DRAWS = 8          # from a 1M decision but 1.4-1.7 points of success (docs/scheduler.md)
 SLACK = 16
 
 
@@ -62,7 +63,8 @@ class Scored:
     def place(self, view, ledger, batch, rows, rng, stats) -> np.ndarray:
         self._begin(view)
         groups, sigs = [], batch.sig_groups(rows)
-        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng)
+        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng,
+                           [int(batch.k[srows].sum()) for _, srows in sigs])
         for (sig, srows), cand in zip(sigs, cands):
             need, n_tasks = batch.needs[sig], len(srows)
             d = int(batch.k[srows].sum())
@@ -188,16 +190,25 @@ def _fit_term(view, slots: np.ndarray) -> np.ndarray:
     return fit.reshape(slots.shape)
 
 
-def candidates(posts: list, rng) -> list:
+def candidates(posts: list, rng, demand=None) -> list:
     """Each signature's candidates from its source list ``posts[i]``: the whole list when it
-    holds at most ``CANDIDATE_CAP`` agents, else a uniform sample (``sorted_draws``), drawn
-    for all signatures at once."""
-    big = [i for i, p in enumerate(posts) if len(p) > CANDIDATE_CAP]
+    holds at most ``sample_size(demand[i])`` agents, else a uniform sample of that many draws
+    (``sorted_draws``), drawn for all signatures of one size at once."""
+    size = [sample_size(0 if demand is None else demand[i]) for i in range(len(posts))]
     out = list(posts)
-    draws = sorted_draws(np.array([len(posts[i]) for i in big], np.int64), CANDIDATE_CAP, rng)
-    for i, idx in zip(big, draws):
-        out[i] = posts[i][idx]
+    for m in sorted(set(size)):
+        big = [i for i, p in enumerate(posts) if size[i] == m and len(p) > m]
+        draws = sorted_draws(np.array([len(posts[i]) for i in big], np.int64), m, rng)
+        for i, idx in zip(big, draws):
+            out[i] = posts[i][idx]
     return out
+
+
+def sample_size(demand: int) -> int:
+    """Draws per signature: ``CANDIDATE_CAP``, or ``DEMAND_DRAWS`` per unit its tasks demand
+    when that is more (the lister reads about ``2 d + slack`` units; a big gang, or many tasks
+    of one signature, must not be starved by a fixed sample)."""
+    return max(CANDIDATE_CAP, DEMAND_DRAWS * int(demand))
 
 
 def sorted_draws(n: np.ndarray, size: int, rng) -> list:

@@ -45,3 +45,32 @@ def test_scored_costs_rise_with_load_and_fall_with_quality():
     cost = strat.cost_of(view)
     c = cost(np.array([0, 0, 1]), np.array([0, 2, 0]))
     assert c[0] < c[1] and c[0] < c[2]
+
+
+@pytest.mark.parametrize("name", ["quantum", "ewma"])
+def test_a_signature_demanding_more_than_the_sample_draws_enough_candidates(name, monkeypatch):
+    """A fleet larger than ``CANDIDATE_CAP`` is sampled per signature; a batch whose tasks
+    demand more units than that still finds them (the sample grows with the demand): 40 tasks
+    of 5 agents on 600 single-slot agents with a cap of 32 are all placed."""
+    from uqo.control.scheduler import scored
+
+    monkeypatch.setattr(scored, "CANDIDATE_CAP", 32)
+    assert scored.sample_size(0) == 32 and scored.sample_size(200) == 200 * scored.DEMAND_DRAWS
+    s = make_scheduler(1024, strategy=name, seed=2)
+    s.add_agents([agent(i) for i in range(600)])
+    d = s.decide([task(f"t{j}", 5) for j in range(40)], now=0.0)
+    assert len(d.assignments) == 40 and not d.pending
+    used = [a for x in d.assignments for a in x.agent_ids]
+    assert len(used) == len(set(used)) == 200
+
+
+def test_candidates_are_a_uniform_sample_of_the_demanded_size():
+    from uqo.control.scheduler import scored
+
+    posts = [np.arange(100_000), np.arange(50), np.arange(100_000)]
+    rng = np.random.default_rng(0)
+    out = scored.candidates(posts, rng, [10, 10, 1000])
+    assert out[1] is posts[1]                                # short list: whole
+    assert len(out[0]) <= scored.CANDIDATE_CAP and len(out[0]) > 0.95 * scored.CANDIDATE_CAP
+    assert len(out[2]) > 0.9 * 1000 * scored.DEMAND_DRAWS
+    assert (np.diff(out[2]) > 0).all()                       # distinct, ascending
