@@ -6,8 +6,9 @@ this runs ``--strategy`` on the family's world per seed, records every scored ou
 model's forecast (``ForecastScorer.log``) and splits them by the world's agents: flapping (a
 heartbeat loss above the family's base), flaky (completing under 90 % of its tasks), and the
 rest. Per group: outcomes,
-observed failure rate, and per model the mean forecast and the Brier score. Prints a table and
-writes JSON.
+observed failure rate, per model the mean forecast and the Brier score, and the mean of
+``1 - factor`` for each factor of the belief's ``q`` (``forecast.belief_factors``: which part of
+the model a miscalibrated forecast comes from). Prints the tables and writes JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from .machine import machine_info
 
 MODELS = ("quantum", "thompson", "ewma", "base_rate")
+FACTORS = ("liveness", "survival", "reliability", "punctual")   # of the belief's q
 FLAKY = 0.9             # an agent completing fewer tasks than this is "flaky"
 
 
@@ -35,17 +37,19 @@ def groups(world) -> dict:
 
 
 def split(log: list, masks: dict) -> dict:
-    agents = np.array([a for a, _, _ in log], np.int64)
-    y = np.array([v for _, v, _ in log])
+    agents = np.array([e[0] for e in log], np.int64)
+    y = np.array([e[1] for e in log])
     out = {}
     for name, mask in masks.items():
         sel = mask[agents] if len(agents) else np.zeros(0, bool)
         row = {"outcomes": int(sel.sum()),
                "failure_rate": float(y[sel].mean()) if sel.any() else None, "models": {}}
         for m in MODELS:
-            q = np.array([f[m] for _, _, f in log])[sel]
+            q = np.array([e[2][m] for e in log])[sel]
             row["models"][m] = {"mean_forecast": float(q.mean()) if sel.any() else None,
                                 "brier": float(np.mean((q - y[sel]) ** 2)) if sel.any() else None}
+        row["belief_factors"] = {k: float(np.mean([1.0 - e[3][k] for e in log if mask[e[0]]]))
+                                 if sel.any() else None for k in FACTORS}
         out[name] = row
     return out
 
@@ -90,6 +94,13 @@ def main(argv=None) -> int:
             cells = "  ".join(f"{g['models'][m]['mean_forecast']:.4f}/{g['models'][m]['brier']:.5f}"
                               for m in MODELS)
             print(f"{r['seed']:>4} {name:<9}{g['outcomes']:>9}{g['failure_rate']:>8.4f}  {cells}")
+    print("1 - each factor of the belief's q at the forecast (where its failure forecast comes from)")
+    print(f"{'seed':>4} {'group':<9}" + "".join(f"{k:>13}" for k in FACTORS))
+    for r in runs:
+        for name, g in r["groups"].items():
+            if g["outcomes"]:
+                print(f"{r['seed']:>4} {name:<9}"
+                      + "".join(f"{g['belief_factors'][k]:>13.4f}" for k in FACTORS))
     doc = {"benchmark": "forecast split by agent kind", "machine": machine_info(),
            "family": args.family, "strategy": args.strategy, "overrides": over, "runs": runs}
     out = Path(args.out)

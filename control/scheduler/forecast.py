@@ -53,6 +53,21 @@ def failure_forecast(sched, slots: np.ndarray, horizon_s: float, model: str) -> 
     raise ValueError(f"model must be one of {FAILURE_MODELS}, got {model!r}")
 
 
+def belief_factors(sched, slots: np.ndarray) -> dict:
+    """The factors of the belief's ``q`` per slot (``q`` is their product, ``quantum.expected``):
+    ``liveness`` ``a``, ``survival`` ``exp(-(h + c_pair) H)``, ``reliability`` (the class
+    expectation refined by the agent's record) and ``punctual`` ``1 - tau``. Where a forecast
+    is off, ``1 - factor`` says which part of the model carries it (``bench/forecast_split``)."""
+    slots = np.asarray(slots, np.int64)
+    link, prm = sched.link, sched.register.params
+    link.snapshot()
+    a, r, rate = link.factors(slots)
+    s0, s1 = prm.success_unreliable, prm.success_reliable
+    return {"liveness": a.astype(np.float64), "survival": np.exp(-rate * sched.hold_s()),
+            "reliability": link.refine(slots, s0 + (s1 - s0) * r.astype(np.float64)),
+            "punctual": link.punctual(slots)}
+
+
 class LoadForecast:
     """EWMA placement rate and hold time (module docstring); fed by the scheduler."""
 

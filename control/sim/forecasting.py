@@ -13,19 +13,21 @@ beside persistence (the load now).
 from __future__ import annotations
 
 import numpy as np
-from uqo.control.scheduler.forecast import failure_forecast
+from uqo.control.scheduler.forecast import belief_factors, failure_forecast
 
 EPS = 1e-4
 LOAD_MODELS = ("little", "persistence")
 
 
 class ForecastScorer:
-    log: list | None = None     # a list here records every scored outcome: (agent, y, {model: q})
-                                # (``bench/forecast_split.py`` splits the scores by agent kind)
+    log: list | None = None     # a list here records every scored outcome: (agent, y,
+                                # {model: q}, {belief factor: value}) (``bench/forecast_split``
+                                # splits the scores by agent kind and the belief by factor)
 
     def __init__(self, models: tuple, horizon: float, n_agents: int):
         self.models, self.horizon = tuple(models), horizon
         self.q: dict[str, np.ndarray] | None = None
+        self.factors: dict[str, np.ndarray] = {}
         self.window_end = -np.inf
         self._sq = {m: [] for m in self.models}
         self._ll = {m: [] for m in self.models}
@@ -42,6 +44,8 @@ class ForecastScorer:
         self.q = {m: np.clip(failure_forecast(sched, slots, self.horizon, m), EPS, 1 - EPS)
                   for m in self.models}
         self.window_end = now + self.horizon
+        if self.log is not None:
+            self.factors = belief_factors(sched, slots)
         load = sched.load_now()
         self._load_due.append((now + self.horizon, {
             "little": sched.load_forecast.forecast(self.horizon, load), "persistence": load}))
@@ -52,7 +56,8 @@ class ForecastScorer:
         y = 0.0 if ok else 1.0
         self._y.append(y)
         if self.log is not None:
-            self.log.append((agent, y, {m: float(self.q[m][agent]) for m in self.models}))
+            self.log.append((agent, y, {m: float(self.q[m][agent]) for m in self.models},
+                             {k: float(v[agent]) for k, v in self.factors.items()}))
         for m in self.models:
             q = float(self.q[m][agent])
             self._sq[m].append((q - y) ** 2)

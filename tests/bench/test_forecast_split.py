@@ -19,7 +19,12 @@ def test_groups_partition_the_outcomes_and_scores_add_up(tmp_path, capsys):
         whole = sum(g[p]["models"][m]["brier"] * g[p]["outcomes"] for p in parts
                     if g[p]["outcomes"])
         assert abs(whole / g["all"]["outcomes"] - g["all"]["models"][m]["brier"]) < 1e-9
-    assert "flapping" in capsys.readouterr().out
+    for p in (*parts, "all"):                             # 1 - each factor of q
+        if g[p]["outcomes"]:
+            assert all(0.0 <= v <= 1.0 for v in g[p]["belief_factors"].values())
+    assert g["flapping"]["belief_factors"]["liveness"] > g["steady"]["belief_factors"]["liveness"]
+    out = capsys.readouterr().out
+    assert "flapping" in out and "survival" in out
 
 
 def test_an_unknown_family_is_named(tmp_path, capsys):

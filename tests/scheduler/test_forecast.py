@@ -78,3 +78,20 @@ def test_the_forecast_summary_names_the_riskiest_agents():
     assert f["above_half"] == 1 and f["mean"] == pytest.approx(np.mean(expect), abs=1e-5)
     with pytest.raises(ValueError, match="horizon_s"):
         s.forecast_summary(float("nan"))
+
+
+def test_the_belief_factors_multiply_to_the_forecast():
+    from uqo.control.scheduler.forecast import belief_factors
+
+    s = make_scheduler(8)
+    s.add_agents([agent(i) for i in range(4)])
+    set_readiness(s, "a0", 0.7)
+    for _ in range(3):
+        s.report_outcome("a1", False, 1.0)
+    s.refresh_beliefs()
+    f = belief_factors(s, np.arange(4))
+    assert set(f) == {"liveness", "survival", "reliability", "punctual"}
+    prod = np.prod(np.stack(list(f.values())), axis=0)
+    np.testing.assert_allclose(1.0 - prod, s.failure_forecast(10.0, "quantum"), atol=1e-12)
+    assert f["liveness"][0] < f["liveness"][2] and f["reliability"][1] < f["reliability"][2]
+    assert all(((0 <= v) & (v <= 1)).all() for v in f.values())
