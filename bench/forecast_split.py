@@ -39,18 +39,19 @@ def groups(world) -> dict:
 def split(log: list, masks: dict) -> dict:
     agents = np.array([e[0] for e in log], np.int64)
     y = np.array([e[1] for e in log])
+    q = {m: np.array([e[2][m] for e in log]) for m in MODELS}
+    miss = {k: 1.0 - np.array([e[3][k] for e in log]) for k in FACTORS}
     out = {}
     for name, mask in masks.items():
         sel = mask[agents] if len(agents) else np.zeros(0, bool)
-        row = {"outcomes": int(sel.sum()),
-               "failure_rate": float(y[sel].mean()) if sel.any() else None, "models": {}}
-        for m in MODELS:
-            q = np.array([e[2][m] for e in log])[sel]
-            row["models"][m] = {"mean_forecast": float(q.mean()) if sel.any() else None,
-                                "brier": float(np.mean((q - y[sel]) ** 2)) if sel.any() else None}
-        row["belief_factors"] = {k: float(np.mean([1.0 - e[3][k] for e in log if mask[e[0]]]))
-                                 if sel.any() else None for k in FACTORS}
-        out[name] = row
+        some = bool(sel.any())
+        out[name] = {
+            "outcomes": int(sel.sum()), "failure_rate": float(y[sel].mean()) if some else None,
+            "models": {m: {"mean_forecast": float(q[m][sel].mean()) if some else None,
+                           "brier": float(np.mean((q[m][sel] - y[sel]) ** 2)) if some else None}
+                       for m in MODELS},
+            "belief_factors": {k: float(miss[k][sel].mean()) if some else None
+                               for k in FACTORS}}
     return out
 
 

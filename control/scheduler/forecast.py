@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .quantum import expected
+from .quantum import expected, factors
 from .view import View
 
 FAILURE_MODELS = ("quantum", "thompson", "ewma", "base_rate")
@@ -40,10 +40,7 @@ def failure_forecast(sched, slots: np.ndarray, horizon_s: float, model: str) -> 
     slots = np.asarray(slots, np.int64)
     now = sched.register.now
     if model == "quantum":
-        sched.link.snapshot()
-        view = View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
-                    now, sched.hold_s())
-        return 1.0 - expected(view, slots)
+        return 1.0 - expected(_view(sched), slots)
     if model == "thompson":
         return 1.0 - sched.books.mean(slots, now)
     if model == "ewma":
@@ -54,18 +51,17 @@ def failure_forecast(sched, slots: np.ndarray, horizon_s: float, model: str) -> 
 
 
 def belief_factors(sched, slots: np.ndarray) -> dict:
-    """The factors of the belief's ``q`` per slot (``q`` is their product, ``quantum.expected``):
-    ``liveness`` ``a``, ``survival`` ``exp(-(h + c_pair) H)``, ``reliability`` (the class
-    expectation refined by the agent's record) and ``punctual`` ``1 - tau``. Where a forecast
-    is off, ``1 - factor`` says which part of the model carries it (``bench/forecast_split``)."""
-    slots = np.asarray(slots, np.int64)
-    link, prm = sched.link, sched.register.params
-    link.snapshot()
-    a, r, rate = link.factors(slots)
-    s0, s1 = prm.success_unreliable, prm.success_reliable
-    return {"liveness": a.astype(np.float64), "survival": np.exp(-rate * sched.hold_s()),
-            "reliability": link.refine(slots, s0 + (s1 - s0) * r.astype(np.float64)),
-            "punctual": link.punctual(slots)}
+    """The factors of the belief's ``q`` per slot (``quantum.factors``). Where the ``quantum``
+    forecast is off, ``1 - factor`` says which part of the model carries it
+    (``bench/forecast_split``)."""
+    return factors(_view(sched), np.asarray(slots, np.int64))
+
+
+def _view(sched) -> View:
+    """The belief as placement reads it now."""
+    sched.link.snapshot()
+    return View(sched.table, sched.link, sched.mi_threshold, sched.latency, sched.books,
+                sched.register.now, sched.hold_s())
 
 
 class LoadForecast:

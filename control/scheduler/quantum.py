@@ -39,22 +39,31 @@ SLACK_NATS = 1e-9     # keeps the bound below q's cost whatever the rounding of 
 def _parts(view, slots: np.ndarray):
     link, prm = view.link, view.link.reg.params
     a, r, rate = link.factors(slots)
-    a, r = a.astype(np.float64), r.astype(np.float64)
     survive = np.exp(-rate * view.hold_s)
-    return a * survive, r, prm.success_unreliable, prm.success_reliable, link.punctual(slots)
+    return (a.astype(np.float64), survive, r.astype(np.float64), prm.success_unreliable,
+            prm.success_reliable, link.punctual(slots))
 
 
 def expected(view, slots: np.ndarray, rng=None) -> np.ndarray:
     """``q`` with the reliability's expectation."""
-    up, r, s0, s1, punctual = _parts(view, slots)
-    return up * (view.link.refine(slots, s0 + (s1 - s0) * r) * punctual)
+    a, survive, r, s0, s1, punctual = _parts(view, slots)
+    return (a * survive) * (view.link.refine(slots, s0 + (s1 - s0) * r) * punctual)
 
 
 def born_sampled(view, slots: np.ndarray, rng) -> np.ndarray:
     """``q`` with the reliability qubit measured (Born rule) once per agent per decision."""
-    up, r, s0, s1, punctual = _parts(view, slots)
-    return up * (view.link.refine(slots, np.where(rng.random(len(slots)) < r, s1, s0))
-                 * punctual)
+    a, survive, r, s0, s1, punctual = _parts(view, slots)
+    return (a * survive) * (view.link.refine(slots, np.where(rng.random(len(slots)) < r, s1, s0))
+                            * punctual)
+
+
+def factors(view, slots: np.ndarray) -> dict:
+    """``expected``'s four factors per slot (``q`` is their product): ``liveness`` ``a``,
+    ``survival`` ``exp(-(h + c_pair) H)``, ``reliability`` (the class expectation refined by
+    the agent's record) and ``punctual`` ``1 - tau``."""
+    a, survive, r, s0, s1, punctual = _parts(view, slots)
+    return {"liveness": a, "survival": survive,
+            "reliability": view.link.refine(slots, s0 + (s1 - s0) * r), "punctual": punctual}
 
 
 def belief_floor(params) -> float:

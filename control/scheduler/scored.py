@@ -63,11 +63,10 @@ class Scored:
     def place(self, view, ledger, batch, rows, rng, stats) -> np.ndarray:
         self._begin(view)
         groups, sigs = [], batch.sig_groups(rows)
-        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng,
-                           [int(batch.k[srows].sum()) for _, srows in sigs])
-        for (sig, srows), cand in zip(sigs, cands):
+        demand = [int(batch.k[srows].sum()) for _, srows in sigs]
+        cands = candidates([batch.sources[sig].slots for sig, _ in sigs], rng, demand)
+        for (sig, srows), cand, d in zip(sigs, cands, demand):
             need, n_tasks = batch.needs[sig], len(srows)
-            d = int(batch.k[srows].sum())
             lister = self._reference if self.reference else self._top_units
             scan = lister(view, cand, need, n_tasks, rng)
             groups.append((srows, claim_units(scan, d, SLACK + d, self.claims)))

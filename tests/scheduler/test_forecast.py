@@ -33,12 +33,18 @@ def _belief_failure(s, agent_id: str) -> float:
     return 1.0 - a * survive * (p * punctual)
 
 
-def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_both_factors():
+def _weak_and_failing(n: int, readiness: float, failures: int):
+    """``n`` agents: ``a0`` with lowered readiness, ``a1`` with ``failures`` failed tasks."""
     s = make_scheduler(8)
-    s.add_agents([agent(i) for i in range(3)])
-    set_readiness(s, "a0", 0.9)
-    for _ in range(4):
+    s.add_agents([agent(i) for i in range(n)])
+    set_readiness(s, "a0", readiness)
+    for _ in range(failures):
         s.report_outcome("a1", False, 1.0)
+    return s
+
+
+def test_every_failure_model_gives_probabilities_and_the_belief_one_reads_both_factors():
+    s = _weak_and_failing(3, 0.9, 4)
     for m in FAILURE_MODELS:
         q = s.failure_forecast(10.0, m)
         assert q.shape == (3,) and ((0 <= q) & (q <= 1)).all()
@@ -83,11 +89,7 @@ def test_the_forecast_summary_names_the_riskiest_agents():
 def test_the_belief_factors_multiply_to_the_forecast():
     from uqo.control.scheduler.forecast import belief_factors
 
-    s = make_scheduler(8)
-    s.add_agents([agent(i) for i in range(4)])
-    set_readiness(s, "a0", 0.7)
-    for _ in range(3):
-        s.report_outcome("a1", False, 1.0)
+    s = _weak_and_failing(4, 0.7, 3)
     s.refresh_beliefs()
     f = belief_factors(s, np.arange(4))
     assert set(f) == {"liveness", "survival", "reliability", "punctual"}
