@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fused import survival
 from .scored import FIT_WEIGHT, MIN_Q, Scored
 
 DEFAULT_HOLD_S = 10.0
@@ -39,7 +40,7 @@ SLACK_NATS = 1e-9     # keeps the bound below q's cost whatever the rounding of 
 def _parts(view, slots: np.ndarray):
     link, prm = view.link, view.link.reg.params
     a, r, rate = link.factors(slots)
-    survive = np.exp(-rate * view.hold_s)
+    survive = survival(rate, float(view.hold_s))      # fused: the same exp everywhere
     return (a.astype(np.float64), survive, r.astype(np.float64), prm.success_unreliable,
             prm.success_reliable, link.punctual(slots))
 
@@ -114,7 +115,7 @@ class ExpectedWeights:
     def __call__(self, view, slots: np.ndarray, rng=None) -> np.ndarray:
         self.refresh(view.link)
         up0, rate, sr = np.take(self.factors, slots, axis=0).T.copy()   # rows: one miss each
-        return up0 * np.exp(-rate * view.hold_s) * sr
+        return up0 * survival(rate, float(view.hold_s)) * sr
 
     def refresh(self, link) -> None:
         if link.generation == self.generation:
@@ -154,6 +155,12 @@ class ExpectedWeights:
     def bound(self, view, slots: np.ndarray) -> np.ndarray:
         """``lower + FIT_WEIGHT (1 - fitness / fit_max)``: the lower bound on the idle cost
         that the lister ranks candidates by (``topunits``)."""
+        return self.product_form(view)[0][slots]
+
+    def product_form(self, view) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(bound, factors, H)`` for every slot, current: ``q = factors[:, 0] exp(-factors[:,
+        1] H) factors[:, 2]`` and ``bound`` the lister's bound per slot. ``Scored`` lists
+        candidates of such an estimator in one compiled call (``fused.top_units``)."""
         self.refresh(view.link)
         t = view.table
         if self._fit_of[0] is not t or self._fit_of[1] != t.version \
@@ -161,7 +168,7 @@ class ExpectedWeights:
             self._fit = FIT_WEIGHT * (1.0 - t.fitness.astype(np.float64) / float(view.fit_max))
             self._bound = self.floor + self._fit
             self._fit_of = (t, t.version)
-        return self._bound[slots]
+        return self._bound, self.factors, float(view.hold_s)
 
 
 def QuantumExact(reference: bool = False) -> Scored:

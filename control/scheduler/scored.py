@@ -29,8 +29,9 @@ from __future__ import annotations
 import numpy as np
 
 from .compiled import fit_term, free_units, sorted_draw
+from .fused import neg_log, top_units
 from .ranked import Claims, claim_units, place_ranked
-from .ranking import scan_units, sorted_unique, unit_costs
+from .ranking import Units, scan_units, sorted_unique, unit_costs
 from .topunits import TopUnits
 
 FIT_WEIGHT = 0.01
@@ -95,6 +96,9 @@ class Scored:
                                floor, n_tasks)
             return units > 0, units
 
+        form = getattr(self.estimate, "product_form", None)
+        if form is not None and self.mean is None:
+            return self._fused(view, cand, need, n_tasks, *form(view))
         bound_of = getattr(self.estimate, "bound", None)
         linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
         if bound_of is None:
@@ -102,6 +106,21 @@ class Scored:
                             linear=linear)
         return TopUnits(cand, bound_of(view, cand), evaluate,
                         self.cost_of(view), lambda s: self.idle_cost(view, s, rng), linear)
+
+    def _fused(self, view, cand, need, n_tasks, bound, factors, hold):
+        """``_top_units`` in one compiled call per scan (``fused.top_units``), for an estimator
+        of product form (``quantum.ExpectedWeights.product_form``): the same units."""
+        t, floor = view.table, self.floor_of(view)
+        cand = np.asarray(cand, np.int64)
+
+        def scan(m: int) -> Units:
+            s, j, cost, exhausted = top_units(
+                cand, bound, factors, hold, t.fitness, float(view.fit_max), FIT_WEIGHT, MIN_Q,
+                self._q, t.active, t.up, t.clearance, t.cap_words, t.comp_words, need.caps,
+                need.comps, need.level, t.cap, t.load, floor, n_tasks, int(m), LOAD_WEIGHT)
+            return Units(s, j, cost, bool(exhausted), 0)
+
+        return scan
 
     def _reference(self, view, cand, need, n_tasks, rng):
         """The reference lister: candidates sorted by idle cost, threshold scan (``ranking``)."""
@@ -164,8 +183,9 @@ class Scored:
     def idle_cost(self, view, slots: np.ndarray, rng) -> np.ndarray:
         """The cost of an agent's first unit if it were idle: a lower bound on all its units."""
         slots = np.asarray(slots, np.int64)
+        q = self.q(view, slots, rng)
         fit = _fit_term(view, slots)
-        return -np.log(np.maximum(self.q(view, slots, rng), MIN_Q)) + fit
+        return neg_log(q.reshape(-1), MIN_Q, fit.reshape(-1)).reshape(q.shape)  # fused: one log
 
     def cost_of(self, view):
         """``cost(a, j)``: ``idle_cost`` plus the load term, in that order (``topunits``'
@@ -173,8 +193,9 @@ class Scored:
         t = view.table
 
         def idle(a):
-            fit = _fit_term(view, np.asarray(a, np.int64))
-            return -np.log(np.maximum(self._q[a], MIN_Q)) + fit
+            a = np.asarray(a, np.int64)
+            return neg_log(self._q[a].reshape(-1), MIN_Q, _fit_term(view, a).reshape(-1)) \
+                .reshape(a.shape)
 
         def cost(a, j):
             return idle(a) + LOAD_WEIGHT * (t.load[a] + j) / t.cap[a]

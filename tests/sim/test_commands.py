@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from uqo.cli import main
 
 
@@ -48,13 +50,17 @@ def test_simulate_a_family_and_a_small_suite(tmp_path, capsys):
     assert doc["config"]["degrade"] == 0.2 and doc["config"]["agents"] == 120
     sj = tmp_path / "suite.json"
     rc = main(["simulate", "--suite", "standard", "--families", "bursty_arrivals",
-               "--seeds", "2", "--agents", "100", "--duration", "10", "--rate", "2",
+               "--seeds", "2", "--first-seed", "7", "--agents", "100", "--duration", "10", "--rate", "2",
                "--strategies", "quantum_exact,ewma", "--no-progress", "--out", str(sj),
                "--plot", str(tmp_path / "suite.png")])
     assert rc == 0
     doc = json.loads(sj.read_text())
     assert doc["families"]["bursty_arrivals"]["vs_best_classical"]["best"] == "ewma"
+    assert doc["seeds"] == [7, 8]
     assert (tmp_path / "suite.md").read_text().startswith("| family")
     capsys.readouterr()
     assert main(["simulate", "--suite", "huge", "--out", str(tmp_path / "x.json")]) == 2
     assert "'huge'" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["simulate", "--suite", "standard", "--first-seed", "-1"])
+    assert "'-1'" in capsys.readouterr().err

@@ -21,7 +21,13 @@ def _positive_int(text: str) -> int:
 
 
 def _count(text: str) -> int:
-    value = _positive_int(text) if text != "0" else 0
+    """A non-negative integer (``0`` included)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -68,7 +74,11 @@ def add_commands(sub, bench) -> None:
                    "each, table + JSON + plot with 95%% intervals")
     p.add_argument("--families", type=_families, default=None,
                    help="with --suite: comma-separated subset of the families")
-    p.add_argument("--seeds", type=_positive_int, default=5, help="with --suite: seeds 0..N-1")
+    p.add_argument("--seeds", type=_positive_int, default=5,
+                   help="with --suite: N seeds, FIRST..FIRST+N-1")
+    p.add_argument("--first-seed", type=_count, default=0,
+                   help="with --suite: the first seed (default 0; another range checks a "
+                   "result on worlds it was not developed on)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="with --suite: worlds simulated in parallel processes")
     p.add_argument("--probe-rate", type=float, default=None,
@@ -177,7 +187,8 @@ def _suite(args) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=len(families) * args.seeds, desc="suite", unit="world")
-    doc = run_suite(families, range(args.seeds), args.strategies, args.jobs,
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    doc = run_suite(families, seeds, args.strategies, args.jobs,
                     args.mi_threshold, overrides, progress=(lambda _: bar.update(1))
                     if bar else None, model_params=args.model_params)
     if bar:
