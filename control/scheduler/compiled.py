@@ -164,10 +164,27 @@ def cheapest_private(u_agent, icost, shared, owner, demand):
             at[owner[a]] += 1
     for g in range(len(demand)):
         seg = idx[start[g]:start[g + 1]]
-        if len(seg) > demand[g]:
-            order = np.argsort(icost[seg], kind="mergesort")
-            for t in range(demand[g], len(seg)):
-                keep[seg[order[t]]] = False
+        d = demand[g]
+        if len(seg) <= d:
+            continue
+        c = icost[seg]
+        if d == 0:
+            for t in range(len(seg)):
+                keep[seg[t]] = False
+            continue
+        cut = np.partition(c.copy(), d - 1)[d - 1]      # the d-th cheapest cost: a selection,
+        ties = d                                         # not a sort; the first d by (cost, arc
+        for t in range(len(seg)):                        # index), as a stable sort would keep
+            if c[t] < cut:
+                ties -= 1
+        for t in range(len(seg)):
+            if c[t] > cut:
+                keep[seg[t]] = False
+            elif c[t] == cut:
+                if ties > 0:
+                    ties -= 1
+                else:
+                    keep[seg[t]] = False
     return keep
 
 
