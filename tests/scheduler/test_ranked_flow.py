@@ -187,3 +187,37 @@ def test_parallel_unit_arcs_merged_by_cost_give_the_unit_network_optimum(seed):
         assert flow[mine].sum() == flow_plain[mine].sum() == send[t]
         cheapest = mine[np.argsort(icost[mine], kind="stable")][:send[t]]
         assert set(np.flatnonzero(flow)) & set(mine) == set(cheapest.tolist())
+
+
+def test_claimed_lists_do_not_depend_on_where_the_scan_starts():
+    """``claim_units`` scans from ``d + slack`` units and doubles; a scan that saw every unit
+    at once lists the same units for every signature, on agents claimed by earlier ones."""
+    grew = 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(20, 300))
+        slots = np.repeat(np.arange(n), rng.integers(1, 4, n))
+        j = np.concatenate([np.arange(c) for c in np.bincount(slots)])
+        cost = rng.integers(0, 5, len(slots)) + j                    # many equal costs
+        order = np.lexsort((j, slots, cost))
+        every = Units(slots[order], j[order], cost[order] * 1.0, False, 0)
+        calls = []
+
+        def scan(m, every=every, calls=calls):
+            calls.append(m)
+            m = min(m, len(every.slots))
+            return Units(every.slots[:m], every.j[:m], every.cost[:m], m == len(every.slots), 0)
+
+        def whole(m, every=every):
+            return Units(every.slots, every.j, every.cost, True, 0)
+
+        claims, seen = ranked.Claims(n), ranked.Claims(n)
+        for _ in range(6):                         # signatures, each claiming what it lists
+            d, slack = int(rng.integers(1, 40)), int(rng.integers(0, 20))
+            calls.clear()
+            got = ranked.claim_units(scan, d, slack, claims)
+            want = ranked.claim_units(whole, d, slack, seen)
+            assert np.array_equal(got.slots, want.slots) and np.array_equal(got.j, want.j)
+            assert calls[0] == d + slack
+            grew += len(calls) > 1
+    assert grew >= 10                              # scans that had to grow were checked too
