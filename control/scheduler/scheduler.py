@@ -21,8 +21,10 @@ random stream is ``PCG64([seed, decision number])``.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from itertools import repeat
 
 import numpy as np
 from uqo.engine.partition import HashRing
@@ -44,6 +46,8 @@ from .sources import Sources
 from .stats import SchedulerStats
 from .types import QUANTUM_MODES, STRATEGIES, Assignment, Decision
 from .view import View
+
+_assignment = functools.partial(tuple.__new__, Assignment)   # ((t, ids)) -> Assignment, no frame
 
 ROUNDS = 3
 
@@ -115,7 +119,8 @@ class Scheduler(BeliefQueries):
                             "power_of_two": PowerOfTwo(), "adaptive": Adaptive(),
                             "thompson": Scored("thompson", thompson, mean=thompson_mean),
                             "ewma": Scored("ewma", ewma)}
-        self._held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # task -> (slots, gens, a, b): its agents are slots[a:b] (one decision's arrays shared)
+        self._held: dict[str, tuple[np.ndarray, np.ndarray, int, int]] = {}
         self._stats = SchedulerStats()
         self._decisions = 0
 
@@ -190,28 +195,26 @@ class Scheduler(BeliefQueries):
     def _run(self, name, view, ledger, batch, rows, rng) -> None:
         strategy, stats = self._strategies[name], self._stats.counts
         for _ in range(ROUNDS):
-            before = len(ledger.placed)
+            before = ledger.count
             rows = strategy.place(view, ledger, batch, rows, rng, stats)
-            if len(rows) == 0 or len(ledger.placed) == before:
+            if len(rows) == 0 or ledger.count == before:
                 break
 
     def _result(self, batch, ledger, rejected: dict) -> Decision:
         out = Decision(rejected=dict(rejected))
-        rows = sorted(ledger.placed)
-        n_placed = 0
-        if rows:                            # whole lists per step, not calls per assignment
-            slots = [ledger.placed[r] for r in rows]
-            flat = np.concatenate(slots)
-            n_placed = len(flat)
+        rows, flat, k = ledger.gangs()              # row order; whole lists per step
+        n_placed = len(flat)
+        if len(rows):
             names, gens = self.table.ids[flat].tolist(), self.table.gen[flat]
-            ends = np.cumsum([len(s) for s in slots]).tolist()
-            spans = list(zip([0, *ends[:-1]], ends))
-            ids = [batch.tasks[r].task_id for r in rows]
-            self._held.update(zip(ids, [(s, gens[a:b]) for s, (a, b) in zip(slots, spans)]))
+            ends = np.cumsum(k).tolist()
+            starts = [0, *ends[:-1]]
+            ids = [batch.tasks[r].task_id for r in rows.tolist()]
+            self._held.update(zip(ids, zip(repeat(flat), repeat(gens), starts, ends)))
             self._started.update(dict.fromkeys(ids, self.register.now))
-            out.assignments = [Assignment(t, tuple(names[a:b])) for t, (a, b) in zip(ids, spans)]
+            gangs = map(tuple, map(names.__getitem__, map(slice, starts, ends)))
+            out.assignments = list(map(_assignment, zip(ids, gangs)))    # all C-level calls
         self.load_forecast.placed(n_placed)
-        placed = set(rows)
+        placed = set(rows.tolist())
         out.pending = [t.task_id for r, t in enumerate(batch.tasks) if r not in placed]
         c = self._stats.counts
         c["decisions"] += 1
@@ -223,10 +226,11 @@ class Scheduler(BeliefQueries):
     def release(self, task_id: str) -> None:
         """The task finished or was cancelled: its agents' capacity comes back."""
         try:
-            slots, gens = self._held.pop(task_id)
+            flat, gens, a, b = self._held.pop(task_id)
         except (KeyError, TypeError):
             raise ValueError(f"task_id {task_id!r} holds no agents") from None
-        same = self.table.gen[slots] == gens
+        slots = flat[a:b]
+        same = self.table.gen[slots] == gens[a:b]
         np.subtract.at(self.table.load, slots[same], 1)
         start = self._started.pop(task_id, None)
         if start is not None:
@@ -241,13 +245,13 @@ class Scheduler(BeliefQueries):
         if len(slots) == 0 or len(np.unique(slots)) != len(slots):
             raise ValueError(f"agent_ids must be distinct and non-empty, got {agent_ids!r}")
         np.add.at(self.table.load, slots, 1)
-        self._held[task_id] = (slots, self.table.gen[slots].copy())
+        self._held[task_id] = (slots, self.table.gen[slots].copy(), 0, len(slots))
         self._started[task_id] = self.register.now
 
     def held(self, task_id: str) -> tuple[str, ...] | None:
         """The agents ``task_id`` holds (``None`` if it holds none)."""
         hit = self._held.get(task_id)
-        return None if hit is None else tuple(self.table.ids[hit[0]].tolist())
+        return None if hit is None else tuple(self.table.ids[hit[0][hit[2]:hit[3]]].tolist())
 
     # ---- feedback ---------------------------------------------------------------------------
     def report_outcome(self, agent_id: str, success: bool, latency_s: float,
