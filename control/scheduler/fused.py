@@ -24,9 +24,7 @@ import numpy as np
 from numba import njit
 
 from .compiled import band, free_units, select_linear
-
-FIRST = 256            # topunits.FIRST: candidates evaluated at least in the first band
-SAMPLE = 128           # topunits.SAMPLE: the strided sample ``about_kth`` sorts
+from .topunits import FIRST, SAMPLE  # the first band's size, ``about_kth``'s sample
 
 
 @njit(cache=True, nogil=True)
