@@ -4,11 +4,11 @@
 candidates' bounds, pick a band of them (``about_kth``, ``band``), price the band (the belief's
 ``q`` per agent, its idle cost), test eligibility (``free_units``), select the ``m`` cheapest
 units (``select_linear``), and widen the band until the ``m``-th unit is cheaper than every
-bound left. Each step was a few compiled or numpy calls on a few hundred agents; at 54
-signatures per 1M-agent decision their call overhead and intermediate arrays, not the
-arithmetic, were ~9 ms of a 22 ms decision. ``top_units`` runs the same steps, in the same
-order and with the same arithmetic, as one call (``tests/scheduler/test_fused.py`` compares it
-with ``TopUnits`` unit for unit).
+bound left. Each step was a few compiled or numpy calls on a few hundred agents, 54
+signatures per 1M-agent decision. ``top_units`` runs the same steps, in the same order and with
+the same arithmetic, as one call (``tests/scheduler/test_fused.py`` compares it with
+``TopUnits`` unit for unit): ~1 ms less per decision and fewer slow batches (docs/scheduler.md;
+most of what is left is cold reads of the candidates' rows, not calls).
 
 Same arithmetic means the same ``exp`` and ``log``: numpy's vectorised ``exp``/``log`` and the C
 library's (what compiled code calls) differ in the last bit on a few percent of inputs, which

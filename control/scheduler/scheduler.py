@@ -251,7 +251,10 @@ class Scheduler(BeliefQueries):
     def held(self, task_id: str) -> tuple[str, ...] | None:
         """The agents ``task_id`` holds (``None`` if it holds none)."""
         hit = self._held.get(task_id)
-        return None if hit is None else tuple(self.table.ids[hit[0][hit[2]:hit[3]]].tolist())
+        if hit is None:
+            return None
+        slots, _, a, b = hit
+        return tuple(self.table.ids[slots[a:b]].tolist())
 
     # ---- feedback ---------------------------------------------------------------------------
     def report_outcome(self, agent_id: str, success: bool, latency_s: float,

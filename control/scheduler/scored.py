@@ -84,9 +84,12 @@ class Scored:
             refresh(link)
 
     def _top_units(self, view, cand, need, n_tasks, rng) -> TopUnits:
-        """The fast lister: the reference's units, found by selection (``topunits``)."""
+        """The fast lister: the reference's units, found by selection (``topunits``), or in
+        one compiled call for an estimator of product form (``_fused``)."""
+        form = getattr(self.estimate, "product_form", None)
+        if form is not None and self.mean is None:
+            return self._fused(view, cand, need, n_tasks, *form(view))
         t = view.table
-
         floor = self.floor_of(view)
 
         def evaluate(slots):                      # eligible & free & above the floor, compiled
@@ -96,9 +99,6 @@ class Scored:
                                floor, n_tasks)
             return units > 0, units
 
-        form = getattr(self.estimate, "product_form", None)
-        if form is not None and self.mean is None:
-            return self._fused(view, cand, need, n_tasks, *form(view))
         bound_of = getattr(self.estimate, "bound", None)
         linear = (view.table.load, view.table.cap, LOAD_WEIGHT)   # cost_of's form
         if bound_of is None:
